@@ -1,0 +1,229 @@
+//! Typed configuration, read from the environment once at cold start.
+//!
+//! Every problem is reported with the name of the variable to fix, so a misconfigured
+//! function fails its init with a clear message instead of failing requests later. The AWS
+//! SDK's own variables (credentials, `AWS_ENDPOINT_URL[_SNS]`) are left to the SDK.
+
+use crate::webhook::Secret;
+
+/// The SNS topic to publish to (required).
+pub const ENV_TOPIC_ARN: &str = "TOPIC_ARN";
+/// The value Qase sends in `X-Qase-Secret` (required unless explicitly disabled).
+pub const ENV_SECRET: &str = "QASE_WEBHOOK_SECRET";
+/// `true` to accept webhooks without a secret; anything but `true`/`false` is an error.
+pub const ENV_SECRET_DISABLED: &str = "QASE_WEBHOOK_SECRET_DISABLED";
+
+/// A configuration value is missing or malformed.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is unset or empty.
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    /// A variable is set to something we cannot use.
+    #[error("{name} is invalid: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with its value (never the value itself, which may be secret).
+        reason: &'static str,
+    },
+}
+
+/// A parsed SNS topic ARN: `arn:<partition>:sns:<region>:<account>:<name>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicArn {
+    arn: String,
+    region: String,
+    fifo: bool,
+}
+
+impl TopicArn {
+    /// Parses and checks an SNS topic ARN.
+    pub fn parse(arn: &str) -> Result<Self, ConfigError> {
+        let invalid = |reason| ConfigError::Invalid {
+            name: ENV_TOPIC_ARN,
+            reason,
+        };
+        let parts: Vec<&str> = arn.split(':').collect();
+        let [prefix, partition, service, region, account, name] = parts[..] else {
+            return Err(invalid(
+                "expected arn:<partition>:sns:<region>:<account-id>:<topic-name>",
+            ));
+        };
+        if prefix != "arn" || partition.is_empty() || service != "sns" {
+            return Err(invalid(
+                "expected arn:<partition>:sns:<region>:<account-id>:<topic-name>",
+            ));
+        }
+        if region.is_empty() || account.is_empty() || name.is_empty() {
+            return Err(invalid("the region, account id and topic name must be set"));
+        }
+        #[expect(
+            clippy::case_sensitive_file_extension_comparisons,
+            reason = "SNS names FIFO topics with exactly the lower-case suffix .fifo"
+        )]
+        let fifo = name.ends_with(".fifo");
+        Ok(Self {
+            arn: arn.to_owned(),
+            region: region.to_owned(),
+            fifo,
+        })
+    }
+
+    /// The full ARN.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.arn
+    }
+
+    /// The topic's region; the SNS client must use it.
+    #[must_use]
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Whether the topic is FIFO (its name ends in `.fifo`).
+    #[must_use]
+    pub fn is_fifo(&self) -> bool {
+        self.fifo
+    }
+}
+
+/// Everything the function needs, checked once at cold start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to publish.
+    pub topic: TopicArn,
+    /// The expected `X-Qase-Secret`; `None` only when explicitly disabled.
+    pub secret: Option<Secret>,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the real environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name| lookup(name).filter(|v| !v.is_empty());
+
+        let topic =
+            TopicArn::parse(&get(ENV_TOPIC_ARN).ok_or(ConfigError::Missing(ENV_TOPIC_ARN))?)?;
+
+        let disabled = match get(ENV_SECRET_DISABLED).as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: ENV_SECRET_DISABLED,
+                    reason: "must be `true` or `false`",
+                });
+            }
+        };
+        let secret = match (get(ENV_SECRET), disabled) {
+            (Some(value), false) => Some(Secret::new(&value).expect("value is non-empty")),
+            (None, true) => None,
+            (None, false) => return Err(ConfigError::Missing(ENV_SECRET)),
+            (Some(_), true) => {
+                return Err(ConfigError::Invalid {
+                    name: ENV_SECRET_DISABLED,
+                    reason: "is `true` while QASE_WEBHOOK_SECRET is set; unset one of them",
+                });
+            }
+        };
+        Ok(Self { topic, secret })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARN: &str = "arn:aws:sns:eu-west-1:123456789012:qase-defects";
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn reads_topic_and_secret() {
+        let c = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET, "s3cr3t")]).unwrap();
+        assert_eq!(c.topic.as_str(), ARN);
+        assert_eq!(c.topic.region(), "eu-west-1");
+        assert!(!c.topic.is_fifo());
+        assert!(c.secret.unwrap().matches(b"s3cr3t"));
+    }
+
+    #[test]
+    fn a_fifo_arn_switches_on_fifo_publishing() {
+        let arn = "arn:aws:sns:us-east-1:123456789012:qase-defects.fifo";
+        let c = config(&[(ENV_TOPIC_ARN, arn), (ENV_SECRET, "s")]).unwrap();
+        assert!(c.topic.is_fifo());
+    }
+
+    #[test]
+    fn names_the_missing_variable() {
+        assert_eq!(
+            config(&[(ENV_SECRET, "s")]).unwrap_err(),
+            ConfigError::Missing(ENV_TOPIC_ARN)
+        );
+        assert_eq!(
+            config(&[(ENV_TOPIC_ARN, ARN)]).unwrap_err(),
+            ConfigError::Missing(ENV_SECRET)
+        );
+        assert_eq!(
+            config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET, "")]).unwrap_err(),
+            ConfigError::Missing(ENV_SECRET)
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_topic_arns_naming_the_variable() {
+        for arn in [
+            "qase-defects",
+            "arn:aws:sqs:eu-west-1:123456789012:q",
+            "arn:aws:sns::123456789012:t",
+            "arn:aws:sns:eu-west-1:123456789012",
+            "arn:aws:sns:eu-west-1:123456789012:t:extra",
+        ] {
+            let err = config(&[(ENV_TOPIC_ARN, arn), (ENV_SECRET, "s")]).unwrap_err();
+            assert!(
+                err.to_string().starts_with("TOPIC_ARN is invalid"),
+                "{arn}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn runs_without_a_secret_only_when_explicitly_disabled() {
+        let c = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET_DISABLED, "true")]).unwrap();
+        assert!(c.secret.is_none());
+        let err = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET_DISABLED, "false")]).unwrap_err();
+        assert_eq!(err, ConfigError::Missing(ENV_SECRET));
+        let err = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET_DISABLED, "yes")]).unwrap_err();
+        assert!(err.to_string().starts_with(ENV_SECRET_DISABLED), "{err}");
+    }
+
+    #[test]
+    fn refuses_a_secret_and_the_disable_switch_together() {
+        let err = config(&[
+            (ENV_TOPIC_ARN, ARN),
+            (ENV_SECRET, "s"),
+            (ENV_SECRET_DISABLED, "true"),
+        ])
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: ENV_SECRET_DISABLED,
+                ..
+            }
+        ));
+        assert!(!err.to_string().contains("\"s\""));
+    }
+}

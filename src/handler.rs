@@ -1,0 +1,287 @@
+//! The only code that knows HTTP: an API Gateway request in, a status and a JSON body out.
+//!
+//! [`handle`] checks the method, the secret and the body, asks [`Outbound`] what to publish
+//! and the [`Publisher`] to publish it, and turns every expected failure into a response
+//! (never an `Err`, which API Gateway would turn into an opaque 502). It logs one line per
+//! request. It does not parse Qase's format itself, nor talk to AWS.
+
+use std::time::Instant;
+
+use base64::Engine as _;
+use lambda_http::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use lambda_http::http::{HeaderMap, Method, StatusCode};
+use lambda_http::request::LambdaRequest;
+use lambda_http::tower::ServiceExt as _;
+use lambda_http::{Body, LambdaEvent, Request, Response, service_fn, tracing};
+
+use crate::publish::{Outbound, PublishError, Publisher, TooLarge};
+use crate::webhook::{SECRET_HEADER, Secret, Webhook, WebhookError};
+
+/// Set by [`request_from_event`] when the event said its body was base64 but it was not.
+/// Any copy of it sent by a client is removed first.
+const INVALID_BASE64_MARKER: &str = "x-qase-fanout-invalid-base64";
+
+/// What the handler needs, built once at cold start and borrowed by every request.
+#[derive(Debug)]
+pub struct App<P> {
+    /// The expected `X-Qase-Secret`; `None` when checking is explicitly disabled.
+    pub secret: Option<Secret>,
+    /// Whether the topic is FIFO (adds group and deduplication ids).
+    pub fifo: bool,
+    /// Where messages go.
+    pub publisher: P,
+}
+
+/// Why a request was not published. Each variant knows its status and stable code.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// Only `POST` is accepted.
+    #[error("method {0} is not allowed; Qase sends POST")]
+    MethodNotAllowed(Method),
+    /// No `X-Qase-Secret` header.
+    #[error("the X-Qase-Secret header is missing")]
+    MissingSecret,
+    /// `X-Qase-Secret` is present but is not the configured secret (or is sent twice).
+    #[error("the X-Qase-Secret header does not match the configured secret")]
+    WrongSecret,
+    /// The event said the body was base64, and it was not.
+    #[error("the body is marked base64-encoded but is not valid base64")]
+    InvalidBase64,
+    /// The body is not UTF-8 text.
+    #[error("the body is not valid UTF-8")]
+    NotUtf8,
+    /// The body is not a Qase webhook.
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
+    /// The body would not fit in one SNS message.
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
+    /// SNS did not take the message.
+    #[error("could not publish to SNS")]
+    Publish(#[from] PublishError),
+}
+
+impl RequestError {
+    /// The HTTP status this failure is answered with.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MissingSecret | Self::WrongSecret => StatusCode::UNAUTHORIZED,
+            Self::InvalidBase64 | Self::NotUtf8 | Self::Webhook(_) => StatusCode::BAD_REQUEST,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Publish(e) if e.is_retryable() => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Publish(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// The stable, machine-readable code in the error body.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::MissingSecret => "missing_secret",
+            Self::WrongSecret => "wrong_secret",
+            Self::InvalidBase64 => "invalid_base64",
+            Self::NotUtf8 => "invalid_utf8",
+            Self::Webhook(e) => e.code(),
+            Self::TooLarge(_) => "payload_too_large",
+            Self::Publish(PublishError::Throttled(_)) => "sns_throttled",
+            Self::Publish(PublishError::Unavailable(_)) => "sns_unavailable",
+            Self::Publish(PublishError::Rejected(_) | PublishError::NoMessageId) => "sns_rejected",
+        }
+    }
+
+    /// The JSON error response: `{"error": code, "message": what to fix}`.
+    #[must_use]
+    pub fn to_response(&self) -> Response<Body> {
+        let status = self.status();
+        let body = serde_json::json!({ "error": self.code(), "message": self.to_string() });
+        let mut response = json_response(status, &body);
+        if let Self::MethodNotAllowed(_) = self {
+            response
+                .headers_mut()
+                .insert(ALLOW, "POST".parse().expect("static header value"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, "5".parse().expect("static header value"));
+        }
+        response
+    }
+}
+
+/// Handles one request; always a response, never an `Err`.
+pub async fn handle<P: Publisher>(app: &App<P>, request: Request) -> Response<Body> {
+    let started = Instant::now();
+    let mut webhook = None;
+    let result = accept(app, &request, &mut webhook).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+    let event_name = webhook.as_ref().map(|w| w.event_name.as_str());
+    let project_code = webhook.as_ref().and_then(|w| w.project_code.as_deref());
+    let entity_id = webhook.as_ref().and_then(|w| w.payload.id);
+    match result {
+        Ok(message_id) => {
+            tracing::info!(
+                status = 202,
+                event_name,
+                project_code,
+                entity_id,
+                message_id = message_id.as_str(),
+                latency_ms,
+                "published"
+            );
+            let body = serde_json::json!({ "message_id": message_id, "event_name": event_name });
+            json_response(StatusCode::ACCEPTED, &body)
+        }
+        Err(err) => {
+            let status = err.status().as_u16();
+            let code = err.code();
+            if err.status().is_server_error() {
+                let cause = error_chain(&err);
+                tracing::error!(
+                    status,
+                    error = code,
+                    event_name,
+                    project_code,
+                    entity_id,
+                    latency_ms,
+                    cause,
+                    "not published"
+                );
+            } else {
+                tracing::warn!(
+                    status,
+                    error = code,
+                    event_name,
+                    project_code,
+                    entity_id,
+                    latency_ms,
+                    "rejected"
+                );
+            }
+            err.to_response()
+        }
+    }
+}
+
+/// Everything between the request and the message id; `webhook` is filled in as soon as the
+/// body parses, for the log line.
+async fn accept<P: Publisher>(
+    app: &App<P>,
+    request: &Request,
+    webhook: &mut Option<Webhook>,
+) -> Result<String, RequestError> {
+    if request.method() != Method::POST {
+        return Err(RequestError::MethodNotAllowed(request.method().clone()));
+    }
+    if let Some(secret) = &app.secret {
+        check_secret(secret, request.headers())?;
+    }
+    if request.headers().contains_key(INVALID_BASE64_MARKER) {
+        return Err(RequestError::InvalidBase64);
+    }
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > crate::publish::MAX_PUBLISH_BYTES {
+        // Decided before parsing: no point reading a body SNS could never carry.
+        return Err(TooLarge {
+            size: bytes.len(),
+            limit: crate::publish::MAX_PUBLISH_BYTES,
+        }
+        .into());
+    }
+    let body = std::str::from_utf8(bytes).map_err(|_| RequestError::NotUtf8)?;
+    let parsed = webhook.insert(Webhook::parse(body)?);
+    let outbound = Outbound::for_webhook(parsed, body, app.fifo)?;
+    Ok(app.publisher.publish(&outbound).await?)
+}
+
+/// Exactly one `X-Qase-Secret` header whose bytes equal the secret.
+fn check_secret(secret: &Secret, headers: &HeaderMap) -> Result<(), RequestError> {
+    let mut values = headers.get_all(SECRET_HEADER).iter();
+    let value = values.next().ok_or(RequestError::MissingSecret)?;
+    if values.next().is_some() || !secret.matches(value.as_bytes()) {
+        return Err(RequestError::WrongSecret);
+    }
+    Ok(())
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Body::Text(body.to_string()))
+        .expect("status and header are valid")
+}
+
+/// `err` and its sources, joined with `: `.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Turns a Lambda event (API Gateway REST, HTTP API or Function URL) into a request.
+///
+/// `lambda_http` panics on a body marked base64 that is not; we check it first and mark
+/// the request instead, so that the client gets a 400.
+#[must_use]
+pub fn request_from_event(mut event: LambdaRequest) -> Request {
+    mark_invalid_base64(&mut event);
+    event.into()
+}
+
+/// Clears a body marked base64 that is not, and marks the event with
+/// [`INVALID_BASE64_MARKER`] (after removing any copy a client sent).
+fn mark_invalid_base64(event: &mut LambdaRequest) {
+    let (headers, multi_value_headers, body, is_base64) = match event {
+        LambdaRequest::ApiGatewayV1(e) => (
+            &mut e.headers,
+            Some(&mut e.multi_value_headers),
+            &mut e.body,
+            &mut e.is_base64_encoded,
+        ),
+        LambdaRequest::ApiGatewayV2(e) => {
+            (&mut e.headers, None, &mut e.body, &mut e.is_base64_encoded)
+        }
+        _ => unreachable!("only the API Gateway payload features are compiled in"),
+    };
+    headers.remove(INVALID_BASE64_MARKER);
+    if let Some(multi) = multi_value_headers {
+        multi.remove(INVALID_BASE64_MARKER);
+    }
+    let decodes = |b: &str| base64::engine::general_purpose::STANDARD.decode(b).is_ok();
+    if *is_base64 && !body.as_deref().is_none_or(decodes) {
+        *is_base64 = false;
+        headers.insert(
+            INVALID_BASE64_MARKER,
+            "1".parse().expect("static header value"),
+        );
+    }
+}
+
+/// Parses a Lambda event from JSON, as the runtime does, into a request.
+pub fn request_from_json(event: &str) -> Result<Request, serde_json::Error> {
+    serde_json::from_str(event).map(request_from_event)
+}
+
+/// Runs the Lambda runtime loop, answering every invocation with [`handle`].
+pub async fn run<P: Publisher + Sync>(app: App<P>) -> Result<(), lambda_http::Error> {
+    let app = &app;
+    let handler = service_fn(move |request: Request| async move {
+        Ok::<_, lambda_http::Error>(handle(app, request).await)
+    });
+    // The adapter converts the event itself: hand it one whose conversion cannot panic.
+    let adapter =
+        lambda_http::Adapter::from(handler).map_request(|mut event: LambdaEvent<LambdaRequest>| {
+            mark_invalid_base64(&mut event.payload);
+            event
+        });
+    lambda_http::lambda_runtime::run(adapter).await
+}

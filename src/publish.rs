@@ -1,0 +1,539 @@
+//! What we send to SNS, as plain data, and the port that sends it.
+//!
+//! [`Outbound::for_webhook`] decides the message, its attributes, the subject and the FIFO
+//! keys; it is pure and unit-tested with literals. [`Publisher`] is the one-method port the
+//! handler depends on; [`SnsPublisher`] is its only production adapter and the only code in
+//! the crate that touches AWS SDK types.
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sns::operation::publish::PublishError as SdkPublishError;
+use aws_sdk_sns::types::MessageAttributeValue;
+use sha2::{Digest, Sha256};
+
+use crate::config::TopicArn;
+use crate::webhook::Webhook;
+
+/// Attribute: the full event name, e.g. `defect.created` (String, always present).
+pub const ATTR_EVENT_NAME: &str = "event_name";
+/// Attribute: the part of the event name before the dot, e.g. `defect` (String).
+pub const ATTR_ENTITY: &str = "entity";
+/// Attribute: the part of the event name after the dot, e.g. `created` (String).
+pub const ATTR_ACTION: &str = "action";
+/// Attribute: the Qase project code, e.g. `DEMO` (String).
+pub const ATTR_PROJECT_CODE: &str = "project_code";
+/// Attribute: `payload.id`, the id of the defect, case, run... (Number).
+pub const ATTR_ENTITY_ID: &str = "entity_id";
+/// Attribute: `payload.severity` when it is a string, e.g. `critical` (String).
+pub const ATTR_SEVERITY: &str = "severity";
+/// Attribute: who triggered the event; 0 for an automation token (Number).
+pub const ATTR_TEAM_MEMBER_ID: &str = "team_member_id";
+
+/// The most SNS accepts in one `Publish`: message plus attributes, 256 KiB.
+pub const MAX_PUBLISH_BYTES: usize = 256 * 1024;
+/// SNS requires subjects shorter than 100 characters.
+pub const MAX_SUBJECT_CHARS: usize = 99;
+/// The longest string attribute value we send; longer values are omitted, not cut.
+pub const MAX_ATTRIBUTE_CHARS: usize = 256;
+/// `MessageGroupId` on FIFO topics when the webhook carries no usable project code.
+pub const FALLBACK_MESSAGE_GROUP: &str = "qase";
+
+/// The SNS data type of a message attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataType {
+    /// `String`: matched by string filter policies.
+    String,
+    /// `Number`: matched by numeric filter policies.
+    Number,
+}
+
+impl DataType {
+    /// The name SNS uses for this type.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::String => "String",
+            Self::Number => "Number",
+        }
+    }
+}
+
+/// One message attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    /// One of the `ATTR_*` names.
+    pub name: &'static str,
+    /// Its SNS data type.
+    pub data_type: DataType,
+    /// Its value, as SNS carries it (numbers in decimal).
+    pub value: String,
+}
+
+/// The FIFO-only publish parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FifoKeys {
+    /// One ordered stream per Qase project.
+    pub message_group_id: String,
+    /// Hex SHA-256 of the body: a redelivered webhook is deduplicated by SNS.
+    pub message_deduplication_id: String,
+}
+
+/// Everything one `Publish` call carries, as plain data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbound<'a> {
+    /// The request body, exactly as received.
+    pub message: &'a str,
+    /// A short ASCII summary for email subscribers.
+    pub subject: String,
+    /// The routing attributes; absent values are left out.
+    pub attributes: Vec<Attribute>,
+    /// Set when the topic is FIFO.
+    pub fifo: Option<FifoKeys>,
+}
+
+/// The message would not fit in one SNS publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("message and attributes take {size} bytes; SNS accepts at most {limit}")]
+pub struct TooLarge {
+    /// The bytes the publish would take.
+    pub size: usize,
+    /// [`MAX_PUBLISH_BYTES`].
+    pub limit: usize,
+}
+
+impl<'a> Outbound<'a> {
+    /// Builds the publish for `webhook`, whose raw body is `body`.
+    pub fn for_webhook(webhook: &Webhook, body: &'a str, fifo: bool) -> Result<Self, TooLarge> {
+        let name = &webhook.event_name;
+        let mut attributes = vec![
+            Attribute::string(ATTR_EVENT_NAME, name.as_str()),
+            Attribute::string(ATTR_ENTITY, name.entity()),
+            Attribute::string(ATTR_ACTION, name.action()),
+        ];
+        let project_code = webhook.project_code.as_deref().filter(|s| is_clean(s));
+        attributes.extend(project_code.map(|v| Attribute::string(ATTR_PROJECT_CODE, v)));
+        attributes.extend(
+            webhook
+                .payload
+                .id
+                .map(|v| Attribute::number(ATTR_ENTITY_ID, v)),
+        );
+        let severity = webhook.payload.severity.as_deref().filter(|s| is_clean(s));
+        attributes.extend(severity.map(|v| Attribute::string(ATTR_SEVERITY, v)));
+        let member = webhook.team_member_id;
+        attributes.extend(member.map(|v| Attribute::number(ATTR_TEAM_MEMBER_ID, v)));
+
+        let outbound = Self {
+            message: body,
+            subject: subject(webhook),
+            attributes,
+            fifo: fifo.then(|| FifoKeys {
+                message_group_id: message_group_id(project_code),
+                message_deduplication_id: sha256_hex(body),
+            }),
+        };
+        let size = outbound.size();
+        if size > MAX_PUBLISH_BYTES {
+            return Err(TooLarge {
+                size,
+                limit: MAX_PUBLISH_BYTES,
+            });
+        }
+        Ok(outbound)
+    }
+
+    /// The bytes SNS counts against [`MAX_PUBLISH_BYTES`]: the message and, for every
+    /// attribute, its name, data type and value.
+    #[must_use]
+    pub fn size(&self) -> usize {
+        let attributes: usize = self
+            .attributes
+            .iter()
+            .map(|a| a.name.len() + a.data_type.as_str().len() + a.value.len())
+            .sum();
+        self.message.len() + attributes
+    }
+
+    /// The value of the attribute called `name`, if it is set.
+    #[must_use]
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.value.as_str())
+    }
+}
+
+impl Attribute {
+    fn string(name: &'static str, value: &str) -> Self {
+        Self {
+            name,
+            data_type: DataType::String,
+            value: value.to_owned(),
+        }
+    }
+
+    fn number(name: &'static str, value: impl std::fmt::Display) -> Self {
+        Self {
+            name,
+            data_type: DataType::Number,
+            value: value.to_string(),
+        }
+    }
+}
+
+/// Whether a string may be sent as an attribute value: non-empty, not too long, and free of
+/// control characters (SNS rejects some, and none belong in a routing value).
+fn is_clean(value: &str) -> bool {
+    !value.is_empty()
+        && value.chars().count() <= MAX_ATTRIBUTE_CHARS
+        && !value.chars().any(char::is_control)
+}
+
+fn message_group_id(project_code: Option<&str>) -> String {
+    // SNS allows 1-128 characters from ASCII letters, digits and punctuation.
+    project_code
+        .filter(|code| code.len() <= 128 && code.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or(FALLBACK_MESSAGE_GROUP)
+        .to_owned()
+}
+
+fn sha256_hex(body: &str) -> String {
+    let digest = Sha256::digest(body.as_bytes());
+    digest.iter().fold(String::with_capacity(64), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
+}
+
+/// `[DEMO] defect.created #42: Login button does nothing`: printable ASCII only, single
+/// spaces, at most [`MAX_SUBJECT_CHARS`] characters, the title cut with `...`.
+#[must_use]
+pub fn subject(webhook: &Webhook) -> String {
+    let mut head = String::new();
+    if let Some(code) = webhook.project_code.as_deref().map(clean_ascii)
+        && !code.is_empty()
+    {
+        head = format!("[{}] ", truncate(&code, 20));
+    }
+    head.push_str(webhook.event_name.as_str());
+    if let Some(id) = webhook.payload.id {
+        let _ = write!(head, " #{id}");
+    }
+    let title = webhook
+        .payload
+        .title
+        .as_deref()
+        .map(clean_ascii)
+        .unwrap_or_default();
+    if title.is_empty() {
+        return truncate(&head, MAX_SUBJECT_CHARS);
+    }
+    let room = MAX_SUBJECT_CHARS.saturating_sub(head.len() + 2);
+    if room < 4 {
+        return truncate(&head, MAX_SUBJECT_CHARS);
+    }
+    format!("{head}: {}", truncate(&title, room))
+}
+
+/// Keeps printable ASCII, turns every run of other characters into one space, and trims.
+fn clean_ascii(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_graphic() {
+            out.push(c);
+        } else if !out.ends_with(' ') {
+            out.push(' ');
+        }
+    }
+    out.trim().to_owned()
+}
+
+/// Cuts ASCII `text` to `max` characters, ending in `...` when it was cut.
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let cut = max.saturating_sub(3);
+    format!("{}...", text[..cut].trim_end())
+}
+
+/// Why SNS did not take a message. Whether it is worth retrying decides the HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// SNS (or KMS behind it) throttled us; retrying later will work.
+    #[error("sns throttled the publish")]
+    Throttled(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// SNS could not be reached in time or failed on its side; retrying may work.
+    #[error("sns was unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// SNS refused the publish (permissions, missing topic, invalid parameter).
+    #[error("sns rejected the publish")]
+    Rejected(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// SNS answered success without a message id, so delivery cannot be confirmed.
+    #[error("sns answered without a message id")]
+    NoMessageId,
+}
+
+impl PublishError {
+    /// Whether the same request may succeed if Qase (or anyone) sends it again.
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Throttled(_) | Self::Unavailable(_))
+    }
+}
+
+/// The port: publish one message, answer its SNS message id.
+pub trait Publisher {
+    /// Publishes `outbound` once (the adapter may retry internally within its budget).
+    fn publish(
+        &self,
+        outbound: &Outbound<'_>,
+    ) -> impl Future<Output = Result<String, PublishError>> + Send;
+}
+
+/// Connect timeout for one attempt at reaching SNS.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Budget for one attempt (connect, send, read the answer).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(2500);
+/// Budget for the whole publish, retries and back-off included. Well under Qase's 15 s.
+pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(7);
+/// Attempts per publish, the first included.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Publishes to one SNS topic with the AWS SDK.
+#[derive(Debug, Clone)]
+pub struct SnsPublisher {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl SnsPublisher {
+    /// Builds the client once from `loader` (in production `aws_config::defaults`, which
+    /// reads credentials and `AWS_ENDPOINT_URL[_SNS]` as every SDK does), in the topic's
+    /// region, with this crate's timeouts and retries.
+    pub async fn load(loader: aws_config::ConfigLoader, topic: &TopicArn) -> Self {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(PUBLISH_TIMEOUT)
+            .build();
+        let retries = aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(MAX_ATTEMPTS)
+            .with_initial_backoff(Duration::from_millis(100))
+            .with_max_backoff(Duration::from_secs(1));
+        let config = loader
+            .region(aws_config::Region::new(topic.region().to_owned()))
+            .timeout_config(timeouts)
+            .retry_config(retries)
+            .load()
+            .await;
+        Self::new(aws_sdk_sns::Client::new(&config), topic.as_str())
+    }
+
+    /// Wraps an existing client.
+    #[must_use]
+    pub fn new(client: aws_sdk_sns::Client, topic_arn: &str) -> Self {
+        Self {
+            client,
+            topic_arn: topic_arn.to_owned(),
+        }
+    }
+}
+
+impl Publisher for SnsPublisher {
+    async fn publish(&self, outbound: &Outbound<'_>) -> Result<String, PublishError> {
+        let mut request = self
+            .client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .message(outbound.message)
+            .subject(&outbound.subject);
+        for attribute in &outbound.attributes {
+            let value = MessageAttributeValue::builder()
+                .data_type(attribute.data_type.as_str())
+                .string_value(&attribute.value)
+                .build()
+                .expect("data_type is always set");
+            request = request.message_attributes(attribute.name, value);
+        }
+        if let Some(fifo) = &outbound.fifo {
+            request = request
+                .message_group_id(&fifo.message_group_id)
+                .message_deduplication_id(&fifo.message_deduplication_id);
+        }
+        let output = request.send().await.map_err(classify)?;
+        output.message_id.ok_or(PublishError::NoMessageId)
+    }
+}
+
+/// Sorts an SDK failure into throttled, unavailable (retryable) or rejected.
+fn classify(err: SdkError<SdkPublishError>) -> PublishError {
+    const THROTTLING: &[&str] = &[
+        "Throttled",
+        "ThrottledException",
+        "Throttling",
+        "ThrottlingException",
+        "KMSThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+    ];
+    let server_side = match &err {
+        SdkError::ServiceError(e) => {
+            if THROTTLING.contains(&e.err().code().unwrap_or_default())
+                || e.raw().status().as_u16() == 429
+            {
+                return PublishError::Throttled(boxed(err));
+            }
+            e.raw().status().is_server_error()
+                || matches!(e.err(), SdkPublishError::InternalErrorException(_))
+        }
+        // Timeouts, connection failures and unreadable answers: SNS may be fine a moment later.
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        // Construction failures are ours; retrying the same request will not help.
+        _ => false,
+    };
+    if server_side {
+        PublishError::Unavailable(boxed(err))
+    } else {
+        PublishError::Rejected(boxed(err))
+    }
+}
+
+/// Keeps the SDK's whole cause chain in one displayable error.
+fn boxed(err: SdkError<SdkPublishError>) -> Box<dyn std::error::Error + Send + Sync> {
+    DisplayErrorContext(err).to_string().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn webhook(body: &str) -> Webhook {
+        Webhook::parse(body).expect("test body is a valid webhook")
+    }
+
+    #[test]
+    fn defect_created_gets_every_attribute_with_its_type() {
+        let body = r#"{"event_name":"defect.created","payload":{"id":42,"title":"Login button does nothing","severity":"critical"},"team_member_id":0,"project_code":"DEMO"}"#;
+        let out = Outbound::for_webhook(&webhook(body), body, false).unwrap();
+        let got: Vec<_> = out
+            .attributes
+            .iter()
+            .map(|a| (a.name, a.data_type, a.value.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (ATTR_EVENT_NAME, DataType::String, "defect.created"),
+                (ATTR_ENTITY, DataType::String, "defect"),
+                (ATTR_ACTION, DataType::String, "created"),
+                (ATTR_PROJECT_CODE, DataType::String, "DEMO"),
+                (ATTR_ENTITY_ID, DataType::Number, "42"),
+                (ATTR_SEVERITY, DataType::String, "critical"),
+                (ATTR_TEAM_MEMBER_ID, DataType::Number, "0"),
+            ]
+        );
+        assert_eq!(out.message, body);
+        assert_eq!(out.fifo, None);
+    }
+
+    #[test]
+    fn omits_absent_empty_and_unclean_values_instead_of_sending_them_empty() {
+        let body = r#"{"event":"defect.resolved","payload":{"id":"x","severity":"bad\u0000value"},"project_code":""}"#;
+        let out = Outbound::for_webhook(&webhook(body), body, false).unwrap();
+        let names: Vec<_> = out.attributes.iter().map(|a| a.name).collect();
+        assert_eq!(names, [ATTR_EVENT_NAME, ATTR_ENTITY, ATTR_ACTION]);
+    }
+
+    #[test]
+    fn subject_reads_like_the_readme_example() {
+        let body = r#"{"event_name":"defect.created","payload":{"id":42,"title":"Login button does nothing"},"project_code":"DEMO"}"#;
+        assert_eq!(
+            subject(&webhook(body)),
+            "[DEMO] defect.created #42: Login button does nothing"
+        );
+    }
+
+    #[test]
+    fn subject_is_ascii_without_control_characters_and_cut_under_100() {
+        let title = format!(
+            "Crash\n\tin «checkout» {}",
+            "é".repeat(10) + &"x".repeat(300)
+        );
+        let body = serde_json::json!({
+            "event_name": "defect.created",
+            "payload": {"id": 7, "title": title},
+            "project_code": "DEMO"
+        })
+        .to_string();
+        let s = subject(&webhook(&body));
+        assert!(s.len() <= MAX_SUBJECT_CHARS, "{} chars: {s}", s.len());
+        assert!(s.bytes().all(|b| b.is_ascii_graphic() || b == b' '), "{s}");
+        assert!(
+            s.starts_with("[DEMO] defect.created #7: Crash in checkout x"),
+            "{s}"
+        );
+        assert!(s.ends_with("..."), "{s}");
+    }
+
+    #[test]
+    fn subject_without_project_id_or_title_is_the_event_name() {
+        let body = r#"{"event":"shared_step.deleted","payload":{"hash":"abc"}}"#;
+        assert_eq!(subject(&webhook(body)), "shared_step.deleted");
+        let body =
+            r#"{"event_name":"defect.created","payload":{"title":"日本語"},"project_code":"DEMO"}"#;
+        assert_eq!(subject(&webhook(body)), "[DEMO] defect.created");
+    }
+
+    #[test]
+    fn fifo_groups_by_project_and_deduplicates_by_body_hash() {
+        let body = r#"{"event_name":"defect.deleted","payload":{"id":1},"project_code":"DEMO"}"#;
+        let out = Outbound::for_webhook(&webhook(body), body, true).unwrap();
+        let fifo = out.fifo.unwrap();
+        assert_eq!(fifo.message_group_id, "DEMO");
+        assert_eq!(fifo.message_deduplication_id.len(), 64);
+        assert_eq!(fifo.message_deduplication_id, sha256_hex(body));
+        assert_ne!(
+            fifo.message_deduplication_id,
+            sha256_hex(&body.replace('1', "2"))
+        );
+        // Known vector: SHA-256 of "abc".
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn fifo_without_a_project_code_uses_the_fallback_group() {
+        let body = r#"{"event":"defect.deleted","payload":{"id":1}}"#;
+        let out = Outbound::for_webhook(&webhook(body), body, true).unwrap();
+        assert_eq!(out.fifo.unwrap().message_group_id, FALLBACK_MESSAGE_GROUP);
+    }
+
+    #[test]
+    fn refuses_a_message_that_with_its_attributes_exceeds_the_sns_limit() {
+        let envelope = |pad: usize| {
+            format!(
+                r#"{{"event_name":"defect.created","payload":{{"id":1,"pad":"{}"}},"project_code":"DEMO"}}"#,
+                "x".repeat(pad)
+            )
+        };
+        let probe = envelope(0);
+        let fixed = Outbound::for_webhook(&webhook(&probe), &probe, false)
+            .unwrap()
+            .size();
+        let fits = envelope(MAX_PUBLISH_BYTES - fixed);
+        let out = Outbound::for_webhook(&webhook(&fits), &fits, false).unwrap();
+        assert_eq!(out.size(), MAX_PUBLISH_BYTES);
+        let over = envelope(MAX_PUBLISH_BYTES - fixed + 1);
+        let err = Outbound::for_webhook(&webhook(&over), &over, false).unwrap_err();
+        assert_eq!(err.size, MAX_PUBLISH_BYTES + 1);
+    }
+}

@@ -1,0 +1,292 @@
+//! Test support shared by the integration tests: a recording publisher, API Gateway event
+//! builders, the Qase fixtures, and the local SNS/SQS emulator (moto's server mode).
+#![allow(dead_code, missing_docs)] // each test binary uses a different part of this module
+
+pub mod moto;
+
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use lambda_http::{Body, Request, Response};
+use qase_defect_fanout::handler::{self, App};
+use qase_defect_fanout::publish::{Attribute, FifoKeys, Outbound, PublishError, Publisher};
+use qase_defect_fanout::webhook::Secret;
+use serde_json::{Value, json};
+
+pub const SECRET: &str = "correct horse battery staple";
+
+/// A copy of one publish the handler asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub message: String,
+    pub subject: String,
+    pub attributes: Vec<Attribute>,
+    pub fifo: Option<FifoKeys>,
+}
+
+impl Published {
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.value.as_str())
+    }
+}
+
+/// A publisher that records every call and answers as told.
+pub struct RecordingPublisher {
+    calls: Mutex<Vec<Published>>,
+    fail_with: Option<fn() -> PublishError>,
+}
+
+impl RecordingPublisher {
+    pub fn ok() -> Self {
+        Self {
+            calls: Mutex::new(Vec::new()),
+            fail_with: None,
+        }
+    }
+
+    pub fn failing(fail_with: fn() -> PublishError) -> Self {
+        Self {
+            calls: Mutex::new(Vec::new()),
+            fail_with: Some(fail_with),
+        }
+    }
+
+    pub fn calls(&self) -> Vec<Published> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl Publisher for RecordingPublisher {
+    async fn publish(&self, outbound: &Outbound<'_>) -> Result<String, PublishError> {
+        let mut calls = self.calls.lock().unwrap();
+        calls.push(Published {
+            message: outbound.message.to_owned(),
+            subject: outbound.subject.clone(),
+            attributes: outbound.attributes.clone(),
+            fifo: outbound.fifo.clone(),
+        });
+        match self.fail_with {
+            Some(fail) => Err(fail()),
+            None => Ok(format!("msg-{}", calls.len())),
+        }
+    }
+}
+
+pub fn app<P>(publisher: P) -> App<P> {
+    App {
+        secret: Secret::new(SECRET),
+        fifo: false,
+        publisher,
+    }
+}
+
+/// Every documented Qase payload shipped in `tests/fixtures/qase/`, as `(event name, body)`.
+pub fn qase_fixtures() -> Vec<(String, String)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/qase");
+    let mut all: Vec<_> = std::fs::read_dir(dir)
+        .expect("tests/fixtures/qase exists")
+        .map(|entry| {
+            let path = entry.expect("readable fixture entry").path();
+            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+            (
+                stem,
+                std::fs::read_to_string(&path).expect("readable fixture"),
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+pub fn qase_fixture(event_name: &str) -> String {
+    let path = format!(
+        "{}/tests/fixtures/qase/{event_name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// How the request reaches the function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// API Gateway REST API (payload v1): headers keep the sender's casing.
+    Rest,
+    /// API Gateway HTTP API (payload v2): headers lower-cased.
+    Http,
+    /// Lambda Function URL (payload v2 with a lambda-url domain).
+    FunctionUrl,
+}
+
+/// A request as API Gateway would hand it to the function.
+pub struct EventBuilder {
+    api: Api,
+    method: &'static str,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
+    base64: bool,
+}
+
+impl EventBuilder {
+    pub fn new(api: Api) -> Self {
+        Self {
+            api,
+            method: "POST",
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: None,
+            base64: false,
+        }
+    }
+
+    /// A POST from Qase with the right secret and `body`.
+    pub fn qase(api: Api, body: &str) -> Self {
+        Self::new(api).header("X-Qase-Secret", SECRET).body(body)
+    }
+
+    pub fn method(mut self, method: &'static str) -> Self {
+        self.method = method;
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn without_header(mut self, name: &str) -> Self {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self
+    }
+
+    pub fn body(mut self, body: &str) -> Self {
+        self.body = Some(body.into());
+        self.base64 = false;
+        self
+    }
+
+    /// The body base64-encoded, as API Gateway sends binary bodies.
+    pub fn base64_body(mut self, bytes: &[u8]) -> Self {
+        self.body = Some(base64::engine::general_purpose::STANDARD.encode(bytes));
+        self.base64 = true;
+        self
+    }
+
+    /// A body marked base64 that is taken verbatim (may be invalid).
+    pub fn raw_base64_body(mut self, text: &str) -> Self {
+        self.body = Some(text.into());
+        self.base64 = true;
+        self
+    }
+
+    /// The Lambda event JSON.
+    pub fn event(&self) -> Value {
+        let source_ip = "3.141.66.247";
+        match self.api {
+            Api::Rest => {
+                let mut single = serde_json::Map::new();
+                let mut multi = serde_json::Map::new();
+                for (name, value) in &self.headers {
+                    single.insert(name.clone(), json!(value));
+                    let all = multi.entry(name.clone()).or_insert_with(|| json!([]));
+                    all.as_array_mut().unwrap().push(json!(value));
+                }
+                json!({
+                    "resource": "/qase/webhook",
+                    "path": "/qase/webhook",
+                    "httpMethod": self.method,
+                    "headers": single,
+                    "multiValueHeaders": multi,
+                    "queryStringParameters": null,
+                    "multiValueQueryStringParameters": null,
+                    "pathParameters": null,
+                    "stageVariables": null,
+                    "requestContext": {
+                        "accountId": "123456789012",
+                        "apiId": "a1b2c3d4e5",
+                        "resourceId": "r3s0urc3",
+                        "resourcePath": "/qase/webhook",
+                        "httpMethod": self.method,
+                        "path": "/prod/qase/webhook",
+                        "protocol": "HTTP/1.1",
+                        "stage": "prod",
+                        "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+                        "requestTimeEpoch": 1_650_532_563_000_i64,
+                        "identity": {"sourceIp": source_ip, "userAgent": "Qase"}
+                    },
+                    "body": self.body,
+                    "isBase64Encoded": self.base64
+                })
+            }
+            Api::Http | Api::FunctionUrl => {
+                let mut headers = serde_json::Map::new();
+                for (name, value) in &self.headers {
+                    let name = name.to_ascii_lowercase();
+                    // API Gateway v2 joins repeated headers with commas.
+                    let joined = match headers.get(&name).and_then(Value::as_str) {
+                        Some(prev) => format!("{prev},{value}"),
+                        None => value.clone(),
+                    };
+                    headers.insert(name, json!(joined));
+                }
+                let (route, domain) = match self.api {
+                    Api::Http => (
+                        "POST /qase/webhook",
+                        "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
+                    ),
+                    _ => ("$default", "abcdefghijklmnop.lambda-url.us-east-1.on.aws"),
+                };
+                json!({
+                    "version": "2.0",
+                    "routeKey": route,
+                    "rawPath": "/qase/webhook",
+                    "rawQueryString": "",
+                    "headers": headers,
+                    "requestContext": {
+                        "accountId": "123456789012",
+                        "apiId": "a1b2c3d4e5",
+                        "domainName": domain,
+                        "domainPrefix": domain.split('.').next().unwrap(),
+                        "http": {
+                            "method": self.method,
+                            "path": "/qase/webhook",
+                            "protocol": "HTTP/1.1",
+                            "sourceIp": source_ip,
+                            "userAgent": "Qase"
+                        },
+                        "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+                        "routeKey": route,
+                        "stage": "$default",
+                        "time": "21/Apr/2022:09:16:03 +0000",
+                        "timeEpoch": 1_650_532_563_000_i64
+                    },
+                    "body": self.body,
+                    "isBase64Encoded": self.base64
+                })
+            }
+        }
+    }
+
+    /// The request the handler sees, converted exactly as in production.
+    pub fn request(&self) -> Request {
+        handler::request_from_json(&self.event().to_string())
+            .expect("the builder makes events lambda_http accepts")
+    }
+}
+
+/// Sends `event` through the real handler.
+pub async fn send<P: Publisher>(app: &App<P>, event: &EventBuilder) -> Response<Body> {
+    handler::handle(app, event.request()).await
+}
+
+/// The JSON body of a response.
+pub fn json_body(response: &Response<Body>) -> Value {
+    let bytes: &[u8] = response.body().as_ref();
+    serde_json::from_slice(bytes).unwrap_or_else(|e| {
+        panic!(
+            "response body is not JSON ({e}): {}",
+            String::from_utf8_lossy(bytes)
+        )
+    })
+}

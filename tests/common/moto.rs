@@ -1,0 +1,205 @@
+//! The local AWS emulator: moto's server mode on a free loopback port, started per test and
+//! stopped when the guard drops. A missing emulator is a test failure, never a skip.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use qase_defect_fanout::config::TopicArn;
+use qase_defect_fanout::publish::SnsPublisher;
+
+/// Where `make tools` installs moto; `MOTO_SERVER` overrides it.
+fn moto_server_path() -> PathBuf {
+    std::env::var_os("MOTO_SERVER").map_or_else(
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/.venv/bin/moto_server"
+            ))
+        },
+        PathBuf::from,
+    )
+}
+
+/// A running moto server; killed on drop.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub fn start() -> Self {
+        let path = moto_server_path();
+        assert!(
+            path.exists(),
+            "the SNS/SQS emulator is missing: {} does not exist. Run `make test` (it installs \
+             moto into .venv), or set MOTO_SERVER to a moto_server executable.",
+            path.display()
+        );
+        let port = free_port();
+        let child = Command::new(&path)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
+        let mut moto = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        moto.wait_until_listening(port);
+        moto
+    }
+
+    fn wait_until_listening(&mut self, port: u16) {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().expect("can poll moto_server") {
+                panic!("moto_server exited before listening: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen on {addr} within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    async fn sdk_config(&self) -> aws_config::SdkConfig {
+        self.loader().region("us-east-1").load().await
+    }
+
+    /// An `aws_config` loader pointed at this emulator with dummy credentials.
+    pub fn loader(&self) -> aws_config::ConfigLoader {
+        let credentials =
+            aws_sdk_sns::config::Credentials::new("testing", "testing", None, None, "moto");
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(credentials)
+    }
+
+    pub async fn sns(&self) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::new(&self.sdk_config().await)
+    }
+
+    pub async fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.sdk_config().await)
+    }
+
+    /// The production publisher, built by the production code path, aimed at this emulator.
+    pub async fn publisher(&self, topic_arn: &str) -> SnsPublisher {
+        let topic = TopicArn::parse(topic_arn).expect("emulator topic ARNs are valid");
+        SnsPublisher::load(self.loader(), &topic).await
+    }
+
+    pub async fn create_topic(&self, name: &str, fifo: bool) -> String {
+        let mut request = self.sns().await.create_topic().name(name);
+        if fifo {
+            request = request
+                .attributes("FifoTopic", "true")
+                .attributes("ContentBasedDeduplication", "false");
+        }
+        request
+            .send()
+            .await
+            .expect("create_topic")
+            .topic_arn
+            .unwrap()
+    }
+
+    /// Creates a queue and subscribes it to `topic_arn` with raw message delivery and, when
+    /// given, a filter policy on message attributes. Returns the queue URL.
+    pub async fn subscribe_queue(
+        &self,
+        topic_arn: &str,
+        name: &str,
+        filter_policy: Option<&str>,
+    ) -> String {
+        let sqs = self.sqs().await;
+        let mut create = sqs.create_queue().queue_name(name);
+        if name.ends_with(".fifo") {
+            create = create.attributes(QueueAttributeName::FifoQueue, "true");
+        }
+        let url = create
+            .send()
+            .await
+            .expect("create_queue")
+            .queue_url
+            .unwrap();
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("get_queue_attributes");
+        let queue_arn = attributes.attributes().unwrap()[&QueueAttributeName::QueueArn].clone();
+        let mut subscribe = self
+            .sns()
+            .await
+            .subscribe()
+            .topic_arn(topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .attributes("RawMessageDelivery", "true");
+        if let Some(policy) = filter_policy {
+            subscribe = subscribe.attributes("FilterPolicy", policy);
+        }
+        subscribe.send().await.expect("subscribe");
+        url
+    }
+
+    /// Everything in the queue now, in receive order, deleting as it reads.
+    pub async fn drain(&self, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        let sqs = self.sqs().await;
+        let mut all = Vec::new();
+        loop {
+            let batch = sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .message_attribute_names("All")
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await
+                .expect("receive_message")
+                .messages
+                .unwrap_or_default();
+            if batch.is_empty() {
+                return all;
+            }
+            for message in &batch {
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .expect("delete_message");
+            }
+            all.extend(batch);
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port that was free on 127.0.0.1 a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("can bind an ephemeral loopback port")
+        .port()
+}

@@ -1,0 +1,252 @@
+//! End to end with the real aws-sdk-sns against moto's server mode: the handler publishes,
+//! SNS fans out to SQS queues subscribed with raw delivery, and we read what arrived.
+
+mod common;
+
+use std::collections::HashMap;
+
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use common::moto::Moto;
+use common::{Api, EventBuilder, SECRET, json_body, qase_fixture, send};
+use lambda_http::http::StatusCode;
+use qase_defect_fanout::handler::App;
+use qase_defect_fanout::publish::{
+    ATTR_ACTION, ATTR_ENTITY, ATTR_ENTITY_ID, ATTR_EVENT_NAME, ATTR_PROJECT_CODE, ATTR_SEVERITY,
+    ATTR_TEAM_MEMBER_ID,
+};
+use qase_defect_fanout::webhook::Secret;
+
+const DEFECT_EVENTS: [&str; 4] = [
+    "defect.created",
+    "defect.updated",
+    "defect.resolved",
+    "defect.deleted",
+];
+
+/// `(data type, value)` of each message attribute SQS delivered.
+fn attributes(message: &Message) -> HashMap<String, (String, String)> {
+    message
+        .message_attributes()
+        .map(|all| {
+            all.iter()
+                .map(|(name, v)| {
+                    let value = v.string_value().unwrap_or_default().to_owned();
+                    (name.clone(), (v.data_type().to_owned(), value))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn string(value: &str) -> (String, String) {
+    ("String".into(), value.into())
+}
+
+fn number(value: &str) -> (String, String) {
+    ("Number".into(), value.into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defect_events_reach_each_queue_byte_for_byte_as_their_filter_policy_selects() {
+    // Arrange: a topic, a queue for everything, a queue that only wants defect.created.
+    let moto = Moto::start();
+    let topic = moto.create_topic("qase-defects", false).await;
+    let everything = moto.subscribe_queue(&topic, "everything", None).await;
+    let created_only = moto
+        .subscribe_queue(
+            &topic,
+            "created-only",
+            Some(r#"{"event_name":["defect.created"]}"#),
+        )
+        .await;
+    let app = App {
+        secret: Secret::new(SECRET),
+        fifo: false,
+        publisher: moto.publisher(&topic).await,
+    };
+
+    // Act: every defect event, plus one that is not a defect.
+    let mut sent = Vec::new();
+    for name in DEFECT_EVENTS.iter().chain(&["run.started"]) {
+        let body = qase_fixture(name);
+        let response = send(&app, &EventBuilder::qase(Api::Rest, &body)).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "{name}");
+        let message_id = json_body(&response)["message_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(!message_id.is_empty());
+        sent.push((name.to_string(), body));
+    }
+
+    // Assert: the unfiltered queue got every body exactly as sent, with typed attributes.
+    let received = moto.drain(&everything).await;
+    let mut bodies: Vec<_> = received
+        .iter()
+        .map(|m| m.body().unwrap().to_owned())
+        .collect();
+    let mut expected: Vec<_> = sent.iter().map(|(_, body)| body.clone()).collect();
+    bodies.sort();
+    expected.sort();
+    assert_eq!(
+        bodies, expected,
+        "raw delivery yields the request bodies byte for byte"
+    );
+
+    let created = received
+        .iter()
+        .find(|m| m.body() == Some(qase_fixture("defect.created").as_str()))
+        .unwrap();
+    let got = attributes(created);
+    let want: HashMap<String, (String, String)> = [
+        (ATTR_EVENT_NAME, string("defect.created")),
+        (ATTR_ENTITY, string("defect")),
+        (ATTR_ACTION, string("created")),
+        (ATTR_PROJECT_CODE, string("ID")),
+        (ATTR_ENTITY_ID, number("1")),
+        (ATTR_SEVERITY, string("normal")),
+        (ATTR_TEAM_MEMBER_ID, number("40")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(got, want);
+
+    let resolved = received
+        .iter()
+        .find(|m| m.body() == Some(qase_fixture("defect.resolved").as_str()))
+        .unwrap();
+    let got = attributes(resolved);
+    assert_eq!(got[ATTR_ACTION], string("resolved"));
+    assert!(
+        !got.contains_key(ATTR_SEVERITY),
+        "absent values are omitted"
+    );
+
+    // Assert: the filtered queue got defect.created and nothing else.
+    let filtered = moto.drain(&created_only).await;
+    let names: Vec<_> = filtered
+        .iter()
+        .map(|m| attributes(m)[ATTR_EVENT_NAME].1.clone())
+        .collect();
+    assert_eq!(names, ["defect.created"]);
+    assert_eq!(
+        filtered[0].body(),
+        Some(qase_fixture("defect.created").as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_on_project_and_numeric_id_selects_by_attribute_type() {
+    let moto = Moto::start();
+    let topic = moto.create_topic("qase-by-project", false).await;
+    let policy =
+        r#"{"project_code":["ID"],"entity_id":[{"numeric":[">=",1]}],"entity":["defect"]}"#;
+    let queue = moto
+        .subscribe_queue(&topic, "id-defects", Some(policy))
+        .await;
+    let app = App {
+        secret: Secret::new(SECRET),
+        fifo: false,
+        publisher: moto.publisher(&topic).await,
+    };
+
+    let other_project = qase_fixture("defect.deleted").replace("\"ID\"", "\"OTHER\"");
+    for body in [
+        qase_fixture("defect.deleted"),
+        other_project,
+        qase_fixture("case.created"),
+    ] {
+        let response = send(&app, &EventBuilder::qase(Api::Http, &body)).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+
+    let received = moto.drain(&queue).await;
+    let bodies: Vec<_> = received.iter().map(|m| m.body().unwrap()).collect();
+    assert_eq!(bodies, [qase_fixture("defect.deleted").as_str()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fifo_topic_delivers_in_the_project_group() {
+    let moto = Moto::start();
+    let topic = moto.create_topic("qase-defects.fifo", true).await;
+    let queue = moto.subscribe_queue(&topic, "defects.fifo", None).await;
+    let app = App {
+        secret: Secret::new(SECRET),
+        fifo: true,
+        publisher: moto.publisher(&topic).await,
+    };
+
+    let body = qase_fixture("defect.created");
+    let response = send(&app, &EventBuilder::qase(Api::Http, &body)).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::ACCEPTED,
+        "{:?}",
+        json_body(&response)
+    );
+
+    let received = moto.drain(&queue).await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].body(), Some(body.as_str()));
+    let system = received[0].attributes().unwrap();
+    assert_eq!(system[&MessageSystemAttributeName::MessageGroupId], "ID");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_502_without_a_message_id_when_the_topic_does_not_exist() {
+    let moto = Moto::start();
+    let topic = moto.create_topic("exists", false).await;
+    let queue = moto.subscribe_queue(&topic, "watch", None).await;
+    let missing = topic.replace(":exists", ":missing");
+    let app = App {
+        secret: Secret::new(SECRET),
+        fifo: false,
+        publisher: moto.publisher(&missing).await,
+    };
+
+    let response = send(
+        &app,
+        &EventBuilder::qase(Api::Rest, &qase_fixture("defect.created")),
+    )
+    .await;
+
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let body = json_body(&response);
+    assert_eq!(body["error"], "sns_rejected");
+    assert!(body.get("message_id").is_none());
+    assert!(moto.drain(&queue).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_503_quickly_when_sns_is_unreachable() {
+    // Nothing listens on this port: every attempt is refused at once.
+    let port = common::moto::free_port();
+    let topic = "arn:aws:sns:us-east-1:123456789012:qase-defects";
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .credentials_provider(aws_sdk_sns::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ));
+    let topic_arn = qase_defect_fanout::config::TopicArn::parse(topic).unwrap();
+    let app = App {
+        secret: Secret::new(SECRET),
+        fifo: false,
+        publisher: qase_defect_fanout::publish::SnsPublisher::load(loader, &topic_arn).await,
+    };
+
+    let started = std::time::Instant::now();
+    let response = send(
+        &app,
+        &EventBuilder::qase(Api::Http, &qase_fixture("defect.created")),
+    )
+    .await;
+
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(json_body(&response)["error"], "sns_unavailable");
+    assert!(
+        started.elapsed() < qase_defect_fanout::publish::PUBLISH_TIMEOUT,
+        "answered within the publish budget: {:?}",
+        started.elapsed()
+    );
+}

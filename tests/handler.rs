@@ -1,0 +1,328 @@
+//! The request → response contract, row by row, through the library's public API with a
+//! recording publisher: what is answered, and what is (or is not) published.
+
+mod common;
+
+use common::{Api, EventBuilder, RecordingPublisher, SECRET, app, json_body, qase_fixture, send};
+use lambda_http::http::StatusCode;
+use qase_defect_fanout::handler::App;
+use qase_defect_fanout::publish::{
+    ATTR_ENTITY_ID, ATTR_EVENT_NAME, ATTR_PROJECT_CODE, MAX_PUBLISH_BYTES, PublishError,
+};
+
+const APIS: [Api; 3] = [Api::Rest, Api::Http, Api::FunctionUrl];
+
+/// Asserts a JSON error response with `status` and `code`, and that nothing was published.
+async fn assert_rejected(
+    app: &App<RecordingPublisher>,
+    event: &EventBuilder,
+    status: StatusCode,
+    code: &str,
+) {
+    let response = send(app, event).await;
+    assert_eq!(response.status(), status, "{:?}", json_body(&response));
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json",
+        "error bodies are JSON"
+    );
+    let body = json_body(&response);
+    assert_eq!(body["error"], code, "{body}");
+    let message = body["message"].as_str().expect("message is a string");
+    assert!(!message.is_empty(), "{body}");
+    assert!(
+        !message.contains(SECRET),
+        "the secret never appears: {body}"
+    );
+    assert!(
+        app.publisher.calls().is_empty(),
+        "nothing is published on {status}"
+    );
+}
+
+#[tokio::test]
+async fn publishes_a_valid_defect_webhook_once_and_answers_202_with_the_message_id() {
+    for api in APIS {
+        let app = app(RecordingPublisher::ok());
+        let body = qase_fixture("defect.created");
+
+        let response = send(&app, &EventBuilder::qase(api, &body)).await;
+
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "{api:?}");
+        assert_eq!(
+            json_body(&response),
+            serde_json::json!({"message_id": "msg-1", "event_name": "defect.created"})
+        );
+        let calls = app.publisher.calls();
+        assert_eq!(calls.len(), 1, "{api:?}: published exactly once");
+        assert_eq!(
+            calls[0].message, body,
+            "{api:?}: the body is forwarded byte for byte"
+        );
+        assert_eq!(calls[0].attribute(ATTR_EVENT_NAME), Some("defect.created"));
+        assert_eq!(calls[0].attribute(ATTR_PROJECT_CODE), Some("ID"));
+        assert_eq!(calls[0].attribute(ATTR_ENTITY_ID), Some("1"));
+    }
+}
+
+#[tokio::test]
+async fn forwards_every_documented_qase_event() {
+    let app = app(RecordingPublisher::ok());
+    let fixtures = common::qase_fixtures();
+    assert_eq!(fixtures.len(), 40);
+
+    for (name, body) in &fixtures {
+        let response = send(&app, &EventBuilder::qase(Api::Rest, body)).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "{name}");
+        assert_eq!(json_body(&response)["event_name"], name.as_str());
+    }
+
+    let calls = app.publisher.calls();
+    let sent: Vec<_> = fixtures.iter().map(|(_, body)| body.as_str()).collect();
+    let published: Vec<_> = calls.iter().map(|c| c.message.as_str()).collect();
+    assert_eq!(published, sent);
+}
+
+#[tokio::test]
+async fn decodes_a_base64_body_and_publishes_the_decoded_text() {
+    for api in APIS {
+        let app = app(RecordingPublisher::ok());
+        let body = qase_fixture("defect.resolved");
+        let event = EventBuilder::qase(api, "").base64_body(body.as_bytes());
+
+        let response = send(&app, &event).await;
+
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "{api:?}");
+        assert_eq!(app.publisher.calls()[0].message, body);
+    }
+}
+
+#[tokio::test]
+async fn answers_405_with_allow_post_to_other_methods() {
+    for method in ["GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"] {
+        let app = app(RecordingPublisher::ok());
+        let event = EventBuilder::qase(Api::Http, &qase_fixture("defect.created")).method(method);
+        let response = send(&app, &event).await;
+        assert_eq!(response.headers()["allow"], "POST", "{method}");
+        assert_rejected(
+            &app,
+            &event,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn rejects_a_missing_secret_with_401() {
+    for api in APIS {
+        let app = app(RecordingPublisher::ok());
+        let event = EventBuilder::qase(api, &qase_fixture("defect.created"))
+            .without_header("X-Qase-Secret");
+        assert_rejected(&app, &event, StatusCode::UNAUTHORIZED, "missing_secret").await;
+    }
+}
+
+#[tokio::test]
+async fn rejects_a_wrong_secret_without_publishing() {
+    let body = qase_fixture("defect.created");
+    let upper = SECRET.to_uppercase();
+    let padded = format!("{SECRET} ");
+    let prefix = &SECRET[..SECRET.len() - 1];
+    for wrong in ["nope", upper.as_str(), padded.as_str(), prefix, ""] {
+        for api in APIS {
+            let app = app(RecordingPublisher::ok());
+            let event = EventBuilder::new(api)
+                .header("X-Qase-Secret", wrong)
+                .body(&body);
+            assert_rejected(&app, &event, StatusCode::UNAUTHORIZED, "wrong_secret").await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn matches_the_secret_header_name_in_any_case() {
+    for name in ["x-qase-secret", "X-QASE-SECRET", "x-Qase-Secret"] {
+        let app = app(RecordingPublisher::ok());
+        let event = EventBuilder::new(Api::Rest)
+            .header(name, SECRET)
+            .body(&qase_fixture("defect.deleted"));
+        let response = send(&app, &event).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "{name}");
+        assert_eq!(app.publisher.calls().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn rejects_a_secret_header_sent_twice() {
+    let app = app(RecordingPublisher::ok());
+    let event = EventBuilder::qase(Api::Http, &qase_fixture("defect.created"))
+        .header("X-Qase-Secret", SECRET);
+    assert_rejected(&app, &event, StatusCode::UNAUTHORIZED, "wrong_secret").await;
+}
+
+#[tokio::test]
+async fn accepts_any_request_without_a_secret_header_only_when_checking_is_disabled() {
+    let app = App {
+        secret: None,
+        fifo: false,
+        publisher: RecordingPublisher::ok(),
+    };
+    let event = EventBuilder::new(Api::Http).body(&qase_fixture("defect.created"));
+    let response = send(&app, &event).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(app.publisher.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn rejects_bodies_that_are_not_qase_webhooks_with_400() {
+    let cases: &[(&str, &str)] = &[
+        ("", "invalid_json"),
+        ("not json", "invalid_json"),
+        (
+            r#"{"event_name":"defect.created","payload":{"id":1}"#,
+            "invalid_json",
+        ),
+        ("[]", "not_an_object"),
+        ("\"defect.created\"", "not_an_object"),
+        (r#"{"payload":{"id":1}}"#, "missing_event_name"),
+        (
+            r#"{"event_name":"Defect Created","payload":{}}"#,
+            "invalid_event_name",
+        ),
+        (
+            r#"{"event_name":"defect.created","payload":"x"}"#,
+            "invalid_payload",
+        ),
+    ];
+    for (body, code) in cases {
+        let app = app(RecordingPublisher::ok());
+        let event = EventBuilder::qase(Api::Http, body);
+        assert_rejected(&app, &event, StatusCode::BAD_REQUEST, code).await;
+    }
+}
+
+#[tokio::test]
+async fn rejects_a_body_that_is_not_utf8_with_400() {
+    let app = app(RecordingPublisher::ok());
+    let mut bytes = qase_fixture("defect.created").into_bytes();
+    bytes[20] = 0xff;
+    let event = EventBuilder::qase(Api::Rest, "").base64_body(&bytes);
+    assert_rejected(&app, &event, StatusCode::BAD_REQUEST, "invalid_utf8").await;
+}
+
+#[tokio::test]
+async fn rejects_a_body_marked_base64_that_is_not_with_400_instead_of_panicking() {
+    for api in APIS {
+        let app = app(RecordingPublisher::ok());
+        let event = EventBuilder::qase(api, "").raw_base64_body("{not base64!}");
+        assert_rejected(&app, &event, StatusCode::BAD_REQUEST, "invalid_base64").await;
+    }
+}
+
+#[tokio::test]
+async fn ignores_a_client_sent_copy_of_the_internal_base64_marker() {
+    let app = app(RecordingPublisher::ok());
+    let event = EventBuilder::qase(Api::Rest, &qase_fixture("defect.created"))
+        .header("x-qase-fanout-invalid-base64", "1");
+    let response = send(&app, &event).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+}
+
+/// A `defect.created` body of exactly `len` bytes.
+fn body_of_len(len: usize) -> String {
+    let head = r#"{"event_name":"defect.created","payload":{"id":1,"pad":""#;
+    let tail = r#""},"project_code":"DEMO"}"#;
+    format!("{head}{}{tail}", "x".repeat(len - head.len() - tail.len()))
+}
+
+#[tokio::test]
+async fn rejects_a_body_too_large_for_sns_with_413_and_accepts_one_just_under() {
+    // The attributes of body_of_len: event_name, entity, action, project_code, entity_id.
+    let attributes = "event_nameStringdefect.created".len()
+        + "entityStringdefect".len()
+        + "actionStringcreated".len()
+        + "project_codeStringDEMO".len()
+        + "entity_idNumber1".len();
+    let largest = MAX_PUBLISH_BYTES - attributes;
+
+    let app1 = app(RecordingPublisher::ok());
+    let response = send(&app1, &EventBuilder::qase(Api::Http, &body_of_len(largest))).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+
+    for len in [largest + 1, MAX_PUBLISH_BYTES + 1, 1024 * 1024] {
+        let app = app(RecordingPublisher::ok());
+        let event = EventBuilder::qase(Api::Http, &body_of_len(len));
+        assert_rejected(
+            &app,
+            &event,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn answers_503_with_retry_after_when_sns_throttles_or_is_unavailable() {
+    let cases: [(fn() -> PublishError, &str); 2] = [
+        (
+            || PublishError::Throttled("Rate exceeded".into()),
+            "sns_throttled",
+        ),
+        (
+            || PublishError::Unavailable("connection refused".into()),
+            "sns_unavailable",
+        ),
+    ];
+    for (fail, code) in cases {
+        let app = app(RecordingPublisher::failing(fail));
+        let response = send(
+            &app,
+            &EventBuilder::qase(Api::Rest, &qase_fixture("defect.created")),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{code}");
+        assert_eq!(response.headers()["retry-after"], "5");
+        assert_eq!(json_body(&response)["error"], code);
+        assert!(json_body(&response).get("message_id").is_none());
+    }
+}
+
+#[tokio::test]
+async fn answers_502_when_sns_rejects_or_gives_no_message_id() {
+    let cases: [fn() -> PublishError; 2] = [
+        || PublishError::Rejected("NotFound: Topic does not exist".into()),
+        || PublishError::NoMessageId,
+    ];
+    for fail in cases {
+        let app = app(RecordingPublisher::failing(fail));
+        let response = send(
+            &app,
+            &EventBuilder::qase(Api::Http, &qase_fixture("defect.created")),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+        let body = json_body(&response);
+        assert_eq!(body["error"], "sns_rejected");
+        assert!(body.get("message_id").is_none());
+    }
+}
+
+#[tokio::test]
+async fn on_a_fifo_topic_groups_by_project_and_deduplicates_by_body() {
+    let app = App {
+        fifo: true,
+        ..app(RecordingPublisher::ok())
+    };
+    let body = qase_fixture("defect.created");
+    let response = send(&app, &EventBuilder::qase(Api::Http, &body)).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let fifo = app.publisher.calls()[0]
+        .fifo
+        .clone()
+        .expect("FIFO keys set");
+    assert_eq!(fifo.message_group_id, "ID");
+    assert_eq!(fifo.message_deduplication_id.len(), 64);
+}
