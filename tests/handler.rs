@@ -266,7 +266,8 @@ async fn rejects_a_body_too_large_for_sns_with_413_and_accepts_one_just_under() 
 
 #[tokio::test]
 async fn answers_503_with_retry_after_when_sns_throttles_or_is_unavailable() {
-    let cases: [(fn() -> PublishError, &str); 2] = [
+    type Case = (fn() -> PublishError, &'static str);
+    let cases: [Case; 2] = [
         (
             || PublishError::Throttled("Rate exceeded".into()),
             "sns_throttled",

@@ -56,7 +56,7 @@ impl Moto {
 
     fn wait_until_listening(&mut self, port: u16) {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_mins(1);
         loop {
             if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
                 return;
@@ -124,7 +124,7 @@ impl Moto {
     ) -> String {
         let sqs = self.sqs().await;
         let mut create = sqs.create_queue().queue_name(name);
-        if name.ends_with(".fifo") {
+        if std::path::Path::new(name).extension() == Some("fifo".as_ref()) {
             create = create.attributes(QueueAttributeName::FifoQueue, "true");
         }
         let url = create
