@@ -6,6 +6,7 @@
 //! - [`webhook`]: Qase's wire format (envelope, event names, defect payloads, the secret).
 //! - [`publish`]: what is sent to SNS, as plain data; the [`publish::Publisher`] port and its
 //!   SNS adapter.
+//! - [`summary`]: the subject and email text people read.
 //! - [`handler`]: HTTP in, status and JSON out; the Lambda runtime loop.
 //!
 //! `main.rs` only wires these together.
@@ -13,4 +14,5 @@
 pub mod config;
 pub mod handler;
 pub mod publish;
+pub mod summary;
 pub mod webhook;

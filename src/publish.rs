@@ -1,7 +1,9 @@
 //! What we send to SNS, as plain data, and the port that sends it.
 //!
 //! [`Outbound::for_webhook`] decides the message, its attributes, the subject and the FIFO
-//! keys; it is pure and unit-tested with literals. [`Publisher`] is the one-method port the
+//! keys; it is pure and unit-tested with literals. Messages are published with
+//! `MessageStructure=json`: email subscribers get the [`crate::summary`] text, every other
+//! protocol (SQS, Lambda, HTTP/S, Firehose) the request body byte for byte. [`Publisher`] is the one-method port the
 //! handler depends on; [`SnsPublisher`] is its only production adapter and the only code in
 //! the crate that touches AWS SDK types.
 
@@ -15,6 +17,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use sha2::{Digest, Sha256};
 
 use crate::config::TopicArn;
+use crate::summary;
 use crate::webhook::Webhook;
 
 /// Attribute: the full event name, e.g. `defect.created` (String, always present).
@@ -34,8 +37,6 @@ pub const ATTR_TEAM_MEMBER_ID: &str = "team_member_id";
 
 /// The most SNS accepts in one `Publish`: message plus attributes, 256 KiB.
 pub const MAX_PUBLISH_BYTES: usize = 256 * 1024;
-/// SNS requires subjects shorter than 100 characters.
-pub const MAX_SUBJECT_CHARS: usize = 99;
 /// The longest string attribute value we send; longer values are omitted, not cut.
 pub const MAX_ATTRIBUTE_CHARS: usize = 256;
 /// `MessageGroupId` on FIFO topics when the webhook carries no usable project code.
@@ -81,11 +82,18 @@ pub struct FifoKeys {
     pub message_deduplication_id: String,
 }
 
+/// `MessageStructure` for every publish: `message` holds one text per protocol.
+pub const MESSAGE_STRUCTURE: &str = "json";
+
 /// Everything one `Publish` call carries, as plain data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outbound<'a> {
-    /// The request body, exactly as received.
-    pub message: &'a str,
+    /// The request body, exactly as received: what machines (the `default` key) receive.
+    pub body: &'a str,
+    /// The short text email subscribers receive (the `email` key).
+    pub email: String,
+    /// The `Message` parameter: `{"default": body, "email": email}` as JSON.
+    pub message: String,
     /// A short ASCII summary for email subscribers.
     pub subject: String,
     /// The routing attributes; absent values are left out.
@@ -126,9 +134,13 @@ impl<'a> Outbound<'a> {
         let member = webhook.team_member_id;
         attributes.extend(member.map(|v| Attribute::number(ATTR_TEAM_MEMBER_ID, v)));
 
+        let email = summary::email(webhook);
+        let message = serde_json::json!({ "default": body, "email": email }).to_string();
         let outbound = Self {
-            message: body,
-            subject: subject(webhook),
+            body,
+            email,
+            message,
+            subject: summary::subject(webhook),
             attributes,
             fifo: fifo.then(|| FifoKeys {
                 message_group_id: message_group_id(project_code),
@@ -145,7 +157,8 @@ impl<'a> Outbound<'a> {
         Ok(outbound)
     }
 
-    /// The bytes SNS counts against [`MAX_PUBLISH_BYTES`]: the message and, for every
+    /// The bytes SNS counts against [`MAX_PUBLISH_BYTES`]: the message (JSON-escaped body and
+    /// email text together) and, for every
     /// attribute, its name, data type and value.
     #[must_use]
     pub fn size(&self) -> usize {
@@ -207,58 +220,6 @@ fn sha256_hex(body: &str) -> String {
         let _ = write!(hex, "{b:02x}");
         hex
     })
-}
-
-/// `[DEMO] defect.created #42: Login button does nothing`: printable ASCII only, single
-/// spaces, at most [`MAX_SUBJECT_CHARS`] characters, the title cut with `...`.
-#[must_use]
-pub fn subject(webhook: &Webhook) -> String {
-    let mut head = String::new();
-    if let Some(code) = webhook.project_code.as_deref().map(clean_ascii)
-        && !code.is_empty()
-    {
-        head = format!("[{}] ", truncate(&code, 20));
-    }
-    head.push_str(webhook.event_name.as_str());
-    if let Some(id) = webhook.payload.id {
-        let _ = write!(head, " #{id}");
-    }
-    let title = webhook
-        .payload
-        .title
-        .as_deref()
-        .map(clean_ascii)
-        .unwrap_or_default();
-    if title.is_empty() {
-        return truncate(&head, MAX_SUBJECT_CHARS);
-    }
-    let room = MAX_SUBJECT_CHARS.saturating_sub(head.len() + 2);
-    if room < 4 {
-        return truncate(&head, MAX_SUBJECT_CHARS);
-    }
-    format!("{head}: {}", truncate(&title, room))
-}
-
-/// Keeps printable ASCII, turns every run of other characters into one space, and trims.
-fn clean_ascii(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_ascii_graphic() {
-            out.push(c);
-        } else if !out.ends_with(' ') {
-            out.push(' ');
-        }
-    }
-    out.trim().to_owned()
-}
-
-/// Cuts ASCII `text` to `max` characters, ending in `...` when it was cut.
-fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let cut = max.saturating_sub(3);
-    format!("{}...", text[..cut].trim_end())
 }
 
 /// Why SNS did not take a message. Whether it is worth retrying decides the HTTP status.
@@ -350,7 +311,8 @@ impl Publisher for SnsPublisher {
             .client
             .publish()
             .topic_arn(&self.topic_arn)
-            .message(outbound.message)
+            .message(&outbound.message)
+            .message_structure(MESSAGE_STRUCTURE)
             .subject(&outbound.subject);
         for attribute in &outbound.attributes {
             let value = MessageAttributeValue::builder()
@@ -439,7 +401,7 @@ mod tests {
                 (ATTR_TEAM_MEMBER_ID, DataType::Number, "0"),
             ]
         );
-        assert_eq!(out.message, body);
+        assert_eq!(out.body, body);
         assert_eq!(out.fifo, None);
     }
 
@@ -452,43 +414,22 @@ mod tests {
     }
 
     #[test]
-    fn subject_reads_like_the_readme_example() {
-        let body = r#"{"event_name":"defect.created","payload":{"id":42,"title":"Login button does nothing"},"project_code":"DEMO"}"#;
-        assert_eq!(
-            subject(&webhook(body)),
-            "[DEMO] defect.created #42: Login button does nothing"
-        );
-    }
-
-    #[test]
-    fn subject_is_ascii_without_control_characters_and_cut_under_100() {
-        let title = format!(
-            "Crash\n\tin «checkout» {}",
-            "é".repeat(10) + &"x".repeat(300)
-        );
-        let body = serde_json::json!({
-            "event_name": "defect.created",
-            "payload": {"id": 7, "title": title},
-            "project_code": "DEMO"
-        })
-        .to_string();
-        let s = subject(&webhook(&body));
-        assert!(s.len() <= MAX_SUBJECT_CHARS, "{} chars: {s}", s.len());
-        assert!(s.bytes().all(|b| b.is_ascii_graphic() || b == b' '), "{s}");
+    fn message_structure_gives_machines_the_body_and_email_the_summary() {
+        let body = "{\"event_name\":\"defect.created\",\n \"payload\":{\"id\":42,\"title\":\"Quote \\\" and é\"},\"project_code\":\"DEMO\"}";
+        let out = Outbound::for_webhook(&webhook(body), body, false).unwrap();
+        let structure: serde_json::Value = serde_json::from_str(&out.message).unwrap();
+        assert_eq!(structure.as_object().unwrap().len(), 2, "{structure}");
+        assert_eq!(structure["default"].as_str(), Some(body), "byte for byte");
+        assert_eq!(structure["email"].as_str(), Some(out.email.as_str()));
         assert!(
-            s.starts_with("[DEMO] defect.created #7: Crash in checkout x"),
-            "{s}"
+            out.email.contains("Defect #42: Quote \" and é"),
+            "{}",
+            out.email
         );
-        assert!(s.ends_with("..."), "{s}");
-    }
-
-    #[test]
-    fn subject_without_project_id_or_title_is_the_event_name() {
-        let body = r#"{"event":"shared_step.deleted","payload":{"hash":"abc"}}"#;
-        assert_eq!(subject(&webhook(body)), "shared_step.deleted");
-        let body =
-            r#"{"event_name":"defect.created","payload":{"title":"日本語"},"project_code":"DEMO"}"#;
-        assert_eq!(subject(&webhook(body)), "[DEMO] defect.created");
+        assert!(
+            out.size() > out.body.len() + out.email.len(),
+            "escaping is counted"
+        );
     }
 
     #[test]

@@ -7,8 +7,9 @@ use common::{Api, EventBuilder, RecordingPublisher, SECRET, app, json_body, qase
 use lambda_http::http::StatusCode;
 use qase_defect_fanout::handler::App;
 use qase_defect_fanout::publish::{
-    ATTR_ENTITY_ID, ATTR_EVENT_NAME, ATTR_PROJECT_CODE, MAX_PUBLISH_BYTES, PublishError,
+    ATTR_ENTITY_ID, ATTR_EVENT_NAME, ATTR_PROJECT_CODE, MAX_PUBLISH_BYTES, Outbound, PublishError,
 };
+use qase_defect_fanout::webhook::Webhook;
 
 const APIS: [Api; 3] = [Api::Rest, Api::Http, Api::FunctionUrl];
 
@@ -56,7 +57,7 @@ async fn publishes_a_valid_defect_webhook_once_and_answers_202_with_the_message_
         let calls = app.publisher.calls();
         assert_eq!(calls.len(), 1, "{api:?}: published exactly once");
         assert_eq!(
-            calls[0].message, body,
+            calls[0].body, body,
             "{api:?}: the body is forwarded byte for byte"
         );
         assert_eq!(calls[0].attribute(ATTR_EVENT_NAME), Some("defect.created"));
@@ -79,7 +80,7 @@ async fn forwards_every_documented_qase_event() {
 
     let calls = app.publisher.calls();
     let sent: Vec<_> = fixtures.iter().map(|(_, body)| body.as_str()).collect();
-    let published: Vec<_> = calls.iter().map(|c| c.message.as_str()).collect();
+    let published: Vec<_> = calls.iter().map(|c| c.body.as_str()).collect();
     assert_eq!(published, sent);
 }
 
@@ -93,7 +94,7 @@ async fn decodes_a_base64_body_and_publishes_the_decoded_text() {
         let response = send(&app, &event).await;
 
         assert_eq!(response.status(), StatusCode::ACCEPTED, "{api:?}");
-        assert_eq!(app.publisher.calls()[0].message, body);
+        assert_eq!(app.publisher.calls()[0].body, body);
     }
 }
 
@@ -239,13 +240,14 @@ fn body_of_len(len: usize) -> String {
 
 #[tokio::test]
 async fn rejects_a_body_too_large_for_sns_with_413_and_accepts_one_just_under() {
-    // The attributes of body_of_len: event_name, entity, action, project_code, entity_id.
-    let attributes = "event_nameStringdefect.created".len()
-        + "entityStringdefect".len()
-        + "actionStringcreated".len()
-        + "project_codeStringDEMO".len()
-        + "entity_idNumber1".len();
-    let largest = MAX_PUBLISH_BYTES - attributes;
+    // What SNS counts besides the padding: the message structure, email text and attributes.
+    let probe = body_of_len(100);
+    let webhook = Webhook::parse(&probe).unwrap();
+    let overhead = Outbound::for_webhook(&webhook, &probe, false)
+        .unwrap()
+        .size()
+        - 100;
+    let largest = MAX_PUBLISH_BYTES - overhead;
 
     let app1 = app(RecordingPublisher::ok());
     let response = send(&app1, &EventBuilder::qase(Api::Http, &body_of_len(largest))).await;

@@ -18,6 +18,8 @@ pub const SECRET: &str = "correct horse battery staple";
 /// A copy of one publish the handler asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
+    pub body: String,
+    pub email: String,
     pub message: String,
     pub subject: String,
     pub attributes: Vec<Attribute>,
@@ -63,7 +65,9 @@ impl Publisher for RecordingPublisher {
     async fn publish(&self, outbound: &Outbound<'_>) -> Result<String, PublishError> {
         let mut calls = self.calls.lock().unwrap();
         calls.push(Published {
-            message: outbound.message.to_owned(),
+            body: outbound.body.to_owned(),
+            email: outbound.email.clone(),
+            message: outbound.message.clone(),
             subject: outbound.subject.clone(),
             attributes: outbound.attributes.clone(),
             fifo: outbound.fifo.clone(),

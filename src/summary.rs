@@ -1,0 +1,257 @@
+//! What people read: the email subject and the short email body.
+//!
+//! Machines get the request body untouched (see [`crate::publish`]); email subscribers get
+//! this summary instead, built from the parsed [`Webhook`]. Pure functions over plain data; no
+//! payload text beyond the title ever goes in (actual results may be personal data).
+
+use std::fmt::Write as _;
+
+use crate::webhook::{DefectEvent, DefectOrigin, Webhook};
+
+/// SNS requires subjects shorter than 100 characters.
+pub const MAX_SUBJECT_CHARS: usize = 99;
+/// Titles in the email body are cut to this many characters.
+pub const MAX_EMAIL_TITLE_CHARS: usize = 200;
+/// Where defects live in the Qase web app: `<QASE_APP_URL>/defect/<CODE>/<id>`.
+pub const QASE_APP_URL: &str = "https://app.qase.io";
+
+/// `[DEMO] defect.created #42: Login button does nothing`: printable ASCII only, single
+/// spaces, at most [`MAX_SUBJECT_CHARS`] characters, the title cut with `...`.
+#[must_use]
+pub fn subject(webhook: &Webhook) -> String {
+    let mut head = String::new();
+    if let Some(code) = webhook.project_code.as_deref().map(clean_ascii)
+        && !code.is_empty()
+    {
+        head = format!("[{}] ", cut(&code, 20));
+    }
+    head.push_str(webhook.event_name.as_str());
+    if let Some(id) = webhook.payload.id {
+        let _ = write!(head, " #{id}");
+    }
+    let title = webhook
+        .payload
+        .title
+        .as_deref()
+        .map(clean_ascii)
+        .unwrap_or_default();
+    if title.is_empty() {
+        return cut(&head, MAX_SUBJECT_CHARS);
+    }
+    let room = MAX_SUBJECT_CHARS.saturating_sub(head.len() + 2);
+    if room < 4 {
+        return cut(&head, MAX_SUBJECT_CHARS);
+    }
+    format!("{head}: {}", cut(&title, room))
+}
+
+/// The plain-text email body: project, event, id and title, severity or origin, and a link
+/// to the defect in Qase when the project code and id are known.
+#[must_use]
+pub fn email(webhook: &Webhook) -> String {
+    let name = webhook.event_name.as_str();
+    let code = webhook
+        .project_code
+        .as_deref()
+        .map(clean_line)
+        .filter(|c| !c.is_empty());
+    let mut text = match &code {
+        Some(code) => format!("Qase project {code}: {name}\n"),
+        None => format!("Qase: {name}\n"),
+    };
+
+    let entity = entity_label(webhook.event_name.entity());
+    let title = webhook.payload.title.as_deref().map(clean_line);
+    let title = title.as_deref().filter(|t| !t.is_empty());
+    match (webhook.payload.id, title) {
+        (Some(id), Some(title)) => {
+            let _ = writeln!(
+                text,
+                "{entity} #{id}: {}",
+                cut(title, MAX_EMAIL_TITLE_CHARS)
+            );
+        }
+        (Some(id), None) => {
+            let _ = writeln!(text, "{entity} #{id}");
+        }
+        (None, Some(title)) => {
+            let _ = writeln!(text, "{entity}: {}", cut(title, MAX_EMAIL_TITLE_CHARS));
+        }
+        (None, None) => {}
+    }
+
+    if let Some(DefectEvent::Created { origin, .. }) = webhook.defect() {
+        match origin {
+            DefectOrigin::Severity(severity) => {
+                let _ = writeln!(text, "Severity: {}", cut(&clean_line(severity), 50));
+            }
+            DefectOrigin::CaseStep { case_id, step } => {
+                let _ = writeln!(text, "Found in test case #{case_id}, step {step}");
+            }
+            DefectOrigin::Unknown => {}
+        }
+    }
+
+    let link_code = webhook
+        .project_code
+        .as_deref()
+        .filter(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if let (Some(_), Some(code), Some(id)) = (webhook.defect(), link_code, webhook.payload.id) {
+        let _ = writeln!(text, "Open in Qase: {QASE_APP_URL}/defect/{code}/{id}");
+    }
+    text
+}
+
+/// `shared_step` → `Shared step`.
+fn entity_label(entity: &str) -> String {
+    let spaced = entity.replace('_', " ");
+    let mut chars = spaced.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_ascii_uppercase().to_string() + chars.as_str()
+    })
+}
+
+/// One line of text: control characters become spaces, runs of spaces fold, ends trimmed.
+fn clean_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if !c.is_control() && !c.is_whitespace() {
+            out.push(c);
+        } else if !out.ends_with(' ') {
+            out.push(' ');
+        }
+    }
+    out.trim().to_owned()
+}
+
+/// Cuts `text` to `max` characters (not bytes), ending in `...` when it was cut.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(max.saturating_sub(3)).collect();
+    format!("{}...", kept.trim_end())
+}
+
+/// Keeps printable ASCII, turns every run of other characters into one space, and trims.
+fn clean_ascii(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_graphic() {
+            out.push(c);
+        } else if !out.ends_with(' ') {
+            out.push(' ');
+        }
+    }
+    out.trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn webhook(body: &str) -> Webhook {
+        Webhook::parse(body).expect("test body is a valid webhook")
+    }
+
+    #[test]
+    fn subject_reads_like_the_readme_example() {
+        let body = r#"{"event_name":"defect.created","payload":{"id":42,"title":"Login button does nothing"},"project_code":"DEMO"}"#;
+        assert_eq!(
+            subject(&webhook(body)),
+            "[DEMO] defect.created #42: Login button does nothing"
+        );
+    }
+
+    #[test]
+    fn subject_is_ascii_without_control_characters_and_cut_under_100() {
+        let title = format!(
+            "Crash\n\tin «checkout» {}",
+            "é".repeat(10) + &"x".repeat(300)
+        );
+        let body = serde_json::json!({
+            "event_name": "defect.created",
+            "payload": {"id": 7, "title": title},
+            "project_code": "DEMO"
+        })
+        .to_string();
+        let s = subject(&webhook(&body));
+        assert!(s.len() <= MAX_SUBJECT_CHARS, "{} chars: {s}", s.len());
+        assert!(s.bytes().all(|b| b.is_ascii_graphic() || b == b' '), "{s}");
+        assert!(
+            s.starts_with("[DEMO] defect.created #7: Crash in checkout x"),
+            "{s}"
+        );
+        assert!(s.ends_with("..."), "{s}");
+    }
+
+    #[test]
+    fn subject_without_project_id_or_title_is_the_event_name() {
+        let body = r#"{"event":"shared_step.deleted","payload":{"hash":"abc"}}"#;
+        assert_eq!(subject(&webhook(body)), "shared_step.deleted");
+        let body =
+            r#"{"event_name":"defect.created","payload":{"title":"日本語"},"project_code":"DEMO"}"#;
+        assert_eq!(subject(&webhook(body)), "[DEMO] defect.created");
+    }
+
+    #[test]
+    fn email_for_a_new_defect_has_title_severity_and_a_link() {
+        let body = r#"{"event_name":"defect.created","payload":{"id":42,"title":"Login button does nothing","severity":"critical","actual_result":"private text"},"project_code":"DEMO"}"#;
+        assert_eq!(
+            email(&webhook(body)),
+            "Qase project DEMO: defect.created\n\
+             Defect #42: Login button does nothing\n\
+             Severity: critical\n\
+             Open in Qase: https://app.qase.io/defect/DEMO/42\n"
+        );
+    }
+
+    #[test]
+    fn email_for_the_older_defect_shape_names_case_and_step() {
+        let body = r#"{"event_name":"defect.created","payload":{"id":3,"title":"t","case_id":12,"step":2},"project_code":"DEMO"}"#;
+        let text = email(&webhook(body));
+        assert!(text.contains("Found in test case #12, step 2\n"), "{text}");
+    }
+
+    #[test]
+    fn email_for_a_resolved_defect_has_the_link_but_no_title() {
+        let body = r#"{"event_name":"defect.resolved","payload":{"id":5},"project_code":"QA1"}"#;
+        assert_eq!(
+            email(&webhook(body)),
+            "Qase project QA1: defect.resolved\nDefect #5\nOpen in Qase: https://app.qase.io/defect/QA1/5\n"
+        );
+    }
+
+    #[test]
+    fn email_links_only_defects_with_a_url_safe_code_and_an_id() {
+        let no_code = r#"{"event":"defect.resolved","payload":{"id":5}}"#;
+        assert!(!email(&webhook(no_code)).contains("http"));
+        let odd_code =
+            r#"{"event_name":"defect.resolved","payload":{"id":5},"project_code":"A/../B"}"#;
+        assert!(!email(&webhook(odd_code)).contains("http"));
+        let run = r#"{"event_name":"run.started","payload":{"id":1,"title":"Nightly"},"project_code":"DEMO"}"#;
+        assert_eq!(
+            email(&webhook(run)),
+            "Qase project DEMO: run.started\nRun #1: Nightly\n"
+        );
+    }
+
+    #[test]
+    fn email_keeps_unicode_titles_on_one_line_and_cuts_long_ones() {
+        let title = format!("Ошибка\r\nвхода {}", "я".repeat(400));
+        let body = serde_json::json!({
+            "event_name": "shared_step.created",
+            "payload": {"hash": "h", "title": title},
+            "project_code": "DEMO"
+        })
+        .to_string();
+        let text = email(&webhook(&body));
+        let line = text.lines().nth(1).unwrap();
+        assert!(line.starts_with("Shared step: Ошибка входа я"), "{line}");
+        assert_eq!(
+            line.chars().count(),
+            "Shared step: ".len() + MAX_EMAIL_TITLE_CHARS
+        );
+        assert!(line.ends_with("..."));
+    }
+}
