@@ -7,40 +7,74 @@ SHELL := /bin/bash
 
 VENV      := .venv
 VENV_BIN  := $(CURDIR)/$(VENV)/bin
+PYTHON    := $(VENV_BIN)/python
 TOOLS     := $(VENV)/.installed
 # cargo-lambda finds zig as `python3 -m ziglang`: the venv's python must come first on PATH.
 export PATH := $(VENV_BIN):$(PATH)
 export MOTO_SERVER := $(VENV_BIN)/moto_server
 export CARGO_TERM_COLOR ?= never
+# SAM and cfn-lint work offline but want a region; no AWS account is used by any target here.
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help tools build test lint check clean
+ARCH        ?= x86_64
+EVENT       ?= events/defect-created.json
+WATCH_PORT  ?= 9000
+MOTO_PORT   ?= 5000
+
+.PHONY: help tools build test lint template-check sam-build events demo watch invoke check clean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(TOOLS): requirements-dev.txt
 	python3 -m venv $(VENV)
-	$(VENV_BIN)/python -m pip install --quiet --upgrade pip
-	$(VENV_BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-tools: $(TOOLS) ## Install the dev tools (moto, cargo-lambda, zig, cfn-lint) into .venv
+tools: $(TOOLS) ## Install the dev tools (moto, cargo-lambda, zig, SAM CLI, cfn-lint, pytest) into .venv
 	@cargo --version
 	@cargo lambda --version
+	@sam --version
+
+demo: $(TOOLS) ## The whole job locally: emulator, function, every sample webhook, what each subscriber got
+	cargo build --quiet --bin qase-defect-fanout
+	$(PYTHON) scripts/demo.py
+
+watch: $(TOOLS) ## Emulator + `cargo lambda watch` on 127.0.0.1:9000 (WATCH_PORT) until Ctrl-C
+	$(PYTHON) scripts/demo.py --serve --moto-port $(MOTO_PORT) --watch-port $(WATCH_PORT)
+
+invoke: $(TOOLS) ## Send EVENT (default events/defect-created.json) to `make watch`; prints the response
+	cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port $(WATCH_PORT) --data-file $(EVENT) qase-defect-fanout
 
 build: $(TOOLS) ## Build the Lambda (release, x86_64) with cargo-lambda: target/lambda/*/bootstrap
 	cargo lambda build --release
 	@ls -l target/lambda/qase-defect-fanout/bootstrap
 
-test: $(TOOLS) ## Run every test: unit, handler contract, and end to end against moto
+test: $(TOOLS) ## Every test: unit, handler contract, events/, emulator end to end, template
 	cargo test --all-targets
+	$(PYTHON) -m pytest -q tests/template
+
+events: ## Regenerate events/ from the scenarios in tests/events.rs
+	UPDATE_EVENTS=1 cargo test --quiet --test events
+	cargo test --quiet --test events
 
 lint: ## cargo fmt --check and clippy with warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 
-check: lint test ## Everything CI runs (.ci/run calls this)
+template-check: $(TOOLS) ## cfn-lint and `sam validate --lint` on template.yaml (offline)
+	cfn-lint template.yaml
+	sam validate --lint
 
-clean: ## Remove build output and the tool venv
+sam-build: $(TOOLS) ## `sam build` for ARCH (x86_64 by default; ARCH=arm64 adds the Rust target)
+	if [ "$(ARCH)" = arm64 ]; then rustup target add aarch64-unknown-linux-gnu; fi
+	sam build --parameter-overrides Architecture=$(ARCH)
+	@ls -l .aws-sam/build/WebhookFunction/bootstrap
+
+check: lint template-check test sam-build demo ## Everything CI runs (.ci/run calls this)
+
+clean: ## Remove build output, SAM artifacts and the tool venv
 	cargo clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .aws-sam

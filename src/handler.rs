@@ -117,7 +117,7 @@ pub async fn handle<P: Publisher>(app: &App<P>, request: Request) -> Response<Bo
     let started = Instant::now();
     let mut webhook = None;
     let result = accept(app, &request, &mut webhook).await;
-    let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     let event_name = webhook.as_ref().map(|w| w.event_name.as_str());
     let project_code = webhook.as_ref().and_then(|w| w.project_code.as_deref());
     let entity_id = webhook.as_ref().and_then(|w| w.payload.id);
@@ -129,7 +129,7 @@ pub async fn handle<P: Publisher>(app: &App<P>, request: Request) -> Response<Bo
                 project_code,
                 entity_id,
                 message_id = message_id.as_str(),
-                latency_ms,
+                latency_us,
                 "published"
             );
             let body = serde_json::json!({ "message_id": message_id, "event_name": event_name });
@@ -146,7 +146,7 @@ pub async fn handle<P: Publisher>(app: &App<P>, request: Request) -> Response<Bo
                     event_name,
                     project_code,
                     entity_id,
-                    latency_ms,
+                    latency_us,
                     cause,
                     "not published"
                 );
@@ -157,7 +157,7 @@ pub async fn handle<P: Publisher>(app: &App<P>, request: Request) -> Response<Bo
                     event_name,
                     project_code,
                     entity_id,
-                    latency_ms,
+                    latency_us,
                     "rejected"
                 );
             }

@@ -13,7 +13,8 @@ use qase_defect_fanout::publish::{Attribute, FifoKeys, Outbound, PublishError, P
 use qase_defect_fanout::webhook::Secret;
 use serde_json::{Value, json};
 
-pub const SECRET: &str = "correct horse battery staple";
+/// The secret the sample events in `events/` carry; `make watch` and `make demo` configure it.
+pub const SECRET: &str = "local-demo-secret";
 
 /// A copy of one publish the handler asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]

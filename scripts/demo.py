@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""The whole job on this machine, with no AWS account.
+
+`make demo` runs this: it starts the SNS/SQS emulator (moto's server mode), creates the topic
+and the subscriptions template.yaml creates (with the template's default filter policies; the
+email address is stood in for by a queue), runs the function with `cargo lambda watch`, sends it
+every sample Qase webhook over HTTP plus a few bad requests, prints what each subscriber
+received, and stops everything it started, also on Ctrl-C or failure. It exits non-zero when
+any event did not arrive exactly where its subscriber's filter policy says.
+
+`make watch` runs it with --serve: the same set-up on fixed ports, then it waits for you to
+send requests (curl, or `make invoke EVENT=events/<file>.json`) until Ctrl-C.
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import boto3
+from cfnlint.decode.cfn_yaml import load
+
+ROOT = Path(__file__).resolve().parents[1]
+FUNCTION = "qase-defect-fanout"
+SECRET = "local-demo-secret"  # the value in events/*.json; never a production secret
+REGION = "us-east-1"
+TOPIC_NAME = "qase-defect-fanout-demo"
+LOG_DIR = ROOT / "target" / "demo"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, process, what, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{what} exited with {process.returncode}; see {LOG_DIR}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{what} did not listen on 127.0.0.1:{port} within {timeout} s")
+
+
+class Processes:
+    """Every process this script starts, each in its own process group, stopped on exit."""
+
+    def __init__(self):
+        self.running = []
+
+    def start(self, name, argv, env=None):
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        log = open(LOG_DIR / f"{name}.log", "w")
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.running.append((name, process))
+        return process
+
+    def stop_all(self):
+        for name, process in reversed(self.running):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for name, process in reversed(self.running):
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.running.clear()
+
+
+def template_subscriptions():
+    """The subscriptions template.yaml creates, with its default filter policies."""
+    parameters = load(str(ROOT / "template.yaml"))["Parameters"]
+    return [
+        # (name, filter policy, raw delivery, what it stands for)
+        ("email", json.loads(parameters["EmailFilterPolicy"]["Default"]), False,
+         "email subscription (stand-in queue)"),
+        ("queue", json.loads(parameters["QueueFilterPolicy"]["Default"]), True,
+         "SQS queue, raw delivery"),
+    ]
+
+
+def policy_selects(policy, attributes):
+    """SNS filter policy semantics for the operators the template uses: exact strings and
+    `prefix`. Every key must match; a key matches when any of its values does."""
+    for key, allowed in policy.items():
+        value = attributes.get(key)
+        if value is None:
+            return False
+        if not any(
+            value == rule if isinstance(rule, str)
+            else value.startswith(rule["prefix"]) if set(rule) == {"prefix"}
+            else sys.exit(f"demo: unsupported filter operator {rule}")
+            for rule in allowed
+        ):
+            return False
+    return True
+
+
+class Emulator:
+    def __init__(self, port):
+        self.endpoint = f"http://127.0.0.1:{port}"
+        kwargs = dict(endpoint_url=self.endpoint, region_name=REGION,
+                      aws_access_key_id="demo", aws_secret_access_key="demo")
+        self.sns = boto3.client("sns", **kwargs)
+        self.sqs = boto3.client("sqs", **kwargs)
+
+    def set_up(self):
+        topic = self.sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
+        queues = {}
+        for name, policy, raw, _ in template_subscriptions():
+            url = self.sqs.create_queue(QueueName=f"demo-{name}")["QueueUrl"]
+            arn = self.sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            self.sns.subscribe(
+                TopicArn=topic, Protocol="sqs", Endpoint=arn,
+                Attributes={"RawMessageDelivery": str(raw).lower(),
+                            "FilterPolicy": json.dumps(policy)},
+            )
+            queues[name] = url
+        return topic, queues
+
+    def drain(self, url):
+        messages = []
+        while True:
+            batch = self.sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                MessageAttributeNames=["All"]).get("Messages", [])
+            if not batch:
+                return messages
+            for m in batch:
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            messages.extend(batch)
+
+
+def start_everything(processes, moto_port, watch_port):
+    venv_bin = Path(sys.executable).parent
+    moto = processes.start("moto", [str(venv_bin / "moto_server"), "-H", "127.0.0.1",
+                                    "-p", str(moto_port)])
+    wait_for_port(moto_port, moto, "moto_server", 60)
+    emulator = Emulator(moto_port)
+    topic, queues = emulator.set_up()
+
+    env = dict(os.environ,
+               TOPIC_ARN=topic, QASE_WEBHOOK_SECRET=SECRET,
+               AWS_ENDPOINT_URL=emulator.endpoint, AWS_REGION=REGION,
+               AWS_ACCESS_KEY_ID="demo", AWS_SECRET_ACCESS_KEY="demo",
+               RUST_LOG=os.environ.get("RUST_LOG", "info"))
+    # cargo-lambda and the zig it builds with live in the venv next to this interpreter.
+    env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("AWS_PROFILE", None)
+    env.pop("AWS_SESSION_TOKEN", None)
+    watch = processes.start("function", ["cargo", "lambda", "watch", "--ignore-changes",
+                                         "-A", "127.0.0.1", "-P", str(watch_port)], env=env)
+    wait_for_port(watch_port, watch, "cargo lambda watch", 900)
+    url = f"http://127.0.0.1:{watch_port}/lambda-url/{FUNCTION}/qase/webhook"
+    # The first request waits for the function to compile and start.
+    deadline = time.monotonic() + 900
+    while send(url, "GET", b"", {})[0] != 405:
+        if watch.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the function did not start; see {LOG_DIR}/function.log")
+        time.sleep(0.5)
+    return emulator, topic, queues, url
+
+
+def send(url, method, body, headers):
+    request = urllib.request.Request(url, data=body if method != "GET" else None,
+                                     method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as e:
+        payload = e.read()
+        try:
+            return e.code, json.loads(payload)
+        except ValueError:
+            return e.code, payload.decode(errors="replace")
+    except (urllib.error.URLError, ConnectionError):
+        return None, None
+
+
+def requests_to_send():
+    """(label, event name or None, method, body, headers) for every request the demo sends."""
+    ok = {"Content-Type": "application/json", "X-Qase-Secret": SECRET}
+    fixtures = sorted((ROOT / "tests" / "fixtures" / "qase").glob("*.json"))
+    extra = [ROOT / "tests" / "fixtures" / "defect.created.case-step.json",
+             ROOT / "tests" / "fixtures" / "defect.resolved.legacy-envelope.json"]
+    out = []
+    for path in fixtures + extra:
+        body = path.read_bytes()
+        label = path.stem.replace(".case-step", " (case+step)").replace(
+            ".legacy-envelope", " (pre-2022 envelope)")
+        out.append((label, body, "POST", ok))
+    created = (ROOT / "tests" / "fixtures" / "qase" / "defect.created.json").read_text()
+
+    def retitled(title):  # a body of its own, so that any copy that leaked would be seen
+        return created.replace('"Example defect"', json.dumps(title)).encode()
+
+    out += [
+        ("defect.created, wrong secret", retitled("Sent with a wrong secret"), "POST",
+         dict(ok, **{"X-Qase-Secret": "nope"})),
+        ("defect.created, no secret", retitled("Sent without a secret"), "POST",
+         {"Content-Type": "application/json"}),
+        ("not JSON", b'{"event_name": "defect.created", "payload": {', "POST", ok),
+        ("GET instead of POST", b"", "GET", ok),
+    ]
+    return out
+
+
+def run_demo(emulator, queues, url):
+    subscriptions = template_subscriptions()
+    rows = []
+    for label, body, method, headers in requests_to_send():
+        status, answer = send(url, method, body, headers)
+        rows.append({"label": label, "body": body.decode(), "status": status, "answer": answer})
+
+    received = {}
+    for name, _, raw, _ in subscriptions:
+        for message in emulator.drain(queues[name]):
+            if raw:
+                text = message["Body"]
+                attributes = {k: v["StringValue"]
+                              for k, v in message.get("MessageAttributes", {}).items()}
+            else:  # the SNS notification envelope: Message, Subject, MessageAttributes
+                envelope = json.loads(message["Body"])
+                text = envelope["Message"]
+                attributes = {k: v["Value"]
+                              for k, v in envelope.get("MessageAttributes", {}).items()}
+                attributes["_subject"] = envelope.get("Subject", "")
+            received.setdefault(name, []).append((text, attributes))
+
+    problems = []
+    width = max(len(r["label"]) for r in rows)
+    names = [s[0] for s in subscriptions]
+    print()
+    for name, policy, _, meaning in subscriptions:
+        print(f"  {name:<6} {meaning}; filter policy {json.dumps(policy)}")
+    print()
+    print(f"  {'request':<{width}}  status  {'  '.join(f'{n:<6}' for n in names)}  answer")
+    print(f"  {'-' * width}  ------  {'  '.join('------' for _ in names)}  ------")
+    for row in rows:
+        marks = []
+        for name, policy, _, _ in subscriptions:
+            copies = [a for text, a in received.get(name, []) if text == row["body"]]
+            got = len(copies)
+            # The template's policies route on event_name, which the 202 answer echoes.
+            want = int(row["status"] == 202
+                       and policy_selects(policy, {"event_name": row["answer"]["event_name"]}))
+            if got != want:
+                problems.append(f"{row['label']}: {name} received {got}, its filter wants {want}")
+            marks.append("yes" if got else "-")
+        answer = row["answer"]
+        if isinstance(answer, dict) and "error" in answer:
+            detail = f"refused: {answer['error']}"
+        elif row["status"] == 202:
+            detail = "published" if "yes" in marks else "published; no filter selects it"
+        else:
+            detail = str(answer)
+        print(f"  {row['label']:<{width}}  {row['status']!s:<6}  "
+              f"{'  '.join(f'{m:<6}' for m in marks)}  {detail}")
+
+    published = sum(r["status"] == 202 for r in rows)
+    print()
+    print(f"  {len(rows)} requests, {published} published (202), "
+          f"{len(rows) - published} refused and not published.")
+    for name in names:
+        events = sorted({a["event_name"] for _, a in received.get(name, [])})
+        print(f"  {name} received {len(received.get(name, []))}: {', '.join(events) or 'nothing'}")
+    for text, attributes in received.get("email", [])[:1]:
+        print(f"\n  An email subscriber's subject: {attributes['_subject']!r}")
+    for text, attributes in received.get("queue", [])[:1]:
+        print(f"  A queue message's attributes: {json.dumps(attributes, sort_keys=True)}")
+    unmatched = [
+        (name, text[:60]) for name in names for text, _ in received.get(name, [])
+        if not any(text == r["body"] for r in rows)
+    ]
+    problems += [f"{name} received a message nobody sent: {t!r}" for name, t in unmatched]
+    print()
+    if problems:
+        print("demo FAILED:\n  " + "\n  ".join(problems))
+        return 1
+    print("demo OK: every event arrived where its filter policy says, exactly once, and "
+          "nowhere else; no refused request was published.")
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--serve", action="store_true",
+                        help="set up, then wait for requests until Ctrl-C (make watch)")
+    parser.add_argument("--moto-port", type=int, default=0)
+    parser.add_argument("--watch-port", type=int, default=0)
+    args = parser.parse_args()
+
+    processes = Processes()
+    # Even when started with SIGINT ignored (a background job), Ctrl-C must clean up.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        moto_port = args.moto_port or free_port()
+        watch_port = args.watch_port or free_port()
+        print(f"demo: emulator on 127.0.0.1:{moto_port}, function on 127.0.0.1:{watch_port} "
+              f"(logs in {LOG_DIR.relative_to(ROOT)}/)", flush=True)
+        emulator, topic, queues, url = start_everything(processes, moto_port, watch_port)
+        if args.serve:
+            print(f"\nTopic {topic}; queues {', '.join(queues.values())}")
+            print(f"Send webhooks:  curl -X POST -H 'X-Qase-Secret: {SECRET}' "
+                  f"--data @tests/fixtures/qase/defect.created.json {url}")
+            print(f"Or events:      make invoke EVENT=events/defect-created.json")
+            print("Ctrl-C stops the function and the emulator.", flush=True)
+            while all(p.poll() is None for _, p in processes.running):
+                time.sleep(1)
+            return 1
+        return run_demo(emulator, queues, url)
+    except KeyboardInterrupt:
+        print("\ndemo: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        processes.stop_all()
+        print("demo: stopped the function and the emulator.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

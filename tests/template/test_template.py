@@ -1,0 +1,201 @@
+"""What cfn-lint and `sam validate` cannot check in template.yaml: that its filter policies,
+permissions, conditions and outputs say what the README promises.
+
+Run by `make test` (pytest from .venv). The template is read with cfn-lint's YAML loader, which
+understands CloudFormation's short tags (!Ref, !If, ...)."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from cfnlint.decode.cfn_yaml import load
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load(str(ROOT / "template.yaml"))
+RESOURCES = TEMPLATE["Resources"]
+PARAMETERS = TEMPLATE["Parameters"]
+
+
+def published_attributes():
+    """The attribute names the function publishes: the `pub const ATTR_*` in src/publish.rs."""
+    source = (ROOT / "src" / "publish.rs").read_text()
+    names = re.findall(r'pub const ATTR_\w+: &str = "(\w+)";', source)
+    assert "event_name" in names
+    return set(names)
+
+
+def default_policy(parameter):
+    return json.loads(PARAMETERS[parameter]["Default"])
+
+
+def evaluate(condition, parameters):
+    """Evaluates a CloudFormation condition for concrete parameter values."""
+    if isinstance(condition, dict):
+        (fn, arg), = condition.items()
+        if fn == "Ref":
+            return parameters.get(arg, PARAMETERS[arg].get("Default"))
+        if fn == "Condition":
+            return evaluate(TEMPLATE["Conditions"][arg], parameters)
+        if fn == "Fn::Equals":
+            return evaluate(arg[0], parameters) == evaluate(arg[1], parameters)
+        if fn == "Fn::Not":
+            return not evaluate(arg[0], parameters)
+        if fn == "Fn::And":
+            return all(evaluate(c, parameters) for c in arg)
+        if fn == "Fn::Or":
+            return any(evaluate(c, parameters) for c in arg)
+        raise AssertionError(f"unexpected function {fn}")
+    return condition
+
+
+def resource_created(name, parameters):
+    condition = RESOURCES[name].get("Condition")
+    return condition is None or evaluate({"Condition": condition}, parameters)
+
+
+def test_email_filter_defaults_to_what_a_human_wants_in_an_inbox():
+    assert default_policy("EmailFilterPolicy") == {
+        "event_name": ["defect.created", "defect.resolved"]
+    }
+    email = RESOURCES["EmailSubscription"]["Properties"]
+    assert email["Protocol"] == "email"
+    assert email["FilterPolicy"] == {"Ref": "EmailFilterPolicy"}
+    assert email["FilterPolicyScope"] == "MessageAttributes"
+
+
+def test_queue_filter_defaults_to_every_defect_event_with_raw_delivery():
+    assert default_policy("QueueFilterPolicy") == {"event_name": [{"prefix": "defect."}]}
+    queue = RESOURCES["QueueSubscription"]["Properties"]
+    assert queue["Protocol"] == "sqs"
+    assert queue["RawMessageDelivery"] is True
+    assert queue["FilterPolicy"] == {"Ref": "QueueFilterPolicy"}
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["SubscriptionDeadLetterQueue", "Arn"]
+    }
+
+
+@pytest.mark.parametrize("parameter", ["EmailFilterPolicy", "QueueFilterPolicy"])
+def test_default_filter_policies_only_name_attributes_the_function_publishes(parameter):
+    assert set(default_policy(parameter)) <= published_attributes()
+
+
+@pytest.mark.parametrize(
+    "fifo, email, created",
+    [
+        ("false", "qa@example.com", True),
+        ("false", "", False),
+        ("true", "qa@example.com", False),
+        ("true", "", False),
+    ],
+)
+def test_email_subscription_exists_only_with_an_address_and_a_standard_topic(fifo, email, created):
+    parameters = {"FifoTopic": fifo, "NotificationEmail": email}
+    assert resource_created("EmailSubscription", parameters) is created
+
+
+def test_fifo_switch_makes_topic_and_queues_fifo_together():
+    fifo_if = {"Fn::If": ["IsFifo", True, {"Ref": "AWS::NoValue"}]}
+    assert RESOURCES["Topic"]["Properties"]["FifoTopic"] == fifo_if
+    for queue in ["Queue", "QueueDeadLetterQueue", "SubscriptionDeadLetterQueue"]:
+        assert RESOURCES[queue]["Properties"]["FifoQueue"] == fifo_if, queue
+    assert evaluate({"Condition": "IsFifo"}, {"FifoTopic": "true"}) is True
+    assert evaluate({"Condition": "IsFifo"}, {}) is False
+
+
+def test_topic_is_encrypted_with_kms():
+    assert RESOURCES["Topic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+
+
+def test_function_may_publish_to_this_topic_and_nothing_else():
+    policies = RESOURCES["WebhookFunction"]["Properties"]["Policies"]
+    assert policies == [
+        {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["Topic", "TopicName"]}}}
+    ]
+
+
+def test_queue_policy_admits_only_this_topic():
+    policy = RESOURCES["QueuePolicy"]["Properties"]
+    assert {q["Ref"] for q in policy["Queues"]} == {"Queue", "SubscriptionDeadLetterQueue"}
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "Topic"}}}
+
+
+def test_function_is_a_cargo_lambda_build_that_answers_before_qase_gives_up():
+    function = RESOURCES["WebhookFunction"]
+    props = function["Properties"]
+    assert function["Metadata"]["BuildMethod"] == "rust-cargolambda"
+    assert props["Runtime"] == "provided.al2023"
+    assert props["Handler"] == "bootstrap"
+    assert props["MemorySize"] == 128
+    assert props["Architectures"] == [{"Ref": "Architecture"}]
+    assert PARAMETERS["Architecture"]["Default"] == "arm64"
+    assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    # The SNS client's whole-publish budget must fit inside the function timeout, and that
+    # inside Qase's 15 s.
+    source = (ROOT / "src" / "publish.rs").read_text()
+    budget = int(re.search(r"PUBLISH_TIMEOUT: Duration = Duration::from_secs\((\d+)\)", source)[1])
+    assert budget < props["Timeout"] < 15
+
+
+def test_secret_is_a_noecho_parameter_without_default():
+    secret = PARAMETERS["QaseWebhookSecret"]
+    assert secret["NoEcho"] is True
+    assert "Default" not in secret
+    env = RESOURCES["WebhookFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["QASE_WEBHOOK_SECRET"] == {"Ref": "QaseWebhookSecret"}
+    assert env["TOPIC_ARN"] == {"Ref": "Topic"}
+
+
+def test_api_is_post_only_on_the_webhook_path_with_stage_throttling():
+    (event,) = RESOURCES["WebhookFunction"]["Properties"]["Events"].values()
+    assert event["Type"] == "HttpApi"
+    assert event["Properties"]["Method"] == "POST"
+    assert event["Properties"]["Path"] == "/qase/webhook"
+    throttling = RESOURCES["HttpApi"]["Properties"]["DefaultRouteSettings"]
+    assert throttling == {
+        "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
+    }
+
+
+def test_alarms_watch_function_errors_api_5xx_and_both_dead_letter_queues():
+    alarms = {
+        name: r["Properties"]
+        for name, r in RESOURCES.items()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    watched = {(a["Namespace"], a["MetricName"]) for a in alarms.values()}
+    assert ("AWS/Lambda", "Errors") in watched
+    assert ("AWS/ApiGateway", "5xx") in watched
+    dlq_alarms = [
+        a["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for a in alarms.values()
+        if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    ]
+    assert sorted(dlq_alarms) == ["QueueDeadLetterQueue", "SubscriptionDeadLetterQueue"]
+
+
+def test_outputs_give_the_webhook_url_topic_and_queue():
+    outputs = TEMPLATE["Outputs"]
+    assert outputs["WebhookUrl"]["Value"]["Fn::Sub"].endswith("/qase/webhook")
+    assert outputs["TopicArn"]["Value"] == {"Ref": "Topic"}
+    assert outputs["QueueUrl"]["Value"] == {"Ref": "Queue"}
+
+
+def test_events_directory_matches_the_deployed_api_type():
+    event = json.loads((ROOT / "events" / "defect-created.json").read_text())
+    assert event["version"] == "2.0", "the template deploys an HTTP API (payload 2.0)"
+    assert event["routeKey"] == "POST /qase/webhook"
+
+
+def test_no_secret_is_committed_in_config_or_events():
+    samconfig = (ROOT / "samconfig.toml").read_text()
+    assert "QaseWebhookSecret" not in samconfig
+    for path in (ROOT / "events").glob("*.json"):
+        headers = json.loads(path.read_text()).get("headers", {})
+        secret = {k.lower(): v for k, v in headers.items()}.get("x-qase-secret")
+        assert secret in (None, "local-demo-secret", "not-the-secret"), path.name
