@@ -229,17 +229,20 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 
 /// Turns a Lambda event (API Gateway REST, HTTP API or Function URL) into a request.
 ///
-/// `lambda_http` panics on a body marked base64 that is not; we check it first and mark
-/// the request instead, so that the client gets a 400.
+/// The event is first made safe to convert (see [`normalize_event`]).
 #[must_use]
 pub fn request_from_event(mut event: LambdaRequest) -> Request {
-    mark_invalid_base64(&mut event);
+    normalize_event(&mut event);
     event.into()
 }
 
-/// Clears a body marked base64 that is not, and marks the event with
-/// [`INVALID_BASE64_MARKER`] (after removing any copy a client sent).
-fn mark_invalid_base64(event: &mut LambdaRequest) {
+/// Prepares an event for `lambda_http`'s conversion, which would otherwise lose facts the
+/// handler must see:
+/// - it panics on a body marked base64 that is not: such a body is passed on as plain text
+///   and the event marked with [`INVALID_BASE64_MARKER`] (any copy a client sent is removed);
+/// - for REST API events it replaces all `multiValueHeaders` values of a header with the one
+///   in `headers`: a repeated `X-Qase-Secret` is kept repeated, so it is refused.
+fn normalize_event(event: &mut LambdaRequest) {
     let (headers, multi_value_headers, body, is_base64) = match event {
         LambdaRequest::ApiGatewayV1(e) => (
             &mut e.headers,
@@ -255,6 +258,9 @@ fn mark_invalid_base64(event: &mut LambdaRequest) {
     headers.remove(INVALID_BASE64_MARKER);
     if let Some(multi) = multi_value_headers {
         multi.remove(INVALID_BASE64_MARKER);
+        if multi.get_all(SECRET_HEADER).iter().count() > 1 {
+            headers.remove(SECRET_HEADER);
+        }
     }
     let decodes = |b: &str| base64::engine::general_purpose::STANDARD.decode(b).is_ok();
     if *is_base64 && !body.as_deref().is_none_or(decodes) {
@@ -280,7 +286,7 @@ pub async fn run<P: Publisher + Sync>(app: App<P>) -> Result<(), lambda_http::Er
     // The adapter converts the event itself: hand it one whose conversion cannot panic.
     let adapter =
         lambda_http::Adapter::from(handler).map_request(|mut event: LambdaEvent<LambdaRequest>| {
-            mark_invalid_base64(&mut event.payload);
+            normalize_event(&mut event.payload);
             event
         });
     lambda_http::lambda_runtime::run(adapter).await

@@ -28,6 +28,9 @@ pub enum WebhookError {
     /// The body is JSON, but not an object.
     #[error("body is not a JSON object")]
     NotAnObject,
+    /// Well-formed JSON nested deeper than [`MAX_NESTING`] levels.
+    #[error("body nests JSON deeper than 127 levels")]
+    TooDeeplyNested,
     /// The object cannot be read as an envelope (for example, a key appears twice).
     #[error("body is not a valid Qase envelope")]
     InvalidEnvelope(#[source] serde_json::Error),
@@ -54,6 +57,7 @@ impl WebhookError {
         match self {
             Self::NotJson(_) => "invalid_json",
             Self::NotAnObject => "not_an_object",
+            Self::TooDeeplyNested => "too_deeply_nested",
             Self::InvalidEnvelope(_) => "invalid_envelope",
             Self::MissingEventName => "missing_event_name",
             Self::InvalidEventName => "invalid_event_name",
@@ -62,6 +66,10 @@ impl WebhookError {
         }
     }
 }
+
+/// The deepest nesting accepted: `serde_json`'s recursion limit. Qase's payloads nest 4 levels;
+/// far deeper JSON would only be forwarded to crash subscribers' parsers.
+pub const MAX_NESTING: usize = 127;
 
 /// A validated `<entity>.<action>` event name such as `defect.created`.
 #[derive(Clone, PartialEq, Eq)]
@@ -210,6 +218,14 @@ impl Webhook {
         // Derived structs also accept arrays; only an object is an envelope.
         if !is_object(body) {
             return Err(WebhookError::NotAnObject);
+        }
+        // The envelope parse skips unknown values without a depth limit; a full parse has one
+        // (serde_json's, MAX_NESTING). With the syntax known good, it can otherwise fail only
+        // on a number too large for f64, which is valid JSON and forwarded as it is.
+        if let Err(e) = serde_json::from_str::<serde_json::Value>(body)
+            && e.to_string().starts_with("recursion limit exceeded")
+        {
+            return Err(WebhookError::TooDeeplyNested);
         }
 
         let name = |raw: Option<&RawValue>| {
@@ -521,6 +537,21 @@ mod tests {
             let err = Webhook::parse(body).expect_err(body);
             assert_eq!(err.code(), code, "{body}: {err}");
         }
+    }
+
+    #[test]
+    fn rejects_json_nested_deeper_than_the_limit_anywhere_in_the_body() {
+        // The envelope object is one level: arrays fill the rest.
+        let nested = |levels: usize| {
+            format!(
+                r#"{{"event_name":"a.b","payload":{{}},"x":{}{}}}"#,
+                "[".repeat(levels - 1),
+                "]".repeat(levels - 1)
+            )
+        };
+        assert!(Webhook::parse(&nested(MAX_NESTING)).is_ok());
+        let err = Webhook::parse(&nested(MAX_NESTING + 1)).unwrap_err();
+        assert_eq!(err.code(), "too_deeply_nested");
     }
 
     #[test]

@@ -119,7 +119,9 @@ fn the_events_directory_matches_its_scenarios() {
     let extra: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".json") && !known.contains(&name.as_str()))
+        .filter(|name| {
+            Path::new(name).extension() == Some("json".as_ref()) && !known.contains(&name.as_str())
+        })
         .collect();
     assert!(
         stale.is_empty(),
