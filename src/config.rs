@@ -4,6 +4,8 @@
 //! function fails its init with a clear message instead of failing requests later. The AWS
 //! SDK's own variables (credentials, `AWS_ENDPOINT_URL[_SNS]`) are left to the SDK.
 
+use ipnet::IpNet;
+
 use crate::webhook::Secret;
 
 /// The SNS topic to publish to (required).
@@ -12,6 +14,9 @@ pub const ENV_TOPIC_ARN: &str = "TOPIC_ARN";
 pub const ENV_SECRET: &str = "QASE_WEBHOOK_SECRET";
 /// `true` to accept webhooks without a secret; anything but `true`/`false` is an error.
 pub const ENV_SECRET_DISABLED: &str = "QASE_WEBHOOK_SECRET_DISABLED";
+
+/// Comma-separated addresses or CIDR blocks allowed to call; unset or empty = anyone.
+pub const ENV_ALLOWED_SOURCE_IPS: &str = "ALLOWED_SOURCE_IPS";
 
 /// A configuration value is missing or malformed.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -96,6 +101,8 @@ pub struct Config {
     pub topic: TopicArn,
     /// The expected `X-Qase-Secret`; `None` only when explicitly disabled.
     pub secret: Option<Secret>,
+    /// The source addresses allowed to call; `None` means any.
+    pub allowed_sources: Option<Vec<IpNet>>,
 }
 
 impl Config {
@@ -132,8 +139,32 @@ impl Config {
                 });
             }
         };
-        Ok(Self { topic, secret })
+        let allowed_sources = get(ENV_ALLOWED_SOURCE_IPS)
+            .map(|list| parse_sources(&list))
+            .transpose()?
+            .filter(|nets| !nets.is_empty());
+        Ok(Self {
+            topic,
+            secret,
+            allowed_sources,
+        })
     }
+}
+
+/// `3.141.66.247, 10.0.0.0/8 2001:db8::/32`: addresses (a host each) or CIDR blocks,
+/// separated by commas or spaces.
+fn parse_sources(list: &str) -> Result<Vec<IpNet>, ConfigError> {
+    list.split([',', ' ', '\n', '\t'])
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| ConfigError::Invalid {
+                    name: ENV_ALLOWED_SOURCE_IPS,
+                    reason: "expected IP addresses or CIDR blocks separated by commas",
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -207,6 +238,39 @@ mod tests {
         assert_eq!(err, ConfigError::Missing(ENV_SECRET));
         let err = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET_DISABLED, "yes")]).unwrap_err();
         assert!(err.to_string().starts_with(ENV_SECRET_DISABLED), "{err}");
+    }
+
+    #[test]
+    fn reads_allowed_sources_as_addresses_and_blocks() {
+        let c = config(&[
+            (ENV_TOPIC_ARN, ARN),
+            (ENV_SECRET, "s"),
+            (
+                ENV_ALLOWED_SOURCE_IPS,
+                "3.141.66.247, 10.0.0.0/8 2001:db8::/32",
+            ),
+        ])
+        .unwrap();
+        let nets: Vec<String> = c
+            .allowed_sources
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nets, ["3.141.66.247/32", "10.0.0.0/8", "2001:db8::/32"]);
+        let open = config(&[
+            (ENV_TOPIC_ARN, ARN),
+            (ENV_SECRET, "s"),
+            (ENV_ALLOWED_SOURCE_IPS, " , "),
+        ]);
+        assert_eq!(open.unwrap().allowed_sources, None, "empty means anyone");
+        let err = config(&[
+            (ENV_TOPIC_ARN, ARN),
+            (ENV_SECRET, "s"),
+            (ENV_ALLOWED_SOURCE_IPS, "3.141.66.300"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().starts_with(ENV_ALLOWED_SOURCE_IPS), "{err}");
     }
 
     #[test]

@@ -5,14 +5,16 @@
 //! (never an `Err`, which API Gateway would turn into an opaque 502). It logs one line per
 //! request. It does not parse Qase's format itself, nor talk to AWS.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use base64::Engine as _;
+use ipnet::IpNet;
 use lambda_http::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use lambda_http::http::{HeaderMap, Method, StatusCode};
-use lambda_http::request::LambdaRequest;
+use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::tower::ServiceExt as _;
-use lambda_http::{Body, LambdaEvent, Request, Response, service_fn, tracing};
+use lambda_http::{Body, LambdaEvent, Request, RequestExt as _, Response, service_fn, tracing};
 
 use crate::publish::{Outbound, PublishError, Publisher, TooLarge};
 use crate::webhook::{SECRET_HEADER, Secret, Webhook, WebhookError};
@@ -28,6 +30,8 @@ pub struct App<P> {
     pub secret: Option<Secret>,
     /// Whether the topic is FIFO (adds group and deduplication ids).
     pub fifo: bool,
+    /// Source addresses allowed to call; `None` means any.
+    pub allowed_sources: Option<Vec<IpNet>>,
     /// Where messages go.
     pub publisher: P,
 }
@@ -38,6 +42,9 @@ pub enum RequestError {
     /// Only `POST` is accepted.
     #[error("method {0} is not allowed; Qase sends POST")]
     MethodNotAllowed(Method),
+    /// The caller's address is not in `ALLOWED_SOURCE_IPS`.
+    #[error("requests from this address are not allowed (ALLOWED_SOURCE_IPS)")]
+    ForbiddenSource,
     /// No `X-Qase-Secret` header.
     #[error("the X-Qase-Secret header is missing")]
     MissingSecret,
@@ -68,6 +75,7 @@ impl RequestError {
         match self {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::MissingSecret | Self::WrongSecret => StatusCode::UNAUTHORIZED,
+            Self::ForbiddenSource => StatusCode::FORBIDDEN,
             Self::InvalidBase64 | Self::NotUtf8 | Self::Webhook(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Publish(e) if e.is_retryable() => StatusCode::SERVICE_UNAVAILABLE,
@@ -80,6 +88,7 @@ impl RequestError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::ForbiddenSource => "forbidden_source",
             Self::MissingSecret => "missing_secret",
             Self::WrongSecret => "wrong_secret",
             Self::InvalidBase64 => "invalid_base64",
@@ -176,6 +185,9 @@ async fn accept<P: Publisher>(
     if request.method() != Method::POST {
         return Err(RequestError::MethodNotAllowed(request.method().clone()));
     }
+    if let Some(allowed) = &app.allowed_sources {
+        check_source(allowed, request)?;
+    }
     if let Some(secret) = &app.secret {
         check_secret(secret, request.headers())?;
     }
@@ -205,6 +217,20 @@ fn check_secret(secret: &Secret, headers: &HeaderMap) -> Result<(), RequestError
         return Err(RequestError::WrongSecret);
     }
     Ok(())
+}
+
+/// The caller's address, as API Gateway saw it, is in one of the `allowed` blocks.
+fn check_source(allowed: &[IpNet], request: &Request) -> Result<(), RequestError> {
+    let source_ip = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.as_deref(),
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref(),
+        _ => None,
+    };
+    let ip = source_ip.and_then(|ip| ip.parse::<IpAddr>().ok());
+    match ip {
+        Some(ip) if allowed.iter().any(|net| net.contains(&ip)) => Ok(()),
+        _ => Err(RequestError::ForbiddenSource),
+    }
 }
 
 fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {

@@ -18,6 +18,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let app = App {
         secret: config.secret,
         fifo: config.topic.is_fifo(),
+        allowed_sources: config.allowed_sources,
         publisher,
     };
     handler::run(app).await

@@ -62,6 +62,7 @@ async fn defect_events_reach_each_queue_byte_for_byte_as_their_filter_policy_sel
     let app = App {
         secret: Secret::new(SECRET),
         fifo: false,
+        allowed_sources: None,
         publisher: moto.publisher(&topic).await,
     };
 
@@ -148,6 +149,7 @@ async fn a_filter_on_project_and_numeric_id_selects_by_attribute_type() {
     let app = App {
         secret: Secret::new(SECRET),
         fifo: false,
+        allowed_sources: None,
         publisher: moto.publisher(&topic).await,
     };
 
@@ -174,6 +176,7 @@ async fn a_fifo_topic_delivers_in_the_project_group() {
     let app = App {
         secret: Secret::new(SECRET),
         fifo: true,
+        allowed_sources: None,
         publisher: moto.publisher(&topic).await,
     };
 
@@ -202,6 +205,7 @@ async fn answers_502_without_a_message_id_when_the_topic_does_not_exist() {
     let app = App {
         secret: Secret::new(SECRET),
         fifo: false,
+        allowed_sources: None,
         publisher: moto.publisher(&missing).await,
     };
 
@@ -232,6 +236,7 @@ async fn answers_503_quickly_when_sns_is_unreachable() {
     let app = App {
         secret: Secret::new(SECRET),
         fifo: false,
+        allowed_sources: None,
         publisher: qase_defect_fanout::publish::SnsPublisher::load(loader, &topic_arn).await,
     };
 

@@ -168,6 +168,7 @@ async fn accepts_any_request_without_a_secret_header_only_when_checking_is_disab
     let app = App {
         secret: None,
         fifo: false,
+        allowed_sources: None,
         publisher: RecordingPublisher::ok(),
     };
     let event = EventBuilder::new(Api::Http).body(&qase_fixture("defect.created"));
@@ -317,6 +318,7 @@ async fn answers_502_when_sns_rejects_or_gives_no_message_id() {
 async fn on_a_fifo_topic_groups_by_project_and_deduplicates_by_body() {
     let app = App {
         fifo: true,
+        allowed_sources: None,
         ..app(RecordingPublisher::ok())
     };
     let body = qase_fixture("defect.created");
@@ -328,4 +330,36 @@ async fn on_a_fifo_topic_groups_by_project_and_deduplicates_by_body() {
         .expect("FIFO keys set");
     assert_eq!(fifo.message_group_id, "ID");
     assert_eq!(fifo.message_deduplication_id.len(), 64);
+}
+
+#[tokio::test]
+async fn answers_403_to_addresses_outside_allowed_source_ips_before_checking_anything_else() {
+    let allowed: Vec<ipnet::IpNet> = vec![
+        "3.141.66.247/32".parse().unwrap(),
+        "10.1.0.0/16".parse().unwrap(),
+    ];
+    for api in APIS {
+        for (ip, allowed_ip) in [
+            ("3.141.66.247", true),
+            ("10.1.200.3", true),
+            ("3.141.66.248", false),
+            ("2001:db8::1", false),
+            ("not-an-ip", false),
+        ] {
+            let app = App {
+                allowed_sources: Some(allowed.clone()),
+                ..app(RecordingPublisher::ok())
+            };
+            let event = EventBuilder::qase(api, &qase_fixture("defect.created")).source_ip(ip);
+            if allowed_ip {
+                let response = send(&app, &event).await;
+                assert_eq!(response.status(), StatusCode::ACCEPTED, "{api:?} {ip}");
+            } else {
+                assert_rejected(&app, &event, StatusCode::FORBIDDEN, "forbidden_source").await;
+                // Even without a secret, the answer is 403: nothing about the secret is revealed.
+                let no_secret = event.without_header("X-Qase-Secret");
+                assert_rejected(&app, &no_secret, StatusCode::FORBIDDEN, "forbidden_source").await;
+            }
+        }
+    }
 }

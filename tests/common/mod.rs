@@ -2,9 +2,11 @@
 //! builders, the Qase fixtures, and the local SNS/SQS emulator (moto's server mode).
 #![allow(dead_code, missing_docs)] // each test binary uses a different part of this module
 
+pub mod faults;
 pub mod moto;
 
-use std::sync::Mutex;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use lambda_http::{Body, Request, Response};
@@ -84,6 +86,7 @@ pub fn app<P>(publisher: P) -> App<P> {
     App {
         secret: Secret::new(SECRET),
         fifo: false,
+        allowed_sources: None,
         publisher,
     }
 }
@@ -132,6 +135,7 @@ pub struct EventBuilder {
     headers: Vec<(String, String)>,
     body: Option<String>,
     base64: bool,
+    source_ip: String,
 }
 
 impl EventBuilder {
@@ -142,6 +146,7 @@ impl EventBuilder {
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: None,
             base64: false,
+            source_ip: "3.141.66.247".into(),
         }
     }
 
@@ -162,6 +167,12 @@ impl EventBuilder {
 
     pub fn without_header(mut self, name: &str) -> Self {
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self
+    }
+
+    /// The caller's address as API Gateway reports it (default: one of Qase's).
+    pub fn source_ip(mut self, ip: &str) -> Self {
+        self.source_ip = ip.into();
         self
     }
 
@@ -187,7 +198,7 @@ impl EventBuilder {
 
     /// The Lambda event JSON.
     pub fn event(&self) -> Value {
-        let source_ip = "3.141.66.247";
+        let source_ip = self.source_ip.as_str();
         match self.api {
             Api::Rest => {
                 let mut single = serde_json::Map::new();
@@ -294,4 +305,45 @@ pub fn json_body(response: &Response<Body>) -> Value {
             String::from_utf8_lossy(bytes)
         )
     })
+}
+
+/// Everything a log subscriber wrote, shared with the test.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    pub fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
+}
+
+/// Captures this thread's logs at `level` and above until the guard drops (use a
+/// current-thread runtime so that every log of the test lands here).
+pub fn capture_logs(
+    level: lambda_http::tracing::Level,
+) -> (Captured, lambda_http::tracing::dispatcher::DefaultGuard) {
+    use lambda_http::tracing::subscriber::util::SubscriberInitExt as _;
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let collector = lambda_http::tracing::subscriber::fmt()
+        .with_max_level(level)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    (logs, collector.set_default())
 }
