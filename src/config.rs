@@ -12,6 +12,9 @@ use crate::webhook::Secret;
 pub const ENV_TOPIC_ARN: &str = "TOPIC_ARN";
 /// The value Qase sends in `X-Qase-Secret` (required unless explicitly disabled).
 pub const ENV_SECRET: &str = "QASE_WEBHOOK_SECRET";
+/// The ARN of a Secrets Manager secret holding the value, read once at cold start instead of
+/// [`ENV_SECRET`].
+pub const ENV_SECRET_ARN: &str = "QASE_WEBHOOK_SECRET_ARN";
 /// `true` to accept webhooks without a secret; anything but `true`/`false` is an error.
 pub const ENV_SECRET_DISABLED: &str = "QASE_WEBHOOK_SECRET_DISABLED";
 
@@ -94,13 +97,29 @@ impl TopicArn {
     }
 }
 
+/// Where the expected `X-Qase-Secret` comes from.
+#[derive(Debug, Clone)]
+pub enum SecretSource {
+    /// The value itself, from [`ENV_SECRET`].
+    Value(Secret),
+    /// A Secrets Manager secret, from [`ENV_SECRET_ARN`], to read at cold start.
+    SecretsManager {
+        /// The secret's ARN.
+        arn: String,
+        /// The secret's region (from the ARN).
+        region: String,
+    },
+    /// No check: [`ENV_SECRET_DISABLED`] is `true`.
+    Disabled,
+}
+
 /// Everything the function needs, checked once at cold start.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Where to publish.
     pub topic: TopicArn,
-    /// The expected `X-Qase-Secret`; `None` only when explicitly disabled.
-    pub secret: Option<Secret>,
+    /// Where the expected `X-Qase-Secret` comes from.
+    pub secret: SecretSource,
     /// The source addresses allowed to call; `None` means any.
     pub allowed_sources: Option<Vec<IpNet>>,
 }
@@ -128,14 +147,23 @@ impl Config {
                 });
             }
         };
-        let secret = match (get(ENV_SECRET), disabled) {
-            (Some(value), false) => Some(Secret::new(&value).expect("value is non-empty")),
-            (None, true) => None,
-            (None, false) => return Err(ConfigError::Missing(ENV_SECRET)),
-            (Some(_), true) => {
+        let secret = match (get(ENV_SECRET), get(ENV_SECRET_ARN), disabled) {
+            (Some(value), None, false) => {
+                SecretSource::Value(Secret::new(&value).expect("value is non-empty"))
+            }
+            (None, Some(arn), false) => secrets_manager_source(&arn)?,
+            (None, None, true) => SecretSource::Disabled,
+            (None, None, false) => return Err(ConfigError::Missing(ENV_SECRET)),
+            (Some(_), Some(_), _) => {
+                return Err(ConfigError::Invalid {
+                    name: ENV_SECRET_ARN,
+                    reason: "is set together with QASE_WEBHOOK_SECRET; set only one of them",
+                });
+            }
+            (_, _, true) => {
                 return Err(ConfigError::Invalid {
                     name: ENV_SECRET_DISABLED,
-                    reason: "is `true` while QASE_WEBHOOK_SECRET is set; unset one of them",
+                    reason: "is `true` while a secret is configured; unset one of them",
                 });
             }
         };
@@ -148,6 +176,34 @@ impl Config {
             secret,
             allowed_sources,
         })
+    }
+}
+
+/// `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`.
+fn secrets_manager_source(arn: &str) -> Result<SecretSource, ConfigError> {
+    match arn.split(':').collect::<Vec<_>>()[..] {
+        [
+            "arn",
+            partition,
+            "secretsmanager",
+            region,
+            account,
+            "secret",
+            name,
+        ] if !partition.is_empty()
+            && !region.is_empty()
+            && !account.is_empty()
+            && !name.is_empty() =>
+        {
+            Ok(SecretSource::SecretsManager {
+                arn: arn.to_owned(),
+                region: region.to_owned(),
+            })
+        }
+        _ => Err(ConfigError::Invalid {
+            name: ENV_SECRET_ARN,
+            reason: "expected arn:<partition>:secretsmanager:<region>:<account-id>:secret:<name>",
+        }),
     }
 }
 
@@ -187,7 +243,10 @@ mod tests {
         assert_eq!(c.topic.as_str(), ARN);
         assert_eq!(c.topic.region(), "eu-west-1");
         assert!(!c.topic.is_fifo());
-        assert!(c.secret.unwrap().matches(b"s3cr3t"));
+        let SecretSource::Value(secret) = c.secret else {
+            panic!("{:?}", c.secret)
+        };
+        assert!(secret.matches(b"s3cr3t"));
     }
 
     #[test]
@@ -233,7 +292,7 @@ mod tests {
     #[test]
     fn runs_without_a_secret_only_when_explicitly_disabled() {
         let c = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET_DISABLED, "true")]).unwrap();
-        assert!(c.secret.is_none());
+        assert!(matches!(c.secret, SecretSource::Disabled));
         let err = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET_DISABLED, "false")]).unwrap_err();
         assert_eq!(err, ConfigError::Missing(ENV_SECRET));
         let err = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET_DISABLED, "yes")]).unwrap_err();
@@ -271,6 +330,39 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.to_string().starts_with(ENV_ALLOWED_SOURCE_IPS), "{err}");
+    }
+
+    #[test]
+    fn reads_a_secrets_manager_arn_instead_of_the_value() {
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:qase-AbCdEf";
+        let c = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET_ARN, arn)]).unwrap();
+        let SecretSource::SecretsManager { arn: got, region } = c.secret else {
+            panic!("{:?}", c.secret)
+        };
+        assert_eq!((got.as_str(), region.as_str()), (arn, "eu-west-1"));
+
+        let both = config(&[
+            (ENV_TOPIC_ARN, ARN),
+            (ENV_SECRET, "s"),
+            (ENV_SECRET_ARN, arn),
+        ]);
+        assert!(both.unwrap_err().to_string().starts_with(ENV_SECRET_ARN));
+        let bad = config(&[
+            (ENV_TOPIC_ARN, ARN),
+            (ENV_SECRET_ARN, "arn:aws:ssm:eu-west-1:1:parameter/x"),
+        ]);
+        assert!(bad.unwrap_err().to_string().starts_with(ENV_SECRET_ARN));
+        let disabled = config(&[
+            (ENV_TOPIC_ARN, ARN),
+            (ENV_SECRET_ARN, arn),
+            (ENV_SECRET_DISABLED, "true"),
+        ]);
+        assert!(
+            disabled
+                .unwrap_err()
+                .to_string()
+                .starts_with(ENV_SECRET_DISABLED)
+        );
     }
 
     #[test]

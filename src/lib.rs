@@ -6,6 +6,7 @@
 //! - [`webhook`]: Qase's wire format (envelope, event names, defect payloads, the secret).
 //! - [`publish`]: what is sent to SNS, as plain data; the [`publish::Publisher`] port and its
 //!   SNS adapter.
+//! - [`secrets`]: the secret from AWS Secrets Manager, when configured so.
 //! - [`summary`]: the subject and email text people read.
 //! - [`handler`]: HTTP in, status and JSON out; the Lambda runtime loop.
 //!
@@ -14,5 +15,6 @@
 pub mod config;
 pub mod handler;
 pub mod publish;
+pub mod secrets;
 pub mod summary;
 pub mod webhook;

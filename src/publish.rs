@@ -265,6 +265,25 @@ pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(7);
 /// Attempts per publish, the first included.
 pub const MAX_ATTEMPTS: u32 = 3;
 
+/// Sets `region` and this crate's timeouts and retries (the constants above) on `loader`; every
+/// AWS call the function makes uses them.
+#[must_use]
+pub fn with_budget(loader: aws_config::ConfigLoader, region: &str) -> aws_config::ConfigLoader {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(PUBLISH_TIMEOUT)
+        .build();
+    let retries = aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(1));
+    loader
+        .region(aws_config::Region::new(region.to_owned()))
+        .timeout_config(timeouts)
+        .retry_config(retries)
+}
+
 /// Publishes to one SNS topic with the AWS SDK.
 #[derive(Debug, Clone)]
 pub struct SnsPublisher {
@@ -277,21 +296,7 @@ impl SnsPublisher {
     /// reads credentials and `AWS_ENDPOINT_URL[_SNS]` as every SDK does), in the topic's
     /// region, with this crate's timeouts and retries.
     pub async fn load(loader: aws_config::ConfigLoader, topic: &TopicArn) -> Self {
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-            .operation_timeout(PUBLISH_TIMEOUT)
-            .build();
-        let retries = aws_config::retry::RetryConfig::standard()
-            .with_max_attempts(MAX_ATTEMPTS)
-            .with_initial_backoff(Duration::from_millis(100))
-            .with_max_backoff(Duration::from_secs(1));
-        let config = loader
-            .region(aws_config::Region::new(topic.region().to_owned()))
-            .timeout_config(timeouts)
-            .retry_config(retries)
-            .load()
-            .await;
+        let config = with_budget(loader, topic.region()).load().await;
         Self::new(aws_sdk_sns::Client::new(&config), topic.as_str())
     }
 

@@ -8,6 +8,7 @@ use common::{Api, EventBuilder, SECRET, capture_logs, qase_fixture, send};
 use lambda_http::tracing::Level;
 use qase_defect_fanout::config::Config;
 use qase_defect_fanout::handler::App;
+use qase_defect_fanout::secrets::{self, SecretFetchError};
 use qase_defect_fanout::webhook::Secret;
 
 const TITLE: &str = "Payment page leaks card number 4111-PRIVATE";
@@ -104,8 +105,11 @@ fn debug_output_of_the_configuration_and_app_is_redacted() {
         _ => None,
     })
     .unwrap();
+    let qase_defect_fanout::config::SecretSource::Value(secret) = config.secret.clone() else {
+        panic!("the value source was configured");
+    };
     let app = App {
-        secret: config.secret.clone(),
+        secret: Some(secret),
         fifo: false,
         allowed_sources: None,
         publisher: (),
@@ -118,4 +122,62 @@ fn debug_output_of_the_configuration_and_app_is_redacted() {
         assert!(!shown.contains(SECRET), "{shown}");
         assert!(shown.contains("redacted"), "{shown}");
     }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
+    let moto = Moto::start();
+    let sm = aws_sdk_secretsmanager::Client::new(&moto.loader().region("us-east-1").load().await);
+    let created = sm
+        .create_secret()
+        .name("qase-webhook")
+        .secret_string(SECRET)
+        .send()
+        .await
+        .unwrap();
+    let arn = created.arn().unwrap();
+
+    let secret = secrets::fetch(moto.loader(), arn, "us-east-1")
+        .await
+        .unwrap();
+    assert!(secret.matches(SECRET.as_bytes()));
+    assert!(!format!("{secret:?}").contains(SECRET));
+
+    // The fetched secret guards the handler like one from the environment.
+    let topic = moto.create_topic("from-secrets-manager", false).await;
+    let app = App {
+        secret: Some(secret),
+        fifo: false,
+        allowed_sources: None,
+        publisher: moto.publisher(&topic).await,
+    };
+    let body = qase_fixture("defect.created");
+    let ok = send(&app, &EventBuilder::qase(Api::Http, &body)).await;
+    assert_eq!(ok.status(), 202);
+    let wrong = EventBuilder::new(Api::Http)
+        .header("X-Qase-Secret", "nope")
+        .body(&body);
+    assert_eq!(send(&app, &wrong).await.status(), 401);
+
+    let missing = arn.replace("qase-webhook", "no-such-secret");
+    let err = secrets::fetch(moto.loader(), &missing, "us-east-1")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SecretFetchError::Unreadable(_)), "{err}");
+    assert!(
+        err.to_string().starts_with("QASE_WEBHOOK_SECRET_ARN"),
+        "{err}"
+    );
+
+    let binary = sm
+        .create_secret()
+        .name("binary")
+        .secret_binary(aws_sdk_secretsmanager::primitives::Blob::new(vec![1, 2, 3]))
+        .send()
+        .await
+        .unwrap();
+    let err = secrets::fetch(moto.loader(), binary.arn().unwrap(), "us-east-1")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SecretFetchError::NotAString), "{err}");
 }

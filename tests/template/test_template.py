@@ -107,11 +107,39 @@ def test_topic_is_encrypted_with_kms():
     assert RESOURCES["Topic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
 
 
-def test_function_may_publish_to_this_topic_and_nothing_else():
+def test_function_may_publish_to_this_topic_and_read_only_its_own_secret():
     policies = RESOURCES["WebhookFunction"]["Properties"]["Policies"]
     assert policies == [
-        {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["Topic", "TopicName"]}}}
+        {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["Topic", "TopicName"]}}},
+        {
+            "Fn::If": [
+                "UseSecretsManager",
+                {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "QaseWebhookSecretArn"}}},
+                {"Ref": "AWS::NoValue"},
+            ]
+        },
     ]
+
+
+@pytest.mark.parametrize(
+    "secret, arn, valid",
+    [
+        ("a" * 24, "", True),
+        ("", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:qase-AbCd", True),
+        ("", "", False),
+        ("a" * 24, "arn:aws:secretsmanager:eu-west-1:123456789012:secret:qase-AbCd", False),
+    ],
+)
+def test_exactly_one_secret_source_is_required(secret, arn, valid):
+    parameters = {"QaseWebhookSecret": secret, "QaseWebhookSecretArn": arn}
+    for rule in TEMPLATE["Rules"].values():
+        for assertion in rule["Assertions"]:
+            if not evaluate(assertion["Assert"], parameters):
+                assert not valid, assertion["AssertDescription"]
+                return
+    assert valid
+    for name, value in parameters.items():
+        assert re.fullmatch(PARAMETERS[name]["AllowedPattern"], value), name
 
 
 def test_queue_policy_admits_only_this_topic():
@@ -141,12 +169,19 @@ def test_function_is_a_cargo_lambda_build_that_answers_before_qase_gives_up():
     assert budget < props["Timeout"] < 15
 
 
-def test_secret_is_a_noecho_parameter_without_default():
+def test_secret_is_a_noecho_parameter_passed_only_when_no_secret_arn_is():
     secret = PARAMETERS["QaseWebhookSecret"]
     assert secret["NoEcho"] is True
-    assert "Default" not in secret
+    assert secret["Default"] == "", "no value is ever committed"
+    assert not re.fullmatch(secret["AllowedPattern"], "too-short")
     env = RESOURCES["WebhookFunction"]["Properties"]["Environment"]["Variables"]
-    assert env["QASE_WEBHOOK_SECRET"] == {"Ref": "QaseWebhookSecret"}
+    assert env["QASE_WEBHOOK_SECRET"] == {
+        "Fn::If": ["UseSecretsManager", {"Ref": "AWS::NoValue"}, {"Ref": "QaseWebhookSecret"}]
+    }
+    assert env["QASE_WEBHOOK_SECRET_ARN"] == {
+        "Fn::If": ["UseSecretsManager", {"Ref": "QaseWebhookSecretArn"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert env["ALLOWED_SOURCE_IPS"] == {"Ref": "AllowedSourceIps"}
     assert env["TOPIC_ARN"] == {"Ref": "Topic"}
 
 
