@@ -22,7 +22,10 @@ EVENT       ?= events/defect-created.json
 WATCH_PORT  ?= 9000
 MOTO_PORT   ?= 5000
 
-.PHONY: help tools build test lint template-check sam-build events demo watch invoke check clean
+FUZZ_SECONDS ?= 60
+CARGO_FUZZ_VERSION := 0.13.2
+
+.PHONY: help tools build test lint template-check sam-build events demo watch invoke fuzz check clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -73,7 +76,17 @@ sam-build: $(TOOLS) ## `sam build` for ARCH (x86_64 by default; ARCH=arm64 adds 
 	sam build --parameter-overrides Architecture=$(ARCH)
 	@ls -l .aws-sam/build/WebhookFunction/bootstrap
 
-check: lint template-check test sam-build demo ## Everything CI runs (.ci/run calls this)
+fuzz: ## Fuzz the parsing path for FUZZ_SECONDS (default 60) with cargo-fuzz (libFuzzer)
+	cargo fuzz --version 2>/dev/null | grep -q ' $(CARGO_FUZZ_VERSION)' \
+	  || cargo install --locked cargo-fuzz --version $(CARGO_FUZZ_VERSION)
+	mkdir -p fuzz/corpus/parse_webhook
+	cp tests/fixtures/qase/*.json tests/fixtures/*.json fuzz/corpus/parse_webhook/
+	# cargo-fuzz asks for nightly-only flags; RUSTC_BOOTSTRAP lets this stable toolchain take
+	# them. No sanitizer: the crate forbids unsafe code, so panics are what there is to find.
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run parse_webhook --sanitizer none -- \
+	  -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 | grep -vE '^(#[0-9]|"|INFO:|###)'
+
+check: lint template-check test sam-build demo fuzz ## Everything CI runs (.ci/run calls this)
 
 clean: ## Remove build output, SAM artifacts and the tool venv
 	cargo clean

@@ -15,6 +15,7 @@
 pub mod config;
 pub mod handler;
 pub mod publish;
+#[cfg(feature = "aws")]
 pub mod secrets;
 pub mod summary;
 pub mod webhook;

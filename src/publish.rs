@@ -11,12 +11,8 @@ use std::fmt::Write as _;
 use std::future::Future;
 use std::time::Duration;
 
-use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_sns::operation::publish::PublishError as SdkPublishError;
-use aws_sdk_sns::types::MessageAttributeValue;
 use sha2::{Digest, Sha256};
 
-use crate::config::TopicArn;
 use crate::summary;
 use crate::webhook::Webhook;
 
@@ -265,116 +261,136 @@ pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(7);
 /// Attempts per publish, the first included.
 pub const MAX_ATTEMPTS: u32 = 3;
 
-/// Sets `region` and this crate's timeouts and retries (the constants above) on `loader`; every
-/// AWS call the function makes uses them.
-#[must_use]
-pub fn with_budget(loader: aws_config::ConfigLoader, region: &str) -> aws_config::ConfigLoader {
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-        .operation_timeout(PUBLISH_TIMEOUT)
-        .build();
-    let retries = aws_config::retry::RetryConfig::standard()
-        .with_max_attempts(MAX_ATTEMPTS)
-        .with_initial_backoff(Duration::from_millis(100))
-        .with_max_backoff(Duration::from_secs(1));
-    loader
-        .region(aws_config::Region::new(region.to_owned()))
-        .timeout_config(timeouts)
-        .retry_config(retries)
-}
+#[cfg(feature = "aws")]
+pub use adapter::{SnsPublisher, with_budget};
 
-/// Publishes to one SNS topic with the AWS SDK.
-#[derive(Debug, Clone)]
-pub struct SnsPublisher {
-    client: aws_sdk_sns::Client,
-    topic_arn: String,
-}
+/// The SNS adapter: the only code here that touches AWS SDK types (feature `aws`, on by
+/// default; off, the crate's pure core builds without the SDK, e.g. for fuzzing).
+#[cfg(feature = "aws")]
+mod adapter {
+    use std::time::Duration;
 
-impl SnsPublisher {
-    /// Builds the client once from `loader` (in production `aws_config::defaults`, which
-    /// reads credentials and `AWS_ENDPOINT_URL[_SNS]` as every SDK does), in the topic's
-    /// region, with this crate's timeouts and retries.
-    pub async fn load(loader: aws_config::ConfigLoader, topic: &TopicArn) -> Self {
-        let config = with_budget(loader, topic.region()).load().await;
-        Self::new(aws_sdk_sns::Client::new(&config), topic.as_str())
-    }
+    use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+    use aws_sdk_sns::operation::publish::PublishError as SdkPublishError;
+    use aws_sdk_sns::types::MessageAttributeValue;
 
-    /// Wraps an existing client.
-    #[must_use]
-    pub fn new(client: aws_sdk_sns::Client, topic_arn: &str) -> Self {
-        Self {
-            client,
-            topic_arn: topic_arn.to_owned(),
-        }
-    }
-}
-
-impl Publisher for SnsPublisher {
-    async fn publish(&self, outbound: &Outbound<'_>) -> Result<String, PublishError> {
-        let mut request = self
-            .client
-            .publish()
-            .topic_arn(&self.topic_arn)
-            .message(&outbound.message)
-            .message_structure(MESSAGE_STRUCTURE)
-            .subject(&outbound.subject);
-        for attribute in &outbound.attributes {
-            let value = MessageAttributeValue::builder()
-                .data_type(attribute.data_type.as_str())
-                .string_value(&attribute.value)
-                .build()
-                .expect("data_type is always set");
-            request = request.message_attributes(attribute.name, value);
-        }
-        if let Some(fifo) = &outbound.fifo {
-            request = request
-                .message_group_id(&fifo.message_group_id)
-                .message_deduplication_id(&fifo.message_deduplication_id);
-        }
-        let output = request.send().await.map_err(classify)?;
-        output.message_id.ok_or(PublishError::NoMessageId)
-    }
-}
-
-/// Sorts an SDK failure into throttled, unavailable (retryable) or rejected.
-fn classify(err: SdkError<SdkPublishError>) -> PublishError {
-    const THROTTLING: &[&str] = &[
-        "Throttled",
-        "ThrottledException",
-        "Throttling",
-        "ThrottlingException",
-        "KMSThrottlingException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-    ];
-    let server_side = match &err {
-        SdkError::ServiceError(e) => {
-            if THROTTLING.contains(&e.err().code().unwrap_or_default())
-                || e.raw().status().as_u16() == 429
-            {
-                return PublishError::Throttled(boxed(err));
-            }
-            e.raw().status().is_server_error()
-                || matches!(e.err(), SdkPublishError::InternalErrorException(_))
-        }
-        // Timeouts, connection failures and unreadable answers: SNS may be fine a moment later.
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        // Construction failures are ours; retrying the same request will not help.
-        _ => false,
+    use super::{
+        ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, MAX_ATTEMPTS, MESSAGE_STRUCTURE, Outbound,
+        PUBLISH_TIMEOUT, PublishError, Publisher,
     };
-    if server_side {
-        PublishError::Unavailable(boxed(err))
-    } else {
-        PublishError::Rejected(boxed(err))
-    }
-}
+    use crate::config::TopicArn;
 
-/// Keeps the SDK's whole cause chain in one displayable error.
-fn boxed(err: SdkError<SdkPublishError>) -> Box<dyn std::error::Error + Send + Sync> {
-    DisplayErrorContext(err).to_string().into()
+    /// Sets `region` and this crate's timeouts and retries (the constants above) on `loader`; every
+    /// AWS call the function makes uses them.
+    #[must_use]
+    pub fn with_budget(loader: aws_config::ConfigLoader, region: &str) -> aws_config::ConfigLoader {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(PUBLISH_TIMEOUT)
+            .build();
+        let retries = aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(MAX_ATTEMPTS)
+            .with_initial_backoff(Duration::from_millis(100))
+            .with_max_backoff(Duration::from_secs(1));
+        loader
+            .region(aws_config::Region::new(region.to_owned()))
+            .timeout_config(timeouts)
+            .retry_config(retries)
+    }
+
+    /// Publishes to one SNS topic with the AWS SDK.
+    #[derive(Debug, Clone)]
+    pub struct SnsPublisher {
+        client: aws_sdk_sns::Client,
+        topic_arn: String,
+    }
+
+    impl SnsPublisher {
+        /// Builds the client once from `loader` (in production `aws_config::defaults`, which
+        /// reads credentials and `AWS_ENDPOINT_URL[_SNS]` as every SDK does), in the topic's
+        /// region, with this crate's timeouts and retries.
+        pub async fn load(loader: aws_config::ConfigLoader, topic: &TopicArn) -> Self {
+            let config = with_budget(loader, topic.region()).load().await;
+            Self::new(aws_sdk_sns::Client::new(&config), topic.as_str())
+        }
+
+        /// Wraps an existing client.
+        #[must_use]
+        pub fn new(client: aws_sdk_sns::Client, topic_arn: &str) -> Self {
+            Self {
+                client,
+                topic_arn: topic_arn.to_owned(),
+            }
+        }
+    }
+
+    impl Publisher for SnsPublisher {
+        async fn publish(&self, outbound: &Outbound<'_>) -> Result<String, PublishError> {
+            let mut request = self
+                .client
+                .publish()
+                .topic_arn(&self.topic_arn)
+                .message(&outbound.message)
+                .message_structure(MESSAGE_STRUCTURE)
+                .subject(&outbound.subject);
+            for attribute in &outbound.attributes {
+                let value = MessageAttributeValue::builder()
+                    .data_type(attribute.data_type.as_str())
+                    .string_value(&attribute.value)
+                    .build()
+                    .expect("data_type is always set");
+                request = request.message_attributes(attribute.name, value);
+            }
+            if let Some(fifo) = &outbound.fifo {
+                request = request
+                    .message_group_id(&fifo.message_group_id)
+                    .message_deduplication_id(&fifo.message_deduplication_id);
+            }
+            let output = request.send().await.map_err(classify)?;
+            output.message_id.ok_or(PublishError::NoMessageId)
+        }
+    }
+
+    /// Sorts an SDK failure into throttled, unavailable (retryable) or rejected.
+    fn classify(err: SdkError<SdkPublishError>) -> PublishError {
+        const THROTTLING: &[&str] = &[
+            "Throttled",
+            "ThrottledException",
+            "Throttling",
+            "ThrottlingException",
+            "KMSThrottlingException",
+            "RequestLimitExceeded",
+            "TooManyRequestsException",
+        ];
+        let server_side = match &err {
+            SdkError::ServiceError(e) => {
+                if THROTTLING.contains(&e.err().code().unwrap_or_default())
+                    || e.raw().status().as_u16() == 429
+                {
+                    return PublishError::Throttled(boxed(err));
+                }
+                e.raw().status().is_server_error()
+                    || matches!(e.err(), SdkPublishError::InternalErrorException(_))
+            }
+            // Timeouts, connection failures and unreadable answers: SNS may be fine a moment later.
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => true,
+            // Construction failures are ours; retrying the same request will not help.
+            _ => false,
+        };
+        if server_side {
+            PublishError::Unavailable(boxed(err))
+        } else {
+            PublishError::Rejected(boxed(err))
+        }
+    }
+
+    /// Keeps the SDK's whole cause chain in one displayable error.
+    fn boxed(err: SdkError<SdkPublishError>) -> Box<dyn std::error::Error + Send + Sync> {
+        DisplayErrorContext(err).to_string().into()
+    }
 }
 
 #[cfg(test)]

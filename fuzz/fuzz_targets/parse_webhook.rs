@@ -1,0 +1,54 @@
+//! Fuzzes the parsing path: body bytes → `Webhook::parse` → subject, email and the SNS publish.
+//! Any panic is a bug; so is a broken invariant asserted below.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use qase_defect_fanout::publish::{MAX_ATTRIBUTE_CHARS, MAX_PUBLISH_BYTES, Outbound};
+use qase_defect_fanout::summary::{self, MAX_SUBJECT_CHARS};
+use qase_defect_fanout::webhook::{EventName, Webhook};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(body) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(webhook) = Webhook::parse(body) else {
+        return;
+    };
+    assert!(EventName::parse(webhook.event_name.as_str()).is_ok());
+
+    let subject = summary::subject(&webhook);
+    assert!(
+        !subject.is_empty() && subject.len() <= MAX_SUBJECT_CHARS,
+        "{subject:?}"
+    );
+    assert!(
+        subject.bytes().all(|b| b.is_ascii_graphic() || b == b' '),
+        "{subject:?}"
+    );
+    let email = summary::email(&webhook);
+    assert!(
+        email.lines().all(|l| !l.chars().any(char::is_control)),
+        "{email:?}"
+    );
+
+    match Outbound::for_webhook(&webhook, body, true) {
+        Ok(out) => {
+            assert!(out.size() <= MAX_PUBLISH_BYTES);
+            let structure: serde_json::Value = serde_json::from_str(&out.message).unwrap();
+            assert_eq!(
+                structure["default"].as_str(),
+                Some(body),
+                "machines get the body"
+            );
+            for attribute in &out.attributes {
+                assert!(!attribute.value.is_empty());
+                assert!(attribute.value.chars().count() <= MAX_ATTRIBUTE_CHARS);
+                assert!(!attribute.value.chars().any(char::is_control));
+            }
+            let fifo = out.fifo.expect("asked for FIFO keys");
+            assert!((1..=128).contains(&fifo.message_group_id.len()));
+            assert_eq!(fifo.message_deduplication_id.len(), 64);
+        }
+        Err(too_large) => assert!(too_large.size > MAX_PUBLISH_BYTES),
+    }
+});
