@@ -25,7 +25,11 @@ MOTO_PORT   ?= 5000
 FUZZ_SECONDS ?= 60
 CARGO_FUZZ_VERSION := 0.13.2
 
-.PHONY: help tools build test lint template-check sam-build events demo watch invoke fuzz check clean
+BENCH      := bench/target/release/runtime-bench
+BENCH_ARGS := --floor bench/target/release/bare-echo --event events/defect-created.json \
+              --moto $(MOTO_SERVER)
+
+.PHONY: help tools build test lint template-check sam-build events demo watch invoke fuzz bench bench-quick check clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -86,7 +90,22 @@ fuzz: ## Fuzz the parsing path for FUZZ_SECONDS (default 60) with cargo-fuzz (li
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run parse_webhook --sanitizer none -- \
 	  -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 | grep -vE '^(#[0-9]|"|INFO:|###)'
 
-check: lint template-check test sam-build demo fuzz ## Everything CI runs (.ci/run calls this)
+bench: $(TOOLS) ## Cold start, warm cost, memory and package size against a bare Rust Lambda
+	cargo lambda build --release --output-format zip --lambda-dir target/lambda-zip
+	rustup target add aarch64-unknown-linux-gnu
+	cargo lambda build --release --arm64 --output-format zip --lambda-dir target/lambda-zip-arm64
+	cargo lambda build --release
+	cd bench && cargo build --release --quiet
+	$(BENCH) --function target/lambda/qase-defect-fanout/bootstrap $(BENCH_ARGS) \
+	  --zip x86_64=target/lambda-zip/qase-defect-fanout/bootstrap.zip \
+	  --zip arm64=target/lambda-zip-arm64/qase-defect-fanout/bootstrap.zip
+
+bench-quick: sam-build ## The bench harness end to end in seconds (CI): the sam-build binary, few runs
+	cd bench && cargo build --release --quiet
+	$(BENCH) --function .aws-sam/build/WebhookFunction/bootstrap $(BENCH_ARGS) \
+	  --quick --json target/bench/quick.json
+
+check: lint template-check test sam-build demo fuzz bench-quick ## Everything CI runs (.ci/run calls this)
 
 clean: ## Remove build output, SAM artifacts and the tool venv
 	cargo clean

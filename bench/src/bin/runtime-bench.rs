@@ -1,0 +1,581 @@
+//! `make bench`: runs release Lambda binaries exactly as Lambda does, through the Lambda
+//! Runtime API, and times them itself; no cargo-lambda in between.
+//!
+//! A Runtime API emulator on loopback serves `GET /2018-06-01/runtime/invocation/next` and
+//! takes `.../response` and `.../error`; it spawns the binary with `AWS_LAMBDA_RUNTIME_API`
+//! set. Cold start: fresh processes, init = exec → first `/next`, cold total = exec → first
+//! response posted. Warm: many invocations in one process: latency percentiles, CPU per
+//! invocation (user + sys from `/proc/<pid>/stat`) and peak RSS (`VmHWM`). SNS is either a
+//! stub that answers `Publish` at once (our cost alone) or moto (realism). Every figure is
+//! also given as a ratio to a bare `lambda_runtime` echo measured the same way in the same run.
+//!
+//! Usage: runtime-bench --function PATH --floor PATH --event FILE [--moto PATH]
+//!        [--zip LABEL=PATH]... [--quick] [--json OUT]
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "local-demo-secret";
+const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:bench";
+
+/// What the emulator saw, in time order.
+#[derive(Default)]
+struct Log {
+    /// When each `/next` request arrived.
+    next_at: Vec<Instant>,
+    /// When each invocation was handed out.
+    sent_at: Vec<Instant>,
+    /// When each `/response` (or `/error`) arrived, and whether it was an error.
+    done_at: Vec<(Instant, bool, Vec<u8>)>,
+}
+
+/// The events still to hand out and the log, behind one lock; the condvar signals both ways.
+type Shared = (Mutex<(VecDeque<Vec<u8>>, Log)>, Condvar);
+
+/// The Runtime API emulator: a queue of events and the log.
+struct Runtime {
+    port: u16,
+    state: Arc<Shared>,
+}
+
+impl Runtime {
+    fn start() -> Self {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind loopback");
+        let port = listener.local_addr().unwrap().port();
+        let state: Arc<Shared> = Arc::default();
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let shared = shared.clone();
+                std::thread::spawn(move || serve_runtime(stream, &shared));
+            }
+        });
+        Self { port, state }
+    }
+
+    /// Queues `count` copies of `event` and forgets what was logged.
+    fn reset(&self, event: &[u8], count: usize) {
+        let mut guard = self.state.0.lock().unwrap();
+        guard.0 = std::iter::repeat_n(event.to_vec(), count).collect();
+        guard.1 = Log::default();
+    }
+
+    /// Waits until `n` invocations are done (or `timeout`), then answers the log.
+    fn wait_done(&self, n: usize, timeout: Duration) -> Log {
+        let (lock, cvar) = &*self.state;
+        let deadline = Instant::now() + timeout;
+        let mut guard = lock.lock().unwrap();
+        while guard.1.done_at.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "timed out waiting for {n} invocations");
+            guard = cvar.wait_timeout(guard, left).unwrap().0;
+        }
+        std::mem::take(&mut guard.1)
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, Vec<u8>)> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut length = 0;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((line, body))
+}
+
+fn respond(stream: &mut TcpStream, status: &str, headers: &str, body: &[u8]) -> bool {
+    let head = format!(
+        "HTTP/1.1 {status}\r\ncontent-length: {}\r\n{headers}\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).is_ok() && stream.write_all(body).is_ok()
+}
+
+fn serve_runtime(stream: TcpStream, state: &Shared) {
+    let _ = stream.set_nodelay(true);
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut served = 0u64;
+    while let Some((line, body)) = read_request(&mut reader) {
+        let now = Instant::now();
+        let path = line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        if path.ends_with("/invocation/next") {
+            let (lock, cvar) = state;
+            let mut guard = lock.lock().unwrap();
+            guard.1.next_at.push(now);
+            let event = loop {
+                if let Some(event) = guard.0.pop_front() {
+                    break event;
+                }
+                guard = cvar.wait(guard).unwrap();
+            };
+            guard.1.sent_at.push(Instant::now());
+            drop(guard);
+            served += 1;
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+                + 10_000;
+            let headers = format!(
+                "content-type: application/json\r\nlambda-runtime-aws-request-id: req-{served}\r\n\
+                 lambda-runtime-deadline-ms: {deadline}\r\n\
+                 lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:bench\r\n\
+                 lambda-runtime-trace-id: Root=1-00000000-000000000000000000000000;Sampled=0\r\n"
+            );
+            if !respond(&mut writer, "200 OK", &headers, &event) {
+                return;
+            }
+        } else {
+            let error = path.ends_with("/error");
+            let (lock, cvar) = state;
+            lock.lock().unwrap().1.done_at.push((now, error, body));
+            cvar.notify_all();
+            if !respond(&mut writer, "202 Accepted", "", b"{\"status\":\"OK\"}") {
+                return;
+            }
+        }
+    }
+}
+
+/// An SNS stub: answers every request with a valid `Publish` response at once.
+fn start_sns_stub() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind loopback");
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = stream.set_nodelay(true);
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                let mut n = 0u64;
+                while read_request(&mut reader).is_some() {
+                    n += 1;
+                    let body = format!(
+                        "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\">\
+                         <PublishResult><MessageId>00000000-0000-0000-0000-{n:012}</MessageId>\
+                         </PublishResult><ResponseMetadata><RequestId>r-{n}</RequestId>\
+                         </ResponseMetadata></PublishResponse>"
+                    );
+                    if !respond(
+                        &mut writer,
+                        "200 OK",
+                        "content-type: text/xml\r\n",
+                        body.as_bytes(),
+                    ) {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// moto's server on a free port, with the bench topic created; killed on drop.
+struct Moto(Child, u16);
+
+impl Moto {
+    fn start(path: &Path) -> Self {
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(path)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
+        let moto = Self(child, port); // from here on, dropped (killed) even on a panic
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let body = "Action=CreateTopic&Name=bench&Version=2010-03-31";
+        loop {
+            if let Ok(mut s) = TcpStream::connect((Ipv4Addr::LOCALHOST, port)) {
+                let request = format!(
+                    "POST / HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/x-www-form-urlencoded\r\n\
+                     authorization: AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                s.write_all(request.as_bytes()).unwrap();
+                let mut answer = String::new();
+                let _ = s.read_to_string(&mut answer);
+                assert!(
+                    answer.contains(TOPIC_ARN),
+                    "moto did not create the topic: {answer}"
+                );
+                return moto;
+            }
+            assert!(Instant::now() < deadline, "moto did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(binary: &Path, runtime: &Runtime, sns_port: u16) -> Child {
+    Command::new(binary)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env(
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("127.0.0.1:{}", runtime.port),
+        )
+        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_LAMBDA_LOG_LEVEL", "WARN")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "ASIABENCHBENCHBENCH0")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "bench/bench/bench/bench/bench/bench/bench0",
+        )
+        .env("AWS_SESSION_TOKEN", "bench-session-token")
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{sns_port}"))
+        .env("TOPIC_ARN", TOPIC_ARN)
+        .env("QASE_WEBHOOK_SECRET", SECRET)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()))
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// user + sys CPU time of a process so far.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may contain spaces) start after ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Figures {
+    init_median_ms: f64,
+    init_max_ms: f64,
+    cold_median_ms: f64,
+    cold_max_ms: f64,
+    warm_p50_us: f64,
+    warm_p99_us: f64,
+    cpu_per_invocation_us: f64,
+    peak_rss_mb: f64,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Cold starts, then a warm run, of `binary` on `event`.
+fn measure(
+    binary: &Path,
+    event: &[u8],
+    expect: &str,
+    sns_port: u16,
+    colds: usize,
+    warms: usize,
+) -> Figures {
+    let answered = |log: &Log| {
+        for (_, error, body) in &log.done_at {
+            let body = String::from_utf8_lossy(body);
+            assert!(
+                !error && body.contains(expect),
+                "{}: unexpected answer {body}",
+                binary.display()
+            );
+        }
+    };
+    let runtime = Runtime::start();
+    let mut inits = Vec::new();
+    let mut totals = Vec::new();
+    for _ in 0..colds {
+        runtime.reset(event, 1);
+        let started = Instant::now();
+        let child = spawn(binary, &runtime, sns_port);
+        let log = runtime.wait_done(1, Duration::from_secs(30));
+        stop(child);
+        answered(&log);
+        inits.push(ms(log.next_at[0] - started));
+        totals.push(ms(log.done_at[0].0 - started));
+    }
+
+    // Warm: one invocation to get past init, then the measured run.
+    runtime.reset(event, 1);
+    let child = spawn(binary, &runtime, sns_port);
+    runtime.wait_done(1, Duration::from_secs(30));
+    let cpu_before = cpu_time(child.id());
+    runtime.reset(event, warms);
+    let log = runtime.wait_done(warms, Duration::from_secs(300));
+    let cpu = cpu_time(child.id()) - cpu_before;
+    let rss = peak_rss_kib(child.id());
+    stop(child);
+    answered(&log);
+    let mut latencies: Vec<f64> = log
+        .sent_at
+        .iter()
+        .zip(&log.done_at)
+        .map(|(sent, done)| (done.0 - *sent).as_secs_f64() * 1e6)
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    inits.sort_by(f64::total_cmp);
+    totals.sort_by(f64::total_cmp);
+    #[allow(clippy::cast_precision_loss)]
+    Figures {
+        init_median_ms: percentile(&inits, 0.5),
+        init_max_ms: *inits.last().unwrap(),
+        cold_median_ms: percentile(&totals, 0.5),
+        cold_max_ms: *totals.last().unwrap(),
+        warm_p50_us: percentile(&latencies, 0.5),
+        warm_p99_us: percentile(&latencies, 0.99),
+        cpu_per_invocation_us: cpu.as_secs_f64() * 1e6 / warms as f64,
+        peak_rss_mb: rss as f64 / 1024.0,
+    }
+}
+
+struct Args {
+    function: PathBuf,
+    floor: PathBuf,
+    event: PathBuf,
+    moto: Option<PathBuf>,
+    zips: Vec<(String, PathBuf)>,
+    quick: bool,
+    json: PathBuf,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        function: PathBuf::new(),
+        floor: PathBuf::new(),
+        event: PathBuf::new(),
+        moto: None,
+        zips: Vec::new(),
+        quick: false,
+        json: PathBuf::from("target/bench/results.json"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--function" => args.function = value().into(),
+            "--floor" => args.floor = value().into(),
+            "--event" => args.event = value().into(),
+            "--moto" => args.moto = Some(value().into()),
+            "--json" => args.json = value().into(),
+            "--quick" => args.quick = true,
+            "--zip" => {
+                let v = value();
+                let (label, path) = v.split_once('=').expect("--zip LABEL=PATH");
+                args.zips.push((label.to_owned(), path.into()));
+            }
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    args
+}
+
+fn size_mb(path: &Path) -> Option<f64> {
+    #[allow(clippy::cast_precision_loss)]
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.len() as f64 / 1_048_576.0)
+}
+
+fn main() {
+    let args = args();
+    let event = std::fs::read(&args.event).expect("--event file");
+    let (colds, warms) = if args.quick { (3, 100) } else { (20, 2000) };
+    let stub = start_sns_stub();
+
+    // The floor echoes the event; the function must answer 202 (published) every time.
+    let floor = measure(&args.floor, &event, "\"routeKey\"", stub, colds, warms);
+    let published = "\"statusCode\":202";
+    let ours = measure(&args.function, &event, published, stub, colds, warms);
+    let moto = args.moto.as_ref().map(|path| {
+        let moto = Moto::start(path);
+        measure(
+            &args.function,
+            &event,
+            published,
+            moto.1,
+            colds.min(5),
+            warms.min(200),
+        )
+    });
+
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    let rows = [
+        (
+            "init (exec → first /next), median",
+            "ms",
+            floor.init_median_ms,
+            ours.init_median_ms,
+            moto.map(|m| m.init_median_ms),
+        ),
+        (
+            "init, max",
+            "ms",
+            floor.init_max_ms,
+            ours.init_max_ms,
+            moto.map(|m| m.init_max_ms),
+        ),
+        (
+            "cold total (exec → first response), median",
+            "ms",
+            floor.cold_median_ms,
+            ours.cold_median_ms,
+            moto.map(|m| m.cold_median_ms),
+        ),
+        (
+            "cold total, max",
+            "ms",
+            floor.cold_max_ms,
+            ours.cold_max_ms,
+            moto.map(|m| m.cold_max_ms),
+        ),
+        (
+            "warm latency p50",
+            "µs",
+            floor.warm_p50_us,
+            ours.warm_p50_us,
+            moto.map(|m| m.warm_p50_us),
+        ),
+        (
+            "warm latency p99",
+            "µs",
+            floor.warm_p99_us,
+            ours.warm_p99_us,
+            moto.map(|m| m.warm_p99_us),
+        ),
+        (
+            "warm CPU per invocation (user+sys)",
+            "µs",
+            floor.cpu_per_invocation_us,
+            ours.cpu_per_invocation_us,
+            moto.map(|m| m.cpu_per_invocation_us),
+        ),
+        (
+            "peak RSS (VmHWM)",
+            "MB",
+            floor.peak_rss_mb,
+            ours.peak_rss_mb,
+            moto.map(|m| m.peak_rss_mb),
+        ),
+    ];
+    let moto_note = if moto.is_some() {
+        format!(
+            "; moto column: {} cold, {} warm",
+            colds.min(5),
+            warms.min(200)
+        )
+    } else {
+        String::new()
+    };
+    println!(
+        "\n{colds} cold starts, {warms} warm invocations of {} (stub SNS){moto_note}\n",
+        args.event.display()
+    );
+    println!("| figure | unit | bare floor | qase-defect-fanout | × floor | with moto SNS |");
+    println!("|---|---|---|---|---|---|");
+    let mut json_rows = Vec::new();
+    for (name, unit, f, o, m) in rows {
+        let m_text = m.map_or("-".to_owned(), |m| format!("{m:.2}"));
+        println!(
+            "| {name} | {unit} | {f:.2} | {o:.2} | {:.2} | {m_text} |",
+            ratio(o, f)
+        );
+        json_rows.push(serde_json::json!({
+            "figure": name, "unit": unit, "floor": f, "function": o,
+            "ratio_to_floor": ratio(o, f), "with_moto": m,
+        }));
+    }
+    let floor_size = size_mb(&args.floor).unwrap_or(f64::NAN);
+    let ours_size = size_mb(&args.function).unwrap_or(f64::NAN);
+    println!(
+        "| bootstrap size (host build) | MB | {floor_size:.2} | {ours_size:.2} | {:.2} | - |",
+        ratio(ours_size, floor_size)
+    );
+    let mut zips = Vec::new();
+    for (label, path) in &args.zips {
+        if let Some(size) = size_mb(path) {
+            println!("| deploy zip, {label} | MB | - | {size:.2} | - | - |");
+            zips.push(serde_json::json!({"label": label, "mb": size}));
+        }
+    }
+    let json = serde_json::json!({
+        "quick": args.quick, "cold_starts": colds, "warm_invocations": warms,
+        "rows": json_rows, "bootstrap_mb": {"floor": floor_size, "function": ours_size},
+        "zips": zips,
+    });
+    if let Some(dir) = args.json.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(&args.json, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    println!("\nresults: {}", args.json.display());
+}
