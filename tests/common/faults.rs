@@ -91,6 +91,20 @@ impl FaultProxy {
         self.fault.send_replace(fault);
     }
 
+    /// Clears any fault and waits (at most 5 s) until the proxy accepts connections again:
+    /// after `Refuse` it must listen anew, which its task does concurrently.
+    pub async fn clear(&self) {
+        self.set(Fault::None);
+        let address = self.endpoint.trim_start_matches("http://").to_owned();
+        for _ in 0..500 {
+            if TcpStream::connect(&address).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the proxy did not listen again within 5 s");
+    }
+
     /// Requests that reached the proxy so far.
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
