@@ -117,6 +117,11 @@ pub fn qase_fixture(event_name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// `defect.created` with payload id `n`: a body of its own, so that copies can be told apart.
+pub fn numbered_webhook(n: usize) -> String {
+    qase_fixture("defect.created").replace(r#""id": 1,"#, &format!(r#""id": {n},"#))
+}
+
 /// How the request reaches the function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Api {
