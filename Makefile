@@ -100,7 +100,7 @@ bench: $(TOOLS) ## Cold start, warm cost, memory and package size against a bare
 	  --zip x86_64=target/lambda-zip/qase-defect-fanout/bootstrap.zip \
 	  --zip arm64=target/lambda-zip-arm64/qase-defect-fanout/bootstrap.zip
 
-bench-quick: sam-build ## The bench harness end to end in seconds (CI): the sam-build binary, few runs
+bench-quick: sam-build ## The bench harness end to end in seconds: the sam-build binary, few runs, no targets
 	cd bench && cargo build --release --quiet
 	$(BENCH) --function .aws-sam/build/WebhookFunction/bootstrap $(BENCH_ARGS) \
 	  --quick --json target/bench/quick.json
