@@ -105,7 +105,7 @@ bench-quick: sam-build ## The bench harness end to end in seconds: the sam-build
 	$(BENCH) --function .aws-sam/build/WebhookFunction/bootstrap $(BENCH_ARGS) \
 	  --quick --json target/bench/quick.json
 
-check: lint template-check test sam-build demo fuzz ## Everything CI runs (.ci/run calls this)
+check: lint template-check test sam-build bench-quick demo fuzz ## Everything CI runs (.ci/run calls this)
 
 clean: ## Remove build output, SAM artifacts and the tool venv
 	cargo clean

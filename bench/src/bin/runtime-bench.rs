@@ -59,10 +59,13 @@ impl Runtime {
     }
 
     /// Queues `count` copies of `event` and forgets what was logged.
+    /// Wakes a `/next` that is already waiting: the function may ask before the events exist.
     fn reset(&self, event: &[u8], count: usize) {
-        let mut guard = self.state.0.lock().unwrap();
+        let (lock, cvar) = &*self.state;
+        let mut guard = lock.lock().unwrap();
         guard.0 = std::iter::repeat_n(event.to_vec(), count).collect();
         guard.1 = Log::default();
+        cvar.notify_all();
     }
 
     /// Waits until `n` invocations are done (or `timeout`), then answers the log.
@@ -352,10 +355,12 @@ fn measure(
             );
         }
     };
-    let runtime = Runtime::start();
+    // A fresh emulator for every process: a killed process's `/next` may still be waiting in
+    // the old one, and must not take the next process's event.
     let mut inits = Vec::new();
     let mut totals = Vec::new();
     for _ in 0..colds {
+        let runtime = Runtime::start();
         runtime.reset(event, 1);
         let started = Instant::now();
         let child = spawn(binary, &runtime, sns_port);
@@ -367,6 +372,7 @@ fn measure(
     }
 
     // Warm: one invocation to get past init, then the measured run.
+    let runtime = Runtime::start();
     runtime.reset(event, 1);
     let child = spawn(binary, &runtime, sns_port);
     runtime.wait_done(1, Duration::from_secs(30));
