@@ -262,7 +262,8 @@ fn spawn(binary: &Path, runtime: &Runtime, sns_port: u16) -> Child {
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("AWS_LAMBDA_LOG_LEVEL", "WARN")
+        // As template.yaml deploys it: one INFO line per request, to stdout (discarded here).
+        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "ASIABENCHBENCHBENCH0")
