@@ -4,6 +4,8 @@
 //! function fails its init with a clear message instead of failing requests later. The AWS
 //! SDK's own variables (credentials, `AWS_ENDPOINT_URL[_SNS]`) are left to the SDK.
 
+use std::path::PathBuf;
+
 use ipnet::IpNet;
 
 use crate::webhook::Secret;
@@ -20,6 +22,10 @@ pub const ENV_SECRET_DISABLED: &str = "QASE_WEBHOOK_SECRET_DISABLED";
 
 /// Comma-separated addresses or CIDR blocks allowed to call; unset or empty = anyone.
 pub const ENV_ALLOWED_SOURCE_IPS: &str = "ALLOWED_SOURCE_IPS";
+
+/// The standard AWS SDK variable: a PEM file of extra root certificates to trust, on top of
+/// the compiled-in Amazon Trust Services roots (e.g. for a TLS-inspecting proxy).
+pub const ENV_CA_BUNDLE: &str = "AWS_CA_BUNDLE";
 
 /// A configuration value is missing or malformed.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -122,6 +128,8 @@ pub struct Config {
     pub secret: SecretSource,
     /// The source addresses allowed to call; `None` means any.
     pub allowed_sources: Option<Vec<IpNet>>,
+    /// Extra trusted root certificates ([`ENV_CA_BUNDLE`]); read and checked at cold start.
+    pub ca_bundle: Option<PathBuf>,
 }
 
 impl Config {
@@ -175,6 +183,7 @@ impl Config {
             topic,
             secret,
             allowed_sources,
+            ca_bundle: get(ENV_CA_BUNDLE).map(PathBuf::from),
         })
     }
 }
@@ -297,6 +306,20 @@ mod tests {
         assert_eq!(err, ConfigError::Missing(ENV_SECRET));
         let err = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET_DISABLED, "yes")]).unwrap_err();
         assert!(err.to_string().starts_with(ENV_SECRET_DISABLED), "{err}");
+    }
+
+    #[test]
+    fn reads_the_extra_ca_bundle_path() {
+        let base = [
+            (ENV_TOPIC_ARN, "arn:aws:sns:eu-west-1:123456789012:t"),
+            (ENV_SECRET, "s"),
+        ];
+        assert_eq!(config(&base).unwrap().ca_bundle, None);
+        let with = [base[0], base[1], (ENV_CA_BUNDLE, "/opt/ca.pem")];
+        assert_eq!(
+            config(&with).unwrap().ca_bundle,
+            Some(PathBuf::from("/opt/ca.pem"))
+        );
     }
 
     #[test]

@@ -1,20 +1,33 @@
 //! Cold start only: logging, configuration, the secret, the SNS client, then the runtime loop.
 
 use aws_config::BehaviorVersion;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use qase_defect_fanout::config::{Config, ENV_SECRET_DISABLED, SecretSource};
 use qase_defect_fanout::handler::{self, App};
-use qase_defect_fanout::publish::SnsPublisher;
+use qase_defect_fanout::publish::{SnsPublisher, https_client, read_ca_bundle};
 use qase_defect_fanout::secrets;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = Config::from_env()?;
+    let extra_roots = config
+        .ca_bundle
+        .as_deref()
+        .map(read_ca_bundle)
+        .transpose()?;
+    // What Lambda provides: credentials in the environment. The default chain's profile, SSO,
+    // web-identity (STS) and IMDS providers would only cost cold-start time here (make bench).
+    let http = https_client(extra_roots);
+    let defaults = || {
+        aws_config::defaults(BehaviorVersion::latest())
+            .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+            .http_client(http.clone())
+    };
     let secret = match config.secret {
         SecretSource::Value(secret) => Some(secret),
         SecretSource::SecretsManager { arn, region } => {
-            let loader = aws_config::defaults(BehaviorVersion::latest());
-            Some(secrets::fetch(loader, &arn, &region).await?)
+            Some(secrets::fetch(defaults(), &arn, &region).await?)
         }
         SecretSource::Disabled => {
             lambda_http::tracing::warn!(
@@ -23,8 +36,7 @@ async fn main() -> Result<(), lambda_http::Error> {
             None
         }
     };
-    let defaults = aws_config::defaults(BehaviorVersion::latest());
-    let publisher = SnsPublisher::load(defaults, &config.topic).await;
+    let publisher = SnsPublisher::load(defaults(), &config.topic).await;
     let app = App {
         secret,
         fifo: config.topic.is_fifo(),

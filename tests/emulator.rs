@@ -228,6 +228,7 @@ async fn answers_503_quickly_when_sns_is_unreachable() {
     let port = common::moto::free_port();
     let topic = "arn:aws:sns:us-east-1:123456789012:qase-defects";
     let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(qase_defect_fanout::publish::https_client(None))
         .endpoint_url(format!("http://127.0.0.1:{port}"))
         .credentials_provider(aws_sdk_sns::config::Credentials::new(
             "testing", "testing", None, None, "test",

@@ -41,6 +41,7 @@ async fn rig(name: &str) -> Rig {
     let credentials =
         aws_sdk_sns::config::Credentials::new("testing", "testing", None, None, "proxy");
     let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(qase_defect_fanout::publish::https_client(None))
         .endpoint_url(&proxy.endpoint)
         .credentials_provider(credentials);
     let publisher = SnsPublisher::load(loader, &TopicArn::parse(&topic).unwrap()).await;

@@ -116,6 +116,7 @@ async fn no_webhook_answered_2xx_is_lost_or_duplicated_under_faults_and_concurre
     let queue = non_raw_queue(&moto, &topic).await;
     let proxy = std::sync::Arc::new(FaultProxy::start(&moto.endpoint));
     let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(qase_defect_fanout::publish::https_client(None))
         .endpoint_url(&proxy.endpoint)
         .credentials_provider(aws_sdk_sns::config::Credentials::new(
             "t", "t", None, None, "p",

@@ -81,6 +81,7 @@ impl Moto {
         let credentials =
             aws_sdk_sns::config::Credentials::new("testing", "testing", None, None, "moto");
         aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(qase_defect_fanout::publish::https_client(None))
             .endpoint_url(&self.endpoint)
             .credentials_provider(credentials)
     }
