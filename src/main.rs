@@ -1,10 +1,11 @@
 //! Cold start only: logging, configuration, the secret, the SNS client, then the runtime loop.
 
-use aws_config::BehaviorVersion;
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use qase_defect_fanout::config::{Config, ENV_SECRET_DISABLED, SecretSource};
 use qase_defect_fanout::handler::{self, App};
-use qase_defect_fanout::publish::{SnsPublisher, https_client, read_ca_bundle};
+use qase_defect_fanout::publish::{
+    EndpointUrls, SnsPublisher, https_client, read_ca_bundle, sdk_config,
+};
 use qase_defect_fanout::secrets;
 
 #[tokio::main(flavor = "current_thread")]
@@ -16,18 +17,16 @@ async fn main() -> Result<(), lambda_http::Error> {
         .as_deref()
         .map(read_ca_bundle)
         .transpose()?;
-    // What Lambda provides: credentials in the environment. The default chain's profile, SSO,
-    // web-identity (STS) and IMDS providers would only cost cold-start time here (make bench).
-    let http = https_client(extra_roots);
-    let defaults = || {
-        aws_config::defaults(BehaviorVersion::latest())
-            .credentials_provider(EnvironmentVariableCredentialsProvider::new())
-            .http_client(http.clone())
-    };
+    // What Lambda provides: credentials in the environment, and nothing in profile files.
+    let aws = sdk_config(
+        https_client(extra_roots),
+        EnvironmentVariableCredentialsProvider::new(),
+        EndpointUrls::from_env(),
+    );
     let secret = match config.secret {
         SecretSource::Value(secret) => Some(secret),
         SecretSource::SecretsManager { arn, region } => {
-            Some(secrets::fetch(defaults(), &arn, &region).await?)
+            Some(secrets::fetch(&aws, &arn, &region).await?)
         }
         SecretSource::Disabled => {
             lambda_http::tracing::warn!(
@@ -36,12 +35,11 @@ async fn main() -> Result<(), lambda_http::Error> {
             None
         }
     };
-    let publisher = SnsPublisher::load(defaults(), &config.topic).await;
     let app = App {
         secret,
         fifo: config.topic.is_fifo(),
         allowed_sources: config.allowed_sources,
-        publisher,
+        publisher: SnsPublisher::from_config(&aws, &config.topic),
     };
     handler::run(app).await
 }

@@ -263,15 +263,23 @@ pub const MAX_ATTEMPTS: u32 = 3;
 
 #[cfg(feature = "aws")]
 pub use adapter::{
-    AWS_TRUST_ROOTS, CaBundleError, SnsPublisher, https_client, read_ca_bundle, with_budget,
+    AWS_TRUST_ROOTS, CaBundleError, EndpointUrls, SnsPublisher, https_client, read_ca_bundle,
+    sdk_config,
 };
 
 /// The SNS adapter: the only code here that touches AWS SDK types (feature `aws`, on by
 /// default; off, the crate's pure core builds without the SDK, e.g. for fuzzing).
 #[cfg(feature = "aws")]
 mod adapter {
+    use std::collections::BTreeMap;
     use std::path::Path;
     use std::time::Duration;
+
+    use aws_config::retry::RetryConfig;
+    use aws_config::timeout::TimeoutConfig;
+    use aws_config::{BehaviorVersion, Region, SdkConfig};
+    use aws_sdk_sns::config::{ProvideCredentials, SharedCredentialsProvider};
+    use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
     use aws_sdk_sns::config::SharedHttpClient;
     use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -361,23 +369,87 @@ mod adapter {
         Ok(pem)
     }
 
-    /// Sets `region` and this crate's timeouts and retries (the constants above) on `loader`; every
-    /// AWS call the function makes uses them.
+    /// The `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` variables, the only service
+    /// settings the function takes from its environment (it has no AWS profile files). The SDK
+    /// asks for them by service when it builds each client: `AWS_ENDPOINT_URL_SNS`, then
+    /// `AWS_ENDPOINT_URL`. Holds nothing else, so its `Debug` output is safe to log.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct EndpointUrls(BTreeMap<String, String>);
+
+    impl EndpointUrls {
+        /// Keeps the non-empty `AWS_ENDPOINT_URL*` variables of `vars`.
+        pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+            Self(
+                vars.into_iter()
+                    .filter(|(name, value)| {
+                        name.starts_with("AWS_ENDPOINT_URL") && !value.is_empty()
+                    })
+                    .collect(),
+            )
+        }
+
+        /// Reads the process environment (variables that are not Unicode are skipped).
+        #[must_use]
+        pub fn from_env() -> Self {
+            Self::from_vars(std::env::vars_os().filter_map(|(name, value)| {
+                Some((name.into_string().ok()?, value.into_string().ok()?))
+            }))
+        }
+
+        /// The URL for the service the SDK calls `service_id` (e.g. `SNS`, `Secrets Manager`).
+        #[must_use]
+        pub fn for_service(&self, service_id: &str) -> Option<&str> {
+            let specific = format!(
+                "AWS_ENDPOINT_URL_{}",
+                service_id.to_ascii_uppercase().replace(' ', "_")
+            );
+            self.0
+                .get(&specific)
+                .or_else(|| self.0.get("AWS_ENDPOINT_URL"))
+                .map(String::as_str)
+        }
+    }
+
+    impl LoadServiceConfig for EndpointUrls {
+        fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+            if key.env() != "AWS_ENDPOINT_URL" {
+                return None;
+            }
+            self.for_service(key.service_id()).map(str::to_owned)
+        }
+    }
+
+    /// The configuration every AWS client of the function is built from: `credentials`,
+    /// `endpoints`, the `http` client, and this crate's timeouts and retries (the constants
+    /// above). The region is the client's own (each resource's ARN says it).
+    ///
+    /// Built directly rather than through `aws_config::defaults().load()`: the default chain
+    /// reads profile files and links STS, SSO and IMDS clients, none of which a Lambda
+    /// function uses (its credentials are in the environment), and `make bench` measured
+    /// them in cold start and package size.
     #[must_use]
-    pub fn with_budget(loader: aws_config::ConfigLoader, region: &str) -> aws_config::ConfigLoader {
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+    pub fn sdk_config(
+        http: SharedHttpClient,
+        credentials: impl ProvideCredentials + 'static,
+        endpoints: EndpointUrls,
+    ) -> SdkConfig {
+        let timeouts = TimeoutConfig::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .operation_attempt_timeout(ATTEMPT_TIMEOUT)
             .operation_timeout(PUBLISH_TIMEOUT)
             .build();
-        let retries = aws_config::retry::RetryConfig::standard()
+        let retries = RetryConfig::standard()
             .with_max_attempts(MAX_ATTEMPTS)
             .with_initial_backoff(Duration::from_millis(100))
             .with_max_backoff(Duration::from_secs(1));
-        loader
-            .region(aws_config::Region::new(region.to_owned()))
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .http_client(http)
+            .service_config(endpoints)
             .timeout_config(timeouts)
             .retry_config(retries)
+            .build()
     }
 
     /// Publishes to one SNS topic with the AWS SDK.
@@ -388,12 +460,13 @@ mod adapter {
     }
 
     impl SnsPublisher {
-        /// Builds the client once from `loader` (in production `aws_config::defaults`, which
-        /// reads credentials and `AWS_ENDPOINT_URL[_SNS]` as every SDK does), in the topic's
-        /// region, with this crate's timeouts and retries.
-        pub async fn load(loader: aws_config::ConfigLoader, topic: &TopicArn) -> Self {
-            let config = with_budget(loader, topic.region()).load().await;
-            Self::new(aws_sdk_sns::Client::new(&config), topic.as_str())
+        /// Builds the client once from `config` (see [`sdk_config`]), in the topic's region.
+        #[must_use]
+        pub fn from_config(config: &SdkConfig, topic: &TopicArn) -> Self {
+            let sns = aws_sdk_sns::config::Builder::from(config)
+                .region(Region::new(topic.region().to_owned()))
+                .build();
+            Self::new(aws_sdk_sns::Client::from_conf(sns), topic.as_str())
         }
 
         /// Wraps an existing client.
@@ -619,6 +692,43 @@ mod trust_tests {
             })
             .collect();
         assert_eq!(fingerprints, AMAZON_TRUST_SERVICES);
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> EndpointUrls {
+        EndpointUrls::from_vars(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )
+    }
+
+    #[test]
+    fn a_service_specific_endpoint_wins_over_the_global_one() {
+        let urls = vars(&[
+            ("AWS_ENDPOINT_URL", "http://global"),
+            ("AWS_ENDPOINT_URL_SNS", "http://sns"),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://sm"),
+        ]);
+        assert_eq!(urls.for_service("SNS"), Some("http://sns"));
+        assert_eq!(urls.for_service("Secrets Manager"), Some("http://sm"));
+        assert_eq!(urls.for_service("SQS"), Some("http://global"));
+        assert_eq!(vars(&[]).for_service("SNS"), None);
+        assert_eq!(
+            vars(&[("AWS_ENDPOINT_URL_SNS", "")]).for_service("SNS"),
+            None,
+            "empty means unset"
+        );
+    }
+
+    #[test]
+    fn endpoint_urls_keep_nothing_else_from_the_environment() {
+        let urls = vars(&[
+            ("AWS_SECRET_ACCESS_KEY", "do-not-keep"),
+            ("QASE_WEBHOOK_SECRET", "do-not-keep"),
+            ("AWS_ENDPOINT_URL", "http://x"),
+        ]);
+        assert_eq!(urls, vars(&[("AWS_ENDPOINT_URL", "http://x")]));
+        assert!(!format!("{urls:?}").contains("do-not-keep"));
     }
 
     #[test]

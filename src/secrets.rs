@@ -5,7 +5,6 @@
 
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
 
-use crate::publish::with_budget;
 use crate::webhook::Secret;
 
 /// Why the secret could not be read. Each message names the variable to look at.
@@ -24,15 +23,17 @@ pub enum SecretFetchError {
     Empty,
 }
 
-/// Fetches the current value of the secret `arn` (in `region`) through `loader`'s
-/// credentials and endpoint, with the crate's timeouts and retries.
+/// Fetches the current value of the secret `arn` (in `region`) with `config`'s credentials,
+/// endpoint, timeouts and retries (see [`crate::publish::sdk_config`]).
 pub async fn fetch(
-    loader: aws_config::ConfigLoader,
+    config: &aws_config::SdkConfig,
     arn: &str,
     region: &str,
 ) -> Result<Secret, SecretFetchError> {
-    let config = with_budget(loader, region).load().await;
-    let client = aws_sdk_secretsmanager::Client::new(&config);
+    let config = aws_sdk_secretsmanager::config::Builder::from(config)
+        .region(aws_config::Region::new(region.to_owned()))
+        .build();
+    let client = aws_sdk_secretsmanager::Client::from_conf(config);
     let output = client
         .get_secret_value()
         .secret_id(arn)

@@ -63,7 +63,7 @@ async fn defect_events_reach_each_queue_byte_for_byte_as_their_filter_policy_sel
         secret: Secret::new(SECRET),
         fifo: false,
         allowed_sources: None,
-        publisher: moto.publisher(&topic).await,
+        publisher: moto.publisher(&topic),
     };
 
     // Act: every defect event, plus one that is not a defect.
@@ -150,7 +150,7 @@ async fn a_filter_on_project_and_numeric_id_selects_by_attribute_type() {
         secret: Secret::new(SECRET),
         fifo: false,
         allowed_sources: None,
-        publisher: moto.publisher(&topic).await,
+        publisher: moto.publisher(&topic),
     };
 
     let other_project = qase_fixture("defect.deleted").replace("\"ID\"", "\"OTHER\"");
@@ -177,7 +177,7 @@ async fn a_fifo_topic_delivers_in_the_project_group() {
         secret: Secret::new(SECRET),
         fifo: true,
         allowed_sources: None,
-        publisher: moto.publisher(&topic).await,
+        publisher: moto.publisher(&topic),
     };
 
     let body = qase_fixture("defect.created");
@@ -206,7 +206,7 @@ async fn answers_502_without_a_message_id_when_the_topic_does_not_exist() {
         secret: Secret::new(SECRET),
         fifo: false,
         allowed_sources: None,
-        publisher: moto.publisher(&missing).await,
+        publisher: moto.publisher(&missing),
     };
 
     let response = send(
@@ -227,18 +227,13 @@ async fn answers_503_quickly_when_sns_is_unreachable() {
     // Nothing listens on this port: every attempt is refused at once.
     let port = common::moto::free_port();
     let topic = "arn:aws:sns:us-east-1:123456789012:qase-defects";
-    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(qase_defect_fanout::publish::https_client(None))
-        .endpoint_url(format!("http://127.0.0.1:{port}"))
-        .credentials_provider(aws_sdk_sns::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ));
+    let aws = common::moto::sdk_config_for(&format!("http://127.0.0.1:{port}"));
     let topic_arn = qase_defect_fanout::config::TopicArn::parse(topic).unwrap();
     let app = App {
         secret: Secret::new(SECRET),
         fifo: false,
         allowed_sources: None,
-        publisher: qase_defect_fanout::publish::SnsPublisher::load(loader, &topic_arn).await,
+        publisher: qase_defect_fanout::publish::SnsPublisher::from_config(&aws, &topic_arn),
     };
 
     let started = std::time::Instant::now();

@@ -38,13 +38,8 @@ async fn rig(name: &str) -> Rig {
     let topic = moto.create_topic(name, false).await;
     let queue = moto.subscribe_queue(&topic, name, None).await;
     let proxy = FaultProxy::start(&moto.endpoint);
-    let credentials =
-        aws_sdk_sns::config::Credentials::new("testing", "testing", None, None, "proxy");
-    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(qase_defect_fanout::publish::https_client(None))
-        .endpoint_url(&proxy.endpoint)
-        .credentials_provider(credentials);
-    let publisher = SnsPublisher::load(loader, &TopicArn::parse(&topic).unwrap()).await;
+    let aws = common::moto::sdk_config_for(&proxy.endpoint);
+    let publisher = SnsPublisher::from_config(&aws, &TopicArn::parse(&topic).unwrap());
     let app = App {
         secret: Secret::new(SECRET),
         fifo: false,

@@ -20,7 +20,7 @@ use qase_defect_fanout::webhook::Secret;
 /// A queue subscribed without raw delivery: the SNS envelope carries the `MessageId` we answered.
 async fn non_raw_queue(moto: &Moto, topic: &str) -> String {
     let url = moto.subscribe_queue(topic, "no-loss", None).await;
-    let sns = moto.sns().await;
+    let sns = moto.sns();
     let subs = sns
         .list_subscriptions_by_topic()
         .topic_arn(topic)
@@ -115,17 +115,12 @@ async fn no_webhook_answered_2xx_is_lost_or_duplicated_under_faults_and_concurre
     let topic = moto.create_topic("no-loss", false).await;
     let queue = non_raw_queue(&moto, &topic).await;
     let proxy = std::sync::Arc::new(FaultProxy::start(&moto.endpoint));
-    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(qase_defect_fanout::publish::https_client(None))
-        .endpoint_url(&proxy.endpoint)
-        .credentials_provider(aws_sdk_sns::config::Credentials::new(
-            "t", "t", None, None, "p",
-        ));
+    let aws = common::moto::sdk_config_for(&proxy.endpoint);
     let app = std::sync::Arc::new(App {
         secret: Secret::new(SECRET),
         fifo: false,
         allowed_sources: None,
-        publisher: SnsPublisher::load(loader, &TopicArn::parse(&topic).unwrap()).await,
+        publisher: SnsPublisher::from_config(&aws, &TopicArn::parse(&topic).unwrap()),
     });
 
     // Read the queue while sending: moto slows down with every message left in a queue.

@@ -30,7 +30,7 @@ async fn run_everything(level: Level) -> (String, Vec<String>) {
         secret: Secret::new(SECRET),
         fifo: false,
         allowed_sources: None,
-        publisher: moto.publisher(&topic).await,
+        publisher: moto.publisher(&topic),
     };
     let (logs, _guard) = capture_logs(level);
 
@@ -127,7 +127,11 @@ fn debug_output_of_the_configuration_and_app_is_redacted() {
 #[tokio::test(flavor = "current_thread")]
 async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
     let moto = Moto::start();
-    let sm = aws_sdk_secretsmanager::Client::new(&moto.loader().region("us-east-1").load().await);
+    let sm = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::config::Builder::from(&moto.sdk_config())
+            .region(aws_config::Region::new("us-east-1"))
+            .build(),
+    );
     let created = sm
         .create_secret()
         .name("qase-webhook")
@@ -137,7 +141,7 @@ async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
         .unwrap();
     let arn = created.arn().unwrap();
 
-    let secret = secrets::fetch(moto.loader(), arn, "us-east-1")
+    let secret = secrets::fetch(&moto.sdk_config(), arn, "us-east-1")
         .await
         .unwrap();
     assert!(secret.matches(SECRET.as_bytes()));
@@ -149,7 +153,7 @@ async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
         secret: Some(secret),
         fifo: false,
         allowed_sources: None,
-        publisher: moto.publisher(&topic).await,
+        publisher: moto.publisher(&topic),
     };
     let body = qase_fixture("defect.created");
     let ok = send(&app, &EventBuilder::qase(Api::Http, &body)).await;
@@ -160,7 +164,7 @@ async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
     assert_eq!(send(&app, &wrong).await.status(), 401);
 
     let missing = arn.replace("qase-webhook", "no-such-secret");
-    let err = secrets::fetch(moto.loader(), &missing, "us-east-1")
+    let err = secrets::fetch(&moto.sdk_config(), &missing, "us-east-1")
         .await
         .unwrap_err();
     assert!(matches!(err, SecretFetchError::Unreadable(_)), "{err}");
@@ -176,7 +180,7 @@ async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
         .send()
         .await
         .unwrap();
-    let err = secrets::fetch(moto.loader(), binary.arn().unwrap(), "us-east-1")
+    let err = secrets::fetch(&moto.sdk_config(), binary.arn().unwrap(), "us-east-1")
         .await
         .unwrap_err();
     assert!(matches!(err, SecretFetchError::NotAString), "{err}");

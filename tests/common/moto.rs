@@ -8,7 +8,16 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use qase_defect_fanout::config::TopicArn;
-use qase_defect_fanout::publish::SnsPublisher;
+use qase_defect_fanout::publish::{EndpointUrls, SnsPublisher, https_client, sdk_config};
+
+/// The production SDK configuration with dummy credentials, every AWS call sent to `endpoint`
+/// (the emulator, or a fault proxy in front of it) through `AWS_ENDPOINT_URL`.
+pub fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
+    let credentials =
+        aws_sdk_sns::config::Credentials::new("testing", "testing", None, None, "moto");
+    let endpoints = EndpointUrls::from_vars([("AWS_ENDPOINT_URL".to_owned(), endpoint.to_owned())]);
+    sdk_config(https_client(None), credentials, endpoints)
+}
 
 /// Where `make tools` installs moto; `MOTO_SERVER` overrides it.
 fn moto_server_path() -> PathBuf {
@@ -72,36 +81,34 @@ impl Moto {
         }
     }
 
-    async fn sdk_config(&self) -> aws_config::SdkConfig {
-        self.loader().region("us-east-1").load().await
+    /// The production SDK configuration ([`sdk_config`]) aimed at this emulator, with dummy
+    /// credentials.
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        sdk_config_for(&self.endpoint)
     }
 
-    /// An `aws_config` loader pointed at this emulator with dummy credentials.
-    pub fn loader(&self) -> aws_config::ConfigLoader {
-        let credentials =
-            aws_sdk_sns::config::Credentials::new("testing", "testing", None, None, "moto");
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(qase_defect_fanout::publish::https_client(None))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(credentials)
+    pub fn sns(&self) -> aws_sdk_sns::Client {
+        let config = aws_sdk_sns::config::Builder::from(&self.sdk_config())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        aws_sdk_sns::Client::from_conf(config)
     }
 
-    pub async fn sns(&self) -> aws_sdk_sns::Client {
-        aws_sdk_sns::Client::new(&self.sdk_config().await)
-    }
-
-    pub async fn sqs(&self) -> aws_sdk_sqs::Client {
-        aws_sdk_sqs::Client::new(&self.sdk_config().await)
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        let config = aws_sdk_sqs::config::Builder::from(&self.sdk_config())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        aws_sdk_sqs::Client::from_conf(config)
     }
 
     /// The production publisher, built by the production code path, aimed at this emulator.
-    pub async fn publisher(&self, topic_arn: &str) -> SnsPublisher {
+    pub fn publisher(&self, topic_arn: &str) -> SnsPublisher {
         let topic = TopicArn::parse(topic_arn).expect("emulator topic ARNs are valid");
-        SnsPublisher::load(self.loader(), &topic).await
+        SnsPublisher::from_config(&self.sdk_config(), &topic)
     }
 
     pub async fn create_topic(&self, name: &str, fifo: bool) -> String {
-        let mut request = self.sns().await.create_topic().name(name);
+        let mut request = self.sns().create_topic().name(name);
         if fifo {
             request = request
                 .attributes("FifoTopic", "true")
@@ -123,7 +130,7 @@ impl Moto {
         name: &str,
         filter_policy: Option<&str>,
     ) -> String {
-        let sqs = self.sqs().await;
+        let sqs = self.sqs();
         let mut create = sqs.create_queue().queue_name(name);
         if std::path::Path::new(name).extension() == Some("fifo".as_ref()) {
             create = create.attributes(QueueAttributeName::FifoQueue, "true");
@@ -144,7 +151,6 @@ impl Moto {
         let queue_arn = attributes.attributes().unwrap()[&QueueAttributeName::QueueArn].clone();
         let mut subscribe = self
             .sns()
-            .await
             .subscribe()
             .topic_arn(topic_arn)
             .protocol("sqs")
@@ -160,7 +166,7 @@ impl Moto {
     /// Everything in the queue now, in receive order, deleting as it reads (moto slows down
     /// with every message left in a queue, hidden or not).
     pub async fn drain(&self, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
-        let sqs = self.sqs().await;
+        let sqs = self.sqs();
         let mut all = Vec::new();
         loop {
             let batch = sqs
