@@ -333,77 +333,167 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[index]
 }
 
+/// What the issue asks of a figure: a ratio to the floor, or an absolute bound.
+#[derive(Clone, Copy)]
+enum Target {
+    None,
+    RatioAtMost(f64),
+    AtMost(f64),
+}
+
+impl Target {
+    /// Whether `value` (the function's; `floor` the bare echo's) meets it, if it has one.
+    fn met(self, value: f64, floor: f64) -> Option<bool> {
+        match self {
+            Self::None => None,
+            Self::RatioAtMost(r) => Some(value <= r * floor),
+            Self::AtMost(bound) => Some(value <= bound),
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Self::None => f.write_str("-"),
+            Self::RatioAtMost(r) => write!(f, "≤ {r} × floor"),
+            Self::AtMost(bound) => write!(f, "≤ {bound}"),
+        }
+    }
+}
+
+fn yes_no(met: Option<bool>) -> &'static str {
+    match met {
+        None => "-",
+        Some(true) => "yes",
+        Some(false) => "**no**",
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// Cold starts, then a warm run, of `binary` on `event`.
-fn measure(
-    binary: &Path,
-    event: &[u8],
-    expect: &str,
+/// A binary to measure, with the SNS endpoint it gets and what its answers must contain.
+struct Subject<'a> {
+    binary: &'a Path,
+    expect: &'a str,
     sns_port: u16,
-    colds: usize,
-    warms: usize,
-) -> Figures {
-    let answered = |log: &Log| {
+}
+
+impl Subject<'_> {
+    fn check_answers(&self, log: &Log) {
         for (_, error, body) in &log.done_at {
             let body = String::from_utf8_lossy(body);
             assert!(
-                !error && body.contains(expect),
+                !error && body.contains(self.expect),
                 "{}: unexpected answer {body}",
-                binary.display()
+                self.binary.display()
             );
         }
-    };
-    // A fresh emulator for every process: a killed process's `/next` may still be waiting in
-    // the old one, and must not take the next process's event.
-    let mut inits = Vec::new();
-    let mut totals = Vec::new();
-    for _ in 0..colds {
+    }
+
+    /// One fresh process, one invocation: (init, cold total) in ms. A fresh emulator for
+    /// every process: a killed process's `/next` may still be waiting in the old one, and
+    /// must not take the next process's event.
+    fn cold_start(&self, event: &[u8]) -> (f64, f64) {
         let runtime = Runtime::start();
         runtime.reset(event, 1);
         let started = Instant::now();
-        let child = spawn(binary, &runtime, sns_port);
+        let child = spawn(self.binary, &runtime, self.sns_port);
         let log = runtime.wait_done(1, Duration::from_secs(30));
         stop(child);
-        answered(&log);
-        inits.push(ms(log.next_at[0] - started));
-        totals.push(ms(log.done_at[0].0 - started));
+        self.check_answers(&log);
+        (ms(log.next_at[0] - started), ms(log.done_at[0].0 - started))
     }
 
-    // Warm: one invocation to get past init, then the measured run.
-    let runtime = Runtime::start();
-    runtime.reset(event, 1);
-    let child = spawn(binary, &runtime, sns_port);
-    runtime.wait_done(1, Duration::from_secs(30));
-    let cpu_before = cpu_time(child.id());
-    runtime.reset(event, warms);
-    let log = runtime.wait_done(warms, Duration::from_secs(300));
-    let cpu = cpu_time(child.id()) - cpu_before;
-    let rss = peak_rss_kib(child.id());
-    stop(child);
-    answered(&log);
-    let mut latencies: Vec<f64> = log
-        .sent_at
-        .iter()
-        .zip(&log.done_at)
-        .map(|(sent, done)| (done.0 - *sent).as_secs_f64() * 1e6)
-        .collect();
-    latencies.sort_by(f64::total_cmp);
-    inits.sort_by(f64::total_cmp);
-    totals.sort_by(f64::total_cmp);
-    #[allow(clippy::cast_precision_loss)]
-    Figures {
-        init_median_ms: percentile(&inits, 0.5),
-        init_max_ms: *inits.last().unwrap(),
-        cold_median_ms: percentile(&totals, 0.5),
-        cold_max_ms: *totals.last().unwrap(),
-        warm_p50_us: percentile(&latencies, 0.5),
-        warm_p99_us: percentile(&latencies, 0.99),
-        cpu_per_invocation_us: cpu.as_secs_f64() * 1e6 / warms as f64,
-        peak_rss_mb: rss as f64 / 1024.0,
+    /// A process past its first invocation, ready for warm batches.
+    fn warm_process(&self, event: &[u8]) -> WarmProcess {
+        let runtime = Runtime::start();
+        runtime.reset(event, 1);
+        let child = spawn(self.binary, &runtime, self.sns_port);
+        self.check_answers(&runtime.wait_done(1, Duration::from_secs(30)));
+        let cpu_before = cpu_time(child.id());
+        WarmProcess {
+            runtime,
+            child,
+            cpu_before,
+            latencies: Vec::new(),
+        }
     }
+}
+
+/// One warm process and what its batches measured so far.
+struct WarmProcess {
+    runtime: Runtime,
+    child: Child,
+    cpu_before: Duration,
+    latencies: Vec<f64>,
+}
+
+impl WarmProcess {
+    fn batch(&mut self, subject: &Subject, event: &[u8], n: usize) {
+        self.runtime.reset(event, n);
+        let log = self.runtime.wait_done(n, Duration::from_secs(300));
+        subject.check_answers(&log);
+        self.latencies.extend(
+            log.sent_at
+                .iter()
+                .zip(&log.done_at)
+                .map(|(sent, done)| (done.0 - *sent).as_secs_f64() * 1e6),
+        );
+    }
+
+    /// (sorted latencies in µs, CPU time since the first invocation, peak RSS in KiB). Between
+    /// batches the process waits in `/next`, using no CPU.
+    fn finish(mut self) -> (Vec<f64>, Duration, u64) {
+        let cpu = cpu_time(self.child.id()) - self.cpu_before;
+        let rss = peak_rss_kib(self.child.id());
+        stop(self.child);
+        self.latencies.sort_by(f64::total_cmp);
+        (self.latencies, cpu, rss)
+    }
+}
+
+/// Cold starts of every subject taken in turns, then warm batches in turns (10 per
+/// subject), so a busy moment on this shared machine hits all of them alike.
+fn measure(subjects: &[Subject], event: &[u8], colds: usize, warms: usize) -> Vec<Figures> {
+    const ROUNDS: usize = 10;
+    let mut inits = vec![Vec::new(); subjects.len()];
+    let mut totals = vec![Vec::new(); subjects.len()];
+    for _ in 0..colds {
+        for (i, subject) in subjects.iter().enumerate() {
+            let (init, total) = subject.cold_start(event);
+            inits[i].push(init);
+            totals[i].push(total);
+        }
+    }
+    let mut warm: Vec<WarmProcess> = subjects.iter().map(|s| s.warm_process(event)).collect();
+    for round in 0..ROUNDS {
+        let n = warms / ROUNDS + usize::from(round < warms % ROUNDS);
+        for (process, subject) in warm.iter_mut().zip(subjects) {
+            process.batch(subject, event, n);
+        }
+    }
+    warm.into_iter()
+        .zip(inits.iter_mut().zip(totals.iter_mut()))
+        .map(|(process, (inits, totals))| {
+            let (latencies, cpu, rss) = process.finish();
+            inits.sort_by(f64::total_cmp);
+            totals.sort_by(f64::total_cmp);
+            #[allow(clippy::cast_precision_loss)]
+            Figures {
+                init_median_ms: percentile(inits, 0.5),
+                init_max_ms: *inits.last().unwrap(),
+                cold_median_ms: percentile(totals, 0.5),
+                cold_max_ms: *totals.last().unwrap(),
+                warm_p50_us: percentile(&latencies, 0.5),
+                warm_p99_us: percentile(&latencies, 0.99),
+                cpu_per_invocation_us: cpu.as_secs_f64() * 1e6 / warms as f64,
+                peak_rss_mb: rss as f64 / 1024.0,
+            }
+        })
+        .collect()
 }
 
 struct Args {
@@ -461,79 +551,65 @@ fn main() {
     let stub = start_sns_stub();
 
     // The floor echoes the event; the function must answer 202 (published) every time.
-    let floor = measure(&args.floor, &event, "\"routeKey\"", stub, colds, warms);
     let published = "\"statusCode\":202";
-    let ours = measure(&args.function, &event, published, stub, colds, warms);
+    let subjects = [
+        Subject {
+            binary: &args.floor,
+            expect: "\"routeKey\"",
+            sns_port: stub,
+        },
+        Subject {
+            binary: &args.function,
+            expect: published,
+            sns_port: stub,
+        },
+    ];
+    let [floor, ours] = measure(&subjects, &event, colds, warms)[..] else {
+        unreachable!("one figure set per subject")
+    };
     let moto = args.moto.as_ref().map(|path| {
         let moto = Moto::start(path);
-        measure(
-            &args.function,
-            &event,
-            published,
-            moto.1,
-            colds.min(5),
-            warms.min(200),
-        )
+        let subject = Subject {
+            binary: &args.function,
+            expect: published,
+            sns_port: moto.1,
+        };
+        measure(&[subject], &event, colds.min(5), warms.min(200))[0]
     });
 
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    let row = |name, unit, target, figure: fn(&Figures) -> f64| {
+        let (f, o) = (figure(&floor), figure(&ours));
+        (name, unit, target, f, o, moto.as_ref().map(figure))
+    };
     let rows = [
-        (
+        row(
             "init (exec → first /next), median",
             "ms",
-            floor.init_median_ms,
-            ours.init_median_ms,
-            moto.map(|m| m.init_median_ms),
+            Target::RatioAtMost(1.5),
+            |f| f.init_median_ms,
         ),
-        (
-            "init, max",
-            "ms",
-            floor.init_max_ms,
-            ours.init_max_ms,
-            moto.map(|m| m.init_max_ms),
-        ),
-        (
+        row("init, max", "ms", Target::None, |f| f.init_max_ms),
+        row(
             "cold total (exec → first response), median",
             "ms",
-            floor.cold_median_ms,
-            ours.cold_median_ms,
-            moto.map(|m| m.cold_median_ms),
+            Target::RatioAtMost(2.0),
+            |f| f.cold_median_ms,
         ),
-        (
-            "cold total, max",
-            "ms",
-            floor.cold_max_ms,
-            ours.cold_max_ms,
-            moto.map(|m| m.cold_max_ms),
-        ),
-        (
-            "warm latency p50",
-            "µs",
-            floor.warm_p50_us,
-            ours.warm_p50_us,
-            moto.map(|m| m.warm_p50_us),
-        ),
-        (
-            "warm latency p99",
-            "µs",
-            floor.warm_p99_us,
-            ours.warm_p99_us,
-            moto.map(|m| m.warm_p99_us),
-        ),
-        (
+        row("cold total, max", "ms", Target::None, |f| f.cold_max_ms),
+        row("warm latency p50", "µs", Target::None, |f| f.warm_p50_us),
+        row("warm latency p99", "µs", Target::AtMost(2000.0), |f| {
+            f.warm_p99_us
+        }),
+        row(
             "warm CPU per invocation (user+sys)",
             "µs",
-            floor.cpu_per_invocation_us,
-            ours.cpu_per_invocation_us,
-            moto.map(|m| m.cpu_per_invocation_us),
+            Target::AtMost(150.0),
+            |f| f.cpu_per_invocation_us,
         ),
-        (
-            "peak RSS (VmHWM)",
-            "MB",
-            floor.peak_rss_mb,
-            ours.peak_rss_mb,
-            moto.map(|m| m.peak_rss_mb),
-        ),
+        row("peak RSS (VmHWM)", "MB", Target::AtMost(12.0), |f| {
+            f.peak_rss_mb
+        }),
     ];
     let moto_note = if moto.is_some() {
         format!(
@@ -548,32 +624,47 @@ fn main() {
         "\n{colds} cold starts, {warms} warm invocations of {} (stub SNS){moto_note}\n",
         args.event.display()
     );
-    println!("| figure | unit | bare floor | qase-defect-fanout | × floor | with moto SNS |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| figure | unit | bare floor | qase-defect-fanout | × floor | target | met | with moto SNS |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let mut json_rows = Vec::new();
-    for (name, unit, f, o, m) in rows {
+    for (name, unit, target, f, o, m) in rows {
         let m_text = m.map_or("-".to_owned(), |m| format!("{m:.2}"));
+        let met = target.met(o, f);
         println!(
-            "| {name} | {unit} | {f:.2} | {o:.2} | {:.2} | {m_text} |",
-            ratio(o, f)
+            "| {name} | {unit} | {f:.2} | {o:.2} | {:.2} | {target} | {} | {m_text} |",
+            ratio(o, f),
+            yes_no(met)
         );
         json_rows.push(serde_json::json!({
             "figure": name, "unit": unit, "floor": f, "function": o,
-            "ratio_to_floor": ratio(o, f), "with_moto": m,
+            "ratio_to_floor": ratio(o, f), "target": target.to_string(), "met": met,
+            "with_moto": m,
         }));
     }
     let floor_size = size_mb(&args.floor).unwrap_or(f64::NAN);
     let ours_size = size_mb(&args.function).unwrap_or(f64::NAN);
     println!(
-        "| bootstrap size (host build) | MB | {floor_size:.2} | {ours_size:.2} | {:.2} | - |",
+        "| bootstrap size (host build) | MB | {floor_size:.2} | {ours_size:.2} | {:.2} | - | - | - |",
         ratio(ours_size, floor_size)
     );
     let mut zips = Vec::new();
+    let zip_target = Target::AtMost(2.5);
     for (label, path) in &args.zips {
         if let Some(size) = size_mb(path) {
-            println!("| deploy zip, {label} | MB | - | {size:.2} | - | - |");
-            zips.push(serde_json::json!({"label": label, "mb": size}));
+            let met = zip_target.met(size, f64::NAN);
+            println!(
+                "| deploy zip, {label} | MB | - | {size:.2} | - | {zip_target} | {} | - |",
+                yes_no(met)
+            );
+            zips.push(serde_json::json!({
+                "label": label, "mb": size, "target": zip_target.to_string(), "met": met,
+            }));
         }
+    }
+    if args.quick {
+        println!("\n--quick: too few runs for the targets to mean anything; none is asserted.");
     }
     let json = serde_json::json!({
         "quick": args.quick, "cold_starts": colds, "warm_invocations": warms,
