@@ -1,101 +1,13 @@
-//! The secret never leaks (logs at every level, error bodies, `Debug`), payload text is not
-//! logged above debug, and each request is logged exactly once.
+//! The secret never leaks through `Debug`, and the Secrets Manager source works against the
+//! emulator with clear errors. What the logs contain is checked in `tests/logs.rs`.
 
 mod common;
 
 use common::moto::Moto;
-use common::{Api, EventBuilder, SECRET, capture_logs, qase_fixture, send};
-use lambda_http::tracing::Level;
+use common::{Api, EventBuilder, SECRET, qase_fixture, send};
 use qase_defect_fanout::config::Config;
 use qase_defect_fanout::handler::App;
 use qase_defect_fanout::secrets::{self, SecretFetchError};
-use qase_defect_fanout::webhook::Secret;
-
-const TITLE: &str = "Payment page leaks card number 4111-PRIVATE";
-const RESULT: &str = "Actual result with PRIVATE-DETAIL-5150";
-
-/// A webhook whose payload text we can search the logs for.
-fn private_webhook() -> String {
-    qase_fixture("defect.created")
-        .replace("Example defect", TITLE)
-        .replace("Something", RESULT)
-}
-
-/// Sends good and bad requests (through the real SDK to the emulator) while logging at
-/// `level`; answers the logs and every response body.
-async fn run_everything(level: Level) -> (String, Vec<String>) {
-    let moto = Moto::start();
-    let topic = moto.create_topic("secrets", false).await;
-    let app = App {
-        secret: Secret::new(SECRET),
-        fifo: false,
-        allowed_sources: None,
-        publisher: moto.publisher(&topic),
-    };
-    let (logs, _guard) = capture_logs(level);
-
-    let body = private_webhook();
-    let almost = format!("{SECRET}x");
-    let requests = [
-        EventBuilder::qase(Api::Http, &body),
-        EventBuilder::qase(Api::Rest, &body),
-        EventBuilder::qase(Api::Http, "{not json"),
-        EventBuilder::qase(Api::Http, &body).method("PUT"),
-        EventBuilder::new(Api::Http)
-            .header("X-Qase-Secret", &almost)
-            .body(&body),
-        EventBuilder::new(Api::Http)
-            .header("X-Qase-Secret", &SECRET[1..])
-            .body(&body),
-        EventBuilder::new(Api::Http).body(&body),
-        EventBuilder::qase(Api::Http, &body).header("X-Qase-Secret", SECRET),
-    ];
-    let mut bodies = Vec::new();
-    for request in &requests {
-        let response = send(&app, request).await;
-        bodies.push(String::from_utf8_lossy(response.body().as_ref()).into_owned());
-    }
-    (logs.text(), bodies)
-}
-
-#[tokio::test(flavor = "current_thread")]
-async fn the_secret_appears_in_no_log_line_at_any_level_and_in_no_response() {
-    let (logs, bodies) = run_everything(Level::TRACE).await;
-
-    assert!(logs.contains("published"), "the run was logged:\n{logs}");
-    assert!(logs.contains("wrong_secret"), "the run was logged:\n{logs}");
-    assert!(logs.lines().count() > 20, "TRACE captured the SDK too");
-    assert!(!logs.contains(SECRET), "the secret leaked into the logs");
-    for body in bodies {
-        assert!(
-            !body.contains(SECRET),
-            "the secret leaked into a response: {body}"
-        );
-    }
-}
-
-#[tokio::test(flavor = "current_thread")]
-async fn payload_text_is_not_logged_above_debug_and_each_request_is_one_line() {
-    let (logs, _) = run_everything(Level::INFO).await;
-
-    assert!(
-        !logs.contains("PRIVATE"),
-        "payload text logged at INFO:\n{logs}"
-    );
-    assert!(!logs.contains(SECRET));
-    // One line per request, nothing else: two published, six refused.
-    let lines: Vec<_> = logs.lines().collect();
-    assert_eq!(lines.len(), 8, "{logs}");
-    assert_eq!(
-        lines.iter().filter(|l| l.contains(" published ")).count(),
-        2,
-        "{logs}"
-    );
-    assert!(
-        lines.iter().all(|l| l.contains("status=")),
-        "each line carries the status: {logs}"
-    );
-}
 
 #[test]
 fn debug_output_of_the_configuration_and_app_is_redacted() {

@@ -350,5 +350,8 @@ pub fn capture_logs(
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    (logs, collector.set_default())
+    let guard = collector.set_default();
+    // Recompute every callsite's cached interest against the new collector.
+    lambda_http::tracing::callsite::rebuild_interest_cache();
+    (logs, guard)
 }

@@ -1,0 +1,103 @@
+//! The secret never leaks into the logs (at any level) or a response body, payload text is
+//! not logged above debug, and each request is logged exactly once.
+//!
+//! A binary of its own, and one test at a time: tracing's callsite interest is global, so a
+//! test logging on another thread while a capture starts can make the capture miss events.
+
+mod common;
+
+use common::moto::Moto;
+use common::{Api, EventBuilder, SECRET, capture_logs, qase_fixture, send};
+use lambda_http::tracing::Level;
+use qase_defect_fanout::handler::App;
+use qase_defect_fanout::webhook::Secret;
+
+/// Held by each test for its whole run.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const TITLE: &str = "Payment page leaks card number 4111-PRIVATE";
+const RESULT: &str = "Actual result with PRIVATE-DETAIL-5150";
+
+/// A webhook whose payload text we can search the logs for.
+fn private_webhook() -> String {
+    qase_fixture("defect.created")
+        .replace("Example defect", TITLE)
+        .replace("Something", RESULT)
+}
+
+/// Sends good and bad requests (through the real SDK to the emulator) while logging at
+/// `level`; answers the logs and every response body.
+async fn run_everything(level: Level) -> (String, Vec<String>) {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let moto = Moto::start();
+    let topic = moto.create_topic("secrets", false).await;
+    let app = App {
+        secret: Secret::new(SECRET),
+        fifo: false,
+        allowed_sources: None,
+        publisher: moto.publisher(&topic),
+    };
+    let (logs, _guard) = capture_logs(level);
+
+    let body = private_webhook();
+    let almost = format!("{SECRET}x");
+    let requests = [
+        EventBuilder::qase(Api::Http, &body),
+        EventBuilder::qase(Api::Rest, &body),
+        EventBuilder::qase(Api::Http, "{not json"),
+        EventBuilder::qase(Api::Http, &body).method("PUT"),
+        EventBuilder::new(Api::Http)
+            .header("X-Qase-Secret", &almost)
+            .body(&body),
+        EventBuilder::new(Api::Http)
+            .header("X-Qase-Secret", &SECRET[1..])
+            .body(&body),
+        EventBuilder::new(Api::Http).body(&body),
+        EventBuilder::qase(Api::Http, &body).header("X-Qase-Secret", SECRET),
+    ];
+    let mut bodies = Vec::new();
+    for request in &requests {
+        let response = send(&app, request).await;
+        bodies.push(String::from_utf8_lossy(response.body().as_ref()).into_owned());
+    }
+    (logs.text(), bodies)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_secret_appears_in_no_log_line_at_any_level_and_in_no_response() {
+    let (logs, bodies) = run_everything(Level::TRACE).await;
+
+    assert!(logs.contains("published"), "the run was logged:\n{logs}");
+    assert!(logs.contains("wrong_secret"), "the run was logged:\n{logs}");
+    assert!(logs.lines().count() > 20, "TRACE captured the SDK too");
+    assert!(!logs.contains(SECRET), "the secret leaked into the logs");
+    for body in bodies {
+        assert!(
+            !body.contains(SECRET),
+            "the secret leaked into a response: {body}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn payload_text_is_not_logged_above_debug_and_each_request_is_one_line() {
+    let (logs, _) = run_everything(Level::INFO).await;
+
+    assert!(
+        !logs.contains("PRIVATE"),
+        "payload text logged at INFO:\n{logs}"
+    );
+    assert!(!logs.contains(SECRET));
+    // One line per request, nothing else: two published, six refused.
+    let lines: Vec<_> = logs.lines().collect();
+    assert_eq!(lines.len(), 8, "{logs}");
+    assert_eq!(
+        lines.iter().filter(|l| l.contains(" published ")).count(),
+        2,
+        "{logs}"
+    );
+    assert!(
+        lines.iter().all(|l| l.contains("status=")),
+        "each line carries the status: {logs}"
+    );
+}
