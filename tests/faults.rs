@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use common::faults::{Fault, FaultProxy};
 use common::moto::Moto;
 use common::{
-    Api, EventBuilder, SECRET, capture_logs, json_body, numbered_webhook as webhook, send,
+    Api, EventBuilder, ONE_AT_A_TIME, SECRET, capture_logs, json_body, numbered_webhook as webhook,
+    send,
 };
 use lambda_http::http::StatusCode;
 use lambda_http::tracing::Level;
@@ -114,6 +115,7 @@ async fn fault_then_recovery(
 
 #[tokio::test(flavor = "current_thread")]
 async fn refused_connections_answer_503_and_recover() {
+    let _one = ONE_AT_A_TIME.lock().await;
     // Nothing reaches the proxy: every attempt is refused by the kernel.
     let attempts = Some(0);
     fault_then_recovery(
@@ -127,6 +129,7 @@ async fn refused_connections_answer_503_and_recover() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn reset_connections_answer_503_after_every_attempt_and_recover() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let attempts = Some(MAX_ATTEMPTS as usize);
     fault_then_recovery(
         Fault::Reset,
@@ -139,6 +142,7 @@ async fn reset_connections_answer_503_after_every_attempt_and_recover() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn sns_500s_answer_503_after_every_attempt_and_recover() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let attempts = Some(MAX_ATTEMPTS as usize);
     fault_then_recovery(
         Fault::ServerError,
@@ -151,6 +155,7 @@ async fn sns_500s_answer_503_after_every_attempt_and_recover() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn throttling_answers_503_after_every_attempt_and_recovers() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let attempts = Some(MAX_ATTEMPTS as usize);
     fault_then_recovery(
         Fault::Throttle,
@@ -163,6 +168,7 @@ async fn throttling_answers_503_after_every_attempt_and_recovers() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_silent_sns_answers_503_when_the_publish_budget_runs_out() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let elapsed = fault_then_recovery(
         Fault::Hang,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -185,6 +191,7 @@ async fn a_silent_sns_answers_503_when_the_publish_budget_runs_out() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_slow_sns_within_the_attempt_timeout_still_publishes_once() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let rig = rig("slow").await;
     rig.proxy.set(Fault::Slow(Duration::from_secs(1)));
 
@@ -202,6 +209,7 @@ async fn a_slow_sns_within_the_attempt_timeout_still_publishes_once() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_sns_slower_than_the_attempt_timeout_is_at_least_once_not_lost() {
+    let _one = ONE_AT_A_TIME.lock().await;
     // Each attempt reaches SNS but answers after the client gave up: the answer is 503 (not
     // confirmed), and the copies that SNS did take arrive. This is the documented
     // at-least-once case; nothing the function answered 2xx for is missing.

@@ -1,19 +1,15 @@
 //! The secret never leaks into the logs (at any level) or a response body, payload text is
 //! not logged above debug, and each request is logged exactly once.
 //!
-//! A binary of its own, and one test at a time: tracing's callsite interest is global, so a
-//! test logging on another thread while a capture starts can make the capture miss events.
+//! A binary of its own, and one test at a time (see `common::ONE_AT_A_TIME`).
 
 mod common;
 
 use common::moto::Moto;
-use common::{Api, EventBuilder, SECRET, capture_logs, qase_fixture, send};
+use common::{Api, EventBuilder, ONE_AT_A_TIME, SECRET, capture_logs, qase_fixture, send};
 use lambda_http::tracing::Level;
 use qase_defect_fanout::handler::App;
 use qase_defect_fanout::webhook::Secret;
-
-/// Held by each test for its whole run.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const TITLE: &str = "Payment page leaks card number 4111-PRIVATE";
 const RESULT: &str = "Actual result with PRIVATE-DETAIL-5150";
