@@ -393,26 +393,30 @@ impl Subject<'_> {
         }
     }
 
-    /// One fresh process, one invocation: (init, cold total) in ms. A fresh emulator for
-    /// every process: a killed process's `/next` may still be waiting in the old one, and
-    /// must not take the next process's event.
-    fn cold_start(&self, event: &[u8]) -> (f64, f64) {
+    /// A fresh emulator and a fresh process, through its first invocation, whose answer is
+    /// checked: (emulator, process, when it was exec'd, what the emulator saw). A fresh
+    /// emulator for every process: a killed process's `/next` may still be waiting in the
+    /// old one, and must not take the next process's event.
+    fn launch(&self, event: &[u8]) -> (Runtime, Child, Instant, Log) {
         let runtime = Runtime::start();
         runtime.reset(event, 1);
         let started = Instant::now();
         let child = spawn(self.binary, &runtime, self.sns_port);
         let log = runtime.wait_done(1, Duration::from_secs(30));
-        stop(child);
         self.check_answers(&log);
+        (runtime, child, started, log)
+    }
+
+    /// One fresh process, one invocation: (init, cold total) in ms.
+    fn cold_start(&self, event: &[u8]) -> (f64, f64) {
+        let (_runtime, child, started, log) = self.launch(event);
+        stop(child);
         (ms(log.next_at[0] - started), ms(log.done_at[0].0 - started))
     }
 
     /// A process past its first invocation, ready for warm batches.
     fn warm_process(&self, event: &[u8]) -> WarmProcess {
-        let runtime = Runtime::start();
-        runtime.reset(event, 1);
-        let child = spawn(self.binary, &runtime, self.sns_port);
-        self.check_answers(&runtime.wait_done(1, Duration::from_secs(30)));
+        let (runtime, child, _, _) = self.launch(event);
         let cpu_before = cpu_time(child.id());
         WarmProcess {
             runtime,
