@@ -1,8 +1,10 @@
 //! Typed configuration, read from the environment once at cold start.
 //!
 //! Every problem is reported with the name of the variable to fix, so a misconfigured
-//! function fails its init with a clear message instead of failing requests later. The AWS
-//! SDK's own variables (credentials, `AWS_ENDPOINT_URL[_SNS]`) are left to the SDK.
+//! function fails its init with a clear message instead of failing requests later. Of the
+//! AWS SDK's own variables, only `AWS_CA_BUNDLE` is read here; credentials and
+//! `AWS_ENDPOINT_URL[_<SERVICE>]` are read where the SDK configuration is built
+//! (`publish::sdk_config`).
 
 use std::path::PathBuf;
 
