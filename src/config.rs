@@ -1,16 +1,19 @@
-//! Typed configuration, read from the environment once at cold start.
+//! Typed configuration, read from the environment once at cold start: the only code in the
+//! crate that reads the environment.
 //!
 //! Every problem is reported with the name of the variable to fix, so a misconfigured
-//! function fails its init with a clear message instead of failing requests later. Of the
-//! AWS SDK's own variables, only `AWS_CA_BUNDLE` is read here; credentials and
-//! `AWS_ENDPOINT_URL[_<SERVICE>]` are read where the SDK configuration is built
-//! (`publish::sdk_config`).
+//! function fails its init with a clear message instead of failing requests later. The AWS
+//! SDK's own variables that the function honours (credentials, `AWS_ENDPOINT_URL[_<SERVICE>]`,
+//! `AWS_CA_BUNDLE`) are read here too, into [`AwsEnvironment`], as plain data; `crate::aws`
+//! turns them into SDK configuration. Nothing here logs, and no error names a secret's value.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
 
 use ipnet::IpNet;
 
-use crate::webhook::Secret;
+use crate::auth::Secret;
 
 /// The SNS topic to publish to (required).
 pub const ENV_TOPIC_ARN: &str = "TOPIC_ARN";
@@ -28,6 +31,14 @@ pub const ENV_ALLOWED_SOURCE_IPS: &str = "ALLOWED_SOURCE_IPS";
 /// The standard AWS SDK variable: a PEM file of extra root certificates to trust, on top of
 /// the compiled-in Amazon Trust Services roots (e.g. for a TLS-inspecting proxy).
 pub const ENV_CA_BUNDLE: &str = "AWS_CA_BUNDLE";
+/// Credentials, as Lambda provides them (required).
+pub const ENV_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+/// Credentials, as Lambda provides them (required).
+pub const ENV_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+/// Credentials, as Lambda provides them (temporary credentials have one).
+pub const ENV_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+/// `AWS_ENDPOINT_URL` and every `AWS_ENDPOINT_URL_<SERVICE>`: where AWS calls go instead.
+pub const ENV_ENDPOINT_URL_PREFIX: &str = "AWS_ENDPOINT_URL";
 
 /// A configuration value is missing or malformed.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -121,6 +132,41 @@ pub enum SecretSource {
     Disabled,
 }
 
+/// Static credentials from the environment. `Debug` shows the key id only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AwsCredentials {
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: String,
+    /// `AWS_SESSION_TOKEN`, when set.
+    pub session_token: Option<String>,
+}
+
+impl fmt::Debug for AwsCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// What the AWS clients take from the environment, as plain data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsEnvironment {
+    /// The credentials every AWS call is signed with.
+    pub credentials: AwsCredentials,
+    /// The non-empty `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` variables, by name.
+    pub endpoint_urls: BTreeMap<String, String>,
+    /// Extra trusted root certificates ([`ENV_CA_BUNDLE`]); read and checked at cold start.
+    pub ca_bundle: Option<PathBuf>,
+}
+
 /// Everything the function needs, checked once at cold start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -130,19 +176,29 @@ pub struct Config {
     pub secret: SecretSource,
     /// The source addresses allowed to call; `None` means any.
     pub allowed_sources: Option<Vec<IpNet>>,
-    /// Extra trusted root certificates ([`ENV_CA_BUNDLE`]); read and checked at cold start.
-    pub ca_bundle: Option<PathBuf>,
+    /// Credentials, endpoints and trust roots for the AWS clients.
+    pub aws: AwsEnvironment,
 }
 
 impl Config {
-    /// Reads the process environment.
+    /// Reads the process environment (variables whose name or value is not UTF-8 are not ours,
+    /// and are skipped rather than read with a panic).
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_vars(std::env::vars_os().filter_map(|(name, value)| {
+            Some((name.into_string().ok()?, value.into_string().ok()?))
+        }))
     }
 
-    /// Reads configuration through `lookup`, so tests need not touch the real environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name| lookup(name).filter(|v| !v.is_empty());
+    /// Reads configuration from `vars` (name, value), so tests need not touch the real
+    /// environment. Empty values count as unset.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let vars: BTreeMap<String, String> = vars
+            .into_iter()
+            .filter(|(_, value)| !value.is_empty())
+            .collect();
+        let get = |name: &str| vars.get(name).cloned();
 
         let topic =
             TopicArn::parse(&get(ENV_TOPIC_ARN).ok_or(ConfigError::Missing(ENV_TOPIC_ARN))?)?;
@@ -181,13 +237,34 @@ impl Config {
             .map(|list| parse_sources(&list))
             .transpose()?
             .filter(|nets| !nets.is_empty());
+        let credentials = AwsCredentials {
+            access_key_id: get(ENV_ACCESS_KEY_ID).ok_or(ConfigError::Missing(ENV_ACCESS_KEY_ID))?,
+            secret_access_key: get(ENV_SECRET_ACCESS_KEY)
+                .ok_or(ConfigError::Missing(ENV_SECRET_ACCESS_KEY))?,
+            session_token: get(ENV_SESSION_TOKEN),
+        };
+        let endpoint_urls = vars
+            .iter()
+            .filter(|(name, _)| is_endpoint_variable(name))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
         Ok(Self {
             topic,
             secret,
             allowed_sources,
-            ca_bundle: get(ENV_CA_BUNDLE).map(PathBuf::from),
+            aws: AwsEnvironment {
+                credentials,
+                endpoint_urls,
+                ca_bundle: get(ENV_CA_BUNDLE).map(PathBuf::from),
+            },
         })
     }
+}
+
+/// `AWS_ENDPOINT_URL` itself or `AWS_ENDPOINT_URL_<SERVICE>`.
+fn is_endpoint_variable(name: &str) -> bool {
+    name.strip_prefix(ENV_ENDPOINT_URL_PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
 }
 
 /// `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`.
@@ -240,12 +317,18 @@ mod tests {
 
     const ARN: &str = "arn:aws:sns:eu-west-1:123456789012:qase-defects";
 
+    /// Credentials Lambda always provides, plus `vars`.
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        })
+        let lambda = [
+            (ENV_ACCESS_KEY_ID, "AKIDEXAMPLE"),
+            (ENV_SECRET_ACCESS_KEY, "wJalr"),
+        ];
+        Config::from_vars(
+            lambda
+                .iter()
+                .chain(vars)
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )
     }
 
     #[test]
@@ -316,10 +399,10 @@ mod tests {
             (ENV_TOPIC_ARN, "arn:aws:sns:eu-west-1:123456789012:t"),
             (ENV_SECRET, "s"),
         ];
-        assert_eq!(config(&base).unwrap().ca_bundle, None);
+        assert_eq!(config(&base).unwrap().aws.ca_bundle, None);
         let with = [base[0], base[1], (ENV_CA_BUNDLE, "/opt/ca.pem")];
         assert_eq!(
-            config(&with).unwrap().ca_bundle,
+            config(&with).unwrap().aws.ca_bundle,
             Some(PathBuf::from("/opt/ca.pem"))
         );
     }
@@ -406,5 +489,51 @@ mod tests {
             }
         ));
         assert!(!err.to_string().contains("\"s\""));
+    }
+
+    #[test]
+    fn reads_credentials_as_lambda_provides_them_and_never_shows_the_secret_parts() {
+        let c = config(&[
+            (ENV_TOPIC_ARN, ARN),
+            (ENV_SECRET, "s"),
+            (ENV_SESSION_TOKEN, "token-value"),
+        ])
+        .unwrap();
+        assert_eq!(c.aws.credentials.access_key_id, "AKIDEXAMPLE");
+        assert_eq!(c.aws.credentials.secret_access_key, "wJalr");
+        assert_eq!(
+            c.aws.credentials.session_token.as_deref(),
+            Some("token-value")
+        );
+        let shown = format!("{c:?}");
+        assert!(shown.contains("AKIDEXAMPLE"), "{shown}");
+        assert!(
+            !shown.contains("wJalr") && !shown.contains("token-value"),
+            "{shown}"
+        );
+
+        let without = Config::from_vars([
+            (ENV_TOPIC_ARN.to_owned(), ARN.to_owned()),
+            (ENV_SECRET.to_owned(), "s".to_owned()),
+        ]);
+        assert_eq!(
+            without.unwrap_err(),
+            ConfigError::Missing(ENV_ACCESS_KEY_ID)
+        );
+    }
+
+    #[test]
+    fn keeps_the_endpoint_variables_and_nothing_else() {
+        let c = config(&[
+            (ENV_TOPIC_ARN, ARN),
+            (ENV_SECRET, "s"),
+            ("AWS_ENDPOINT_URL", "http://global"),
+            ("AWS_ENDPOINT_URL_SNS", "http://sns"),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", ""),
+            ("AWS_ENDPOINT_URLX", "http://not-an-endpoint-variable"),
+        ])
+        .unwrap();
+        let names: Vec<_> = c.aws.endpoint_urls.keys().map(String::as_str).collect();
+        assert_eq!(names, ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SNS"]);
     }
 }

@@ -1,21 +1,24 @@
 //! qase-defect-fanout: an AWS Lambda that receives Qase webhooks through API Gateway and
 //! publishes each one, byte for byte, to an SNS topic with routing attributes.
 //!
-//! Crate map:
-//! - [`config`]: typed configuration from the environment, checked once at cold start.
-//! - [`webhook`]: Qase's wire format (envelope, event names, defect payloads, the secret).
-//! - [`publish`]: what is sent to SNS, as plain data; the [`publish::Publisher`] port and its
-//!   SNS adapter.
-//! - [`secrets`]: the secret from AWS Secrets Manager, when configured so.
-//! - [`summary`]: the subject and email text people read.
-//! - [`handler`]: HTTP in, status and JSON out; the Lambda runtime loop.
+//! Crate map (each file says what lives in it and what it may touch):
+//! - [`config`]: the only reader of the environment; typed, checked once at cold start.
+//! - [`qase`]: Qase's wire format (envelope, event names, defect payloads); no HTTP, no secrets.
+//! - [`auth`]: the secret and the source-address check.
+//! - [`message`]: what is published and the AWS limits on it, as plain data.
+//! - [`summary`]: the subject and the text people read.
+//! - [`publisher`]: the [`publisher::Publisher`] port and its error.
+//! - [`aws`]: the only code with AWS SDK types (TLS, SNS, Secrets Manager).
+//! - [`lambda`]: API Gateway events in, status and JSON out; the runtime loop.
 //!
 //! `main.rs` only wires these together.
 
-pub mod config;
-pub mod handler;
-pub mod publish;
+pub mod auth;
 #[cfg(feature = "aws")]
-pub mod secrets;
+pub mod aws;
+pub mod config;
+pub mod lambda;
+pub mod message;
+pub mod publisher;
+pub mod qase;
 pub mod summary;
-pub mod webhook;

@@ -1,32 +1,30 @@
 //! Cold start only: logging, configuration, the secret, the SNS client, then the runtime loop.
 
-use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use qase_defect_fanout::auth::Secret;
+use qase_defect_fanout::aws::sns::SnsPublisher;
+use qase_defect_fanout::aws::{self, EndpointUrls, secrets_manager, tls};
 use qase_defect_fanout::config::{Config, ENV_SECRET_DISABLED, SecretSource};
-use qase_defect_fanout::handler::{self, App};
-use qase_defect_fanout::publish::{
-    EndpointUrls, SnsPublisher, https_client, read_ca_bundle, sdk_config,
-};
-use qase_defect_fanout::secrets;
+use qase_defect_fanout::lambda::{self, App};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = Config::from_env()?;
     let extra_roots = config
+        .aws
         .ca_bundle
         .as_deref()
-        .map(read_ca_bundle)
+        .map(tls::read_ca_bundle)
         .transpose()?;
-    // What Lambda provides: credentials in the environment, and nothing in profile files.
-    let aws = sdk_config(
-        https_client(extra_roots),
-        EnvironmentVariableCredentialsProvider::new(),
-        EndpointUrls::from_env(),
+    let sdk = aws::sdk_config(
+        tls::https_client(extra_roots),
+        aws::credentials(&config.aws.credentials),
+        EndpointUrls::new(config.aws.endpoint_urls),
     );
-    let secret = match config.secret {
+    let secret: Option<Secret> = match config.secret {
         SecretSource::Value(secret) => Some(secret),
         SecretSource::SecretsManager { arn, region } => {
-            Some(secrets::fetch(&aws, &arn, &region).await?)
+            Some(secrets_manager::fetch(&sdk, &arn, &region).await?)
         }
         SecretSource::Disabled => {
             lambda_http::tracing::warn!(
@@ -39,7 +37,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         secret,
         fifo: config.topic.is_fifo(),
         allowed_sources: config.allowed_sources,
-        publisher: SnsPublisher::from_config(&aws, &config.topic),
+        publisher: SnsPublisher::from_config(&sdk, &config.topic),
     };
-    handler::run(app).await
+    lambda::run(app).await
 }

@@ -1,12 +1,12 @@
 //! What people read: the email subject and the short email body.
 //!
-//! Machines get the request body untouched (see [`crate::publish`]); email subscribers get
+//! Machines get the request body untouched (see [`crate::message`]); email subscribers get
 //! this summary instead, built from the parsed [`Webhook`]. Pure functions over plain data; no
 //! payload text beyond the title ever goes in (actual results may be personal data).
 
 use std::fmt::Write as _;
 
-use crate::webhook::{DefectEvent, DefectOrigin, Webhook};
+use crate::qase::{DefectEvent, DefectOrigin, Webhook};
 
 /// SNS requires subjects shorter than 100 characters.
 pub const MAX_SUBJECT_CHARS: usize = 99;

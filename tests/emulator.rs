@@ -9,12 +9,12 @@ use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use common::moto::Moto;
 use common::{Api, EventBuilder, SECRET, json_body, qase_fixture, send};
 use lambda_http::http::StatusCode;
-use qase_defect_fanout::handler::App;
-use qase_defect_fanout::publish::{
+use qase_defect_fanout::auth::Secret;
+use qase_defect_fanout::lambda::App;
+use qase_defect_fanout::message::{
     ATTR_ACTION, ATTR_ENTITY, ATTR_ENTITY_ID, ATTR_EVENT_NAME, ATTR_PROJECT_CODE, ATTR_SEVERITY,
     ATTR_TEAM_MEMBER_ID,
 };
-use qase_defect_fanout::webhook::Secret;
 
 const DEFECT_EVENTS: [&str; 4] = [
     "defect.created",
@@ -233,7 +233,7 @@ async fn answers_503_quickly_when_sns_is_unreachable() {
         secret: Secret::new(SECRET),
         fifo: false,
         allowed_sources: None,
-        publisher: qase_defect_fanout::publish::SnsPublisher::from_config(&aws, &topic_arn),
+        publisher: qase_defect_fanout::aws::sns::SnsPublisher::from_config(&aws, &topic_arn),
     };
 
     let started = std::time::Instant::now();
@@ -246,7 +246,7 @@ async fn answers_503_quickly_when_sns_is_unreachable() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(json_body(&response)["error"], "sns_unavailable");
     assert!(
-        started.elapsed() < qase_defect_fanout::publish::PUBLISH_TIMEOUT,
+        started.elapsed() < qase_defect_fanout::aws::PUBLISH_TIMEOUT,
         "answered within the publish budget: {:?}",
         started.elapsed()
     );

@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{Api, EventBuilder, RecordingPublisher, app, qase_fixture};
-use qase_defect_fanout::handler::{self, request_from_json};
+use qase_defect_fanout::lambda::{self, request_from_json};
 
 /// One file in `events/`: how it is built and the status the function answers it with.
 struct Scenario {
@@ -141,7 +141,7 @@ async fn every_event_file_gets_its_documented_status_and_only_2xx_publish() {
         let app = app(RecordingPublisher::ok());
 
         let request = request_from_json(&json).expect("lambda_http accepts the event");
-        let response = handler::handle(&app, request).await;
+        let response = lambda::handle(&app, request).await;
 
         assert_eq!(
             response.status().as_u16(),

@@ -16,12 +16,12 @@ use common::{
 };
 use lambda_http::http::StatusCode;
 use lambda_http::tracing::Level;
+use qase_defect_fanout::auth::Secret;
+use qase_defect_fanout::aws::sns::SnsPublisher;
+use qase_defect_fanout::aws::{ATTEMPT_TIMEOUT, MAX_ATTEMPTS, PUBLISH_TIMEOUT};
 use qase_defect_fanout::config::TopicArn;
-use qase_defect_fanout::handler::App;
-use qase_defect_fanout::publish::{
-    ATTEMPT_TIMEOUT, MAX_ATTEMPTS, PUBLISH_TIMEOUT, Publisher, SnsPublisher,
-};
-use qase_defect_fanout::webhook::Secret;
+use qase_defect_fanout::lambda::App;
+use qase_defect_fanout::publisher::Publisher;
 
 /// Qase's deadline is 15 s; we promise an answer in under 10 s.
 const ANSWER_DEADLINE: Duration = Duration::from_secs(10);

@@ -5,11 +5,12 @@ mod common;
 
 use common::{Api, EventBuilder, RecordingPublisher, SECRET, app, json_body, qase_fixture, send};
 use lambda_http::http::StatusCode;
-use qase_defect_fanout::handler::App;
-use qase_defect_fanout::publish::{
-    ATTR_ENTITY_ID, ATTR_EVENT_NAME, ATTR_PROJECT_CODE, MAX_PUBLISH_BYTES, Outbound, PublishError,
+use qase_defect_fanout::lambda::App;
+use qase_defect_fanout::message::{
+    ATTR_ENTITY_ID, ATTR_EVENT_NAME, ATTR_PROJECT_CODE, MAX_PUBLISH_BYTES, Outbound,
 };
-use qase_defect_fanout::webhook::Webhook;
+use qase_defect_fanout::publisher::PublishError;
+use qase_defect_fanout::qase::Webhook;
 
 const APIS: [Api; 3] = [Api::Rest, Api::Http, Api::FunctionUrl];
 

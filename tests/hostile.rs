@@ -7,8 +7,8 @@ mod common;
 use common::{Api, EventBuilder, RecordingPublisher, SECRET, app, json_body, qase_fixture, send};
 use lambda_http::http::StatusCode;
 use proptest::prelude::*;
-use qase_defect_fanout::handler::request_from_json;
-use qase_defect_fanout::publish::MAX_PUBLISH_BYTES;
+use qase_defect_fanout::lambda::request_from_json;
+use qase_defect_fanout::message::MAX_PUBLISH_BYTES;
 
 const APIS: [Api; 3] = [Api::Rest, Api::Http, Api::FunctionUrl];
 

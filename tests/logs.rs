@@ -8,8 +8,8 @@ mod common;
 use common::moto::Moto;
 use common::{Api, EventBuilder, ONE_AT_A_TIME, SECRET, capture_logs, qase_fixture, send};
 use lambda_http::tracing::Level;
-use qase_defect_fanout::handler::App;
-use qase_defect_fanout::webhook::Secret;
+use qase_defect_fanout::auth::Secret;
+use qase_defect_fanout::lambda::App;
 
 const TITLE: &str = "Payment page leaks card number 4111-PRIVATE";
 const RESULT: &str = "Actual result with PRIVATE-DETAIL-5150";

@@ -12,10 +12,10 @@ use common::faults::{Fault, FaultProxy};
 use common::moto::Moto;
 use common::{Api, EventBuilder, SECRET, json_body, numbered_webhook as webhook, send};
 use lambda_http::http::StatusCode;
+use qase_defect_fanout::auth::Secret;
+use qase_defect_fanout::aws::sns::SnsPublisher;
 use qase_defect_fanout::config::TopicArn;
-use qase_defect_fanout::handler::App;
-use qase_defect_fanout::publish::SnsPublisher;
-use qase_defect_fanout::webhook::Secret;
+use qase_defect_fanout::lambda::App;
 
 /// A queue subscribed without raw delivery: the SNS envelope carries the `MessageId` we answered.
 async fn non_raw_queue(moto: &Moto, topic: &str) -> String {

@@ -5,17 +5,21 @@ mod common;
 
 use common::moto::Moto;
 use common::{Api, EventBuilder, SECRET, qase_fixture, send};
+use qase_defect_fanout::aws::secrets_manager::{self as secrets, SecretFetchError};
 use qase_defect_fanout::config::Config;
-use qase_defect_fanout::handler::App;
-use qase_defect_fanout::secrets::{self, SecretFetchError};
+use qase_defect_fanout::lambda::App;
 
 #[test]
 fn debug_output_of_the_configuration_and_app_is_redacted() {
-    let config = Config::from_lookup(|name| match name {
-        "TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:t".into()),
-        "QASE_WEBHOOK_SECRET" => Some(SECRET.into()),
-        _ => None,
-    })
+    let config = Config::from_vars(
+        [
+            ("TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:t"),
+            ("QASE_WEBHOOK_SECRET", SECRET),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "aws-secret-value"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    )
     .unwrap();
     let qase_defect_fanout::config::SecretSource::Value(secret) = config.secret.clone() else {
         panic!("the value source was configured");
@@ -32,6 +36,7 @@ fn debug_output_of_the_configuration_and_app_is_redacted() {
         format!("{app:?}"),
     ] {
         assert!(!shown.contains(SECRET), "{shown}");
+        assert!(!shown.contains("aws-secret-value"), "{shown}");
         assert!(shown.contains("redacted"), "{shown}");
     }
 }

@@ -3,9 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use qase_defect_fanout::publish::{MAX_ATTRIBUTE_CHARS, MAX_PUBLISH_BYTES, Outbound};
+use qase_defect_fanout::message::{MAX_ATTRIBUTE_CHARS, MAX_PUBLISH_BYTES, Outbound};
 use qase_defect_fanout::summary::{self, MAX_SUBJECT_CHARS};
-use qase_defect_fanout::webhook::{EventName, Webhook};
+use qase_defect_fanout::qase::{EventName, Webhook};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(body) = std::str::from_utf8(data) else {

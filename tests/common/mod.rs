@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use lambda_http::{Body, Request, Response};
-use qase_defect_fanout::handler::{self, App};
-use qase_defect_fanout::publish::{Attribute, FifoKeys, Outbound, PublishError, Publisher};
-use qase_defect_fanout::webhook::Secret;
+use qase_defect_fanout::auth::Secret;
+use qase_defect_fanout::lambda::{self, App};
+use qase_defect_fanout::message::{Attribute, FifoKeys, Outbound};
+use qase_defect_fanout::publisher::{PublishError, Publisher};
 use serde_json::{Value, json};
 
 /// The secret the sample events in `events/` carry; `make watch` and `make demo` configure it.
@@ -291,14 +292,14 @@ impl EventBuilder {
 
     /// The request the handler sees, converted exactly as in production.
     pub fn request(&self) -> Request {
-        handler::request_from_json(&self.event().to_string())
+        lambda::request_from_json(&self.event().to_string())
             .expect("the builder makes events lambda_http accepts")
     }
 }
 
 /// Sends `event` through the real handler.
 pub async fn send<P: Publisher>(app: &App<P>, event: &EventBuilder) -> Response<Body> {
-    handler::handle(app, event.request()).await
+    lambda::handle(app, event.request()).await
 }
 
 /// The JSON body of a response.

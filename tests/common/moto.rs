@@ -7,16 +7,20 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use qase_defect_fanout::aws::sns::SnsPublisher;
+use qase_defect_fanout::aws::{EndpointUrls, sdk_config, tls::https_client};
 use qase_defect_fanout::config::TopicArn;
-use qase_defect_fanout::publish::{EndpointUrls, SnsPublisher, https_client, sdk_config};
 
 /// The production SDK configuration with dummy credentials, every AWS call sent to `endpoint`
 /// (the emulator, or a fault proxy in front of it) through `AWS_ENDPOINT_URL`.
 pub fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
     let credentials =
         aws_sdk_sns::config::Credentials::new("testing", "testing", None, None, "moto");
-    let endpoints = EndpointUrls::from_vars([("AWS_ENDPOINT_URL".to_owned(), endpoint.to_owned())]);
-    sdk_config(https_client(None), credentials, endpoints)
+    sdk_config(
+        https_client(None),
+        credentials,
+        EndpointUrls::everything_to(endpoint),
+    )
 }
 
 /// Where `make tools` installs moto; `MOTO_SERVER` overrides it.

@@ -18,8 +18,8 @@ PARAMETERS = TEMPLATE["Parameters"]
 
 
 def published_attributes():
-    """The attribute names the function publishes: the `pub const ATTR_*` in src/publish.rs."""
-    source = (ROOT / "src" / "publish.rs").read_text()
+    """The attribute names the function publishes: the `pub const ATTR_*` in src/message.rs."""
+    source = (ROOT / "src" / "message.rs").read_text()
     names = re.findall(r'pub const ATTR_\w+: &str = "(\w+)";', source)
     assert "event_name" in names
     return set(names)
@@ -164,7 +164,7 @@ def test_function_is_a_cargo_lambda_build_that_answers_before_qase_gives_up():
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
     # The SNS client's whole-publish budget must fit inside the function timeout, and that
     # inside Qase's 15 s.
-    source = (ROOT / "src" / "publish.rs").read_text()
+    source = (ROOT / "src" / "aws" / "mod.rs").read_text()
     budget = int(re.search(r"PUBLISH_TIMEOUT: Duration = Duration::from_secs\((\d+)\)", source)[1])
     assert budget < props["Timeout"] < 15
 

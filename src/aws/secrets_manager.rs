@@ -5,7 +5,7 @@
 
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
 
-use crate::webhook::Secret;
+use crate::auth::Secret;
 
 /// Why the secret could not be read. Each message names the variable to look at.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +24,7 @@ pub enum SecretFetchError {
 }
 
 /// Fetches the current value of the secret `arn` (in `region`) with `config`'s credentials,
-/// endpoint, timeouts and retries (see [`crate::publish::sdk_config`]).
+/// endpoint, timeouts and retries (see [`super::sdk_config`]).
 pub async fn fetch(
     config: &aws_config::SdkConfig,
     arn: &str,

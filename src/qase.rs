@@ -1,20 +1,14 @@
-//! Qase's wire format: the webhook envelope, event names, the defect payloads and the
-//! `X-Qase-Secret` check.
+//! Qase's wire format: the webhook envelope, event names and the defect payloads.
 //!
-//! Everything here is a pure function over bytes and strings. Parsing is deliberately
-//! lenient inside the payload (a field of an unexpected type is skipped, never fatal) and
-//! strict about the envelope (no event name, no routing). This module knows nothing of HTTP
-//! or SNS.
+//! Everything here is a pure function over strings. Parsing is deliberately lenient inside
+//! the payload (a field of an unexpected type is skipped, never fatal) and strict about the
+//! envelope (no event name, no routing). This module knows nothing of HTTP, secrets or SNS.
 
 use std::fmt;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
-use subtle::ConstantTimeEq;
-
-/// The request header in which Qase echoes the webhook's secret (matched case-insensitively).
-pub const SECRET_HEADER: &str = "x-qase-secret";
 
 /// The longest event name accepted; Qase's longest documented one has 30 characters.
 pub const MAX_EVENT_NAME_LEN: usize = 128;
@@ -325,31 +319,6 @@ fn lenient<T: DeserializeOwned>(raw: &RawValue) -> Option<T> {
     serde_json::from_str(raw.get()).ok()
 }
 
-/// The shared secret Qase echoes in [`SECRET_HEADER`]. Its `Debug` output is redacted and
-/// it is compared in constant time.
-#[derive(Clone)]
-pub struct Secret(Box<[u8]>);
-
-impl Secret {
-    /// Wraps a secret value. An empty value is refused (it would match a blank header).
-    #[must_use]
-    pub fn new(value: &str) -> Option<Self> {
-        (!value.is_empty()).then(|| Self(value.as_bytes().into()))
-    }
-
-    /// Whether `candidate` is exactly the secret, compared in constant time for a given length.
-    #[must_use]
-    pub fn matches(&self, candidate: &[u8]) -> bool {
-        self.0.as_ref().ct_eq(candidate).into()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,21 +532,5 @@ mod tests {
         ));
         let longest = format!("defect.{}", "a".repeat(MAX_EVENT_NAME_LEN - 7));
         assert!(EventName::parse(&longest).is_ok());
-    }
-
-    #[test]
-    fn secret_matches_only_the_exact_bytes() {
-        let secret = Secret::new("s3cr3t").unwrap();
-        assert!(secret.matches(b"s3cr3t"));
-        for wrong in [&b""[..], b"s3cr3", b"s3cr3t ", b"S3CR3T", b"s3cr3u"] {
-            assert!(!secret.matches(wrong), "{wrong:?}");
-        }
-    }
-
-    #[test]
-    fn secret_refuses_an_empty_value_and_redacts_debug() {
-        assert!(Secret::new("").is_none());
-        let shown = format!("{:?}", Secret::new("hunter2").unwrap());
-        assert!(!shown.contains("hunter2"), "{shown}");
     }
 }

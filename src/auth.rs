@@ -1,0 +1,140 @@
+//! Who may call: the `X-Qase-Secret` check and the source-address check.
+//!
+//! Pure functions over header values and addresses, so the rules read (and are tested) apart
+//! from HTTP and Lambda. Nothing here logs, and no error message ever contains a secret.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use subtle::ConstantTimeEq;
+
+/// The request header in which Qase echoes the webhook's secret (matched case-insensitively).
+pub const SECRET_HEADER: &str = "x-qase-secret";
+
+/// The shared secret Qase echoes in [`SECRET_HEADER`]. Its `Debug` output is redacted and
+/// it is compared in constant time.
+#[derive(Clone)]
+pub struct Secret(Box<[u8]>);
+
+impl Secret {
+    /// Wraps a secret value. An empty value is refused (it would match a blank header).
+    #[must_use]
+    pub fn new(value: &str) -> Option<Self> {
+        (!value.is_empty()).then(|| Self(value.as_bytes().into()))
+    }
+
+    /// Whether `candidate` is exactly the secret, compared in constant time for a given length.
+    #[must_use]
+    pub fn matches(&self, candidate: &[u8]) -> bool {
+        self.0.as_ref().ct_eq(candidate).into()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Why a caller is not let in. Each variant maps to a stable error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// The caller's address is not in `ALLOWED_SOURCE_IPS`.
+    #[error("requests from this address are not allowed (ALLOWED_SOURCE_IPS)")]
+    ForbiddenSource,
+    /// No `X-Qase-Secret` header.
+    #[error("the X-Qase-Secret header is missing")]
+    MissingSecret,
+    /// `X-Qase-Secret` is present but is not the configured secret (or is sent twice).
+    #[error("the X-Qase-Secret header does not match the configured secret")]
+    WrongSecret,
+}
+
+impl AuthError {
+    /// The stable, machine-readable code clients see in the error body.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::ForbiddenSource => "forbidden_source",
+            Self::MissingSecret => "missing_secret",
+            Self::WrongSecret => "wrong_secret",
+        }
+    }
+}
+
+/// Exactly one `X-Qase-Secret` value (of all those the request carried), equal to `secret`.
+pub fn check_secret<'a>(
+    secret: &Secret,
+    values: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<(), AuthError> {
+    let mut values = values.into_iter();
+    let value = values.next().ok_or(AuthError::MissingSecret)?;
+    if values.next().is_some() || !secret.matches(value) {
+        return Err(AuthError::WrongSecret);
+    }
+    Ok(())
+}
+
+/// The caller's address, as API Gateway reports it, is in one of the `allowed` blocks. An
+/// absent or unparseable address is never allowed.
+pub fn check_source(allowed: &[IpNet], source_ip: Option<&str>) -> Result<(), AuthError> {
+    match source_ip.and_then(|ip| ip.parse::<IpAddr>().ok()) {
+        Some(ip) if allowed.iter().any(|net| net.contains(&ip)) => Ok(()),
+        _ => Err(AuthError::ForbiddenSource),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_matches_only_the_exact_bytes() {
+        let secret = Secret::new("s3cr3t").unwrap();
+        assert!(secret.matches(b"s3cr3t"));
+        for wrong in [&b""[..], b"s3cr3", b"s3cr3t ", b"S3CR3T", b"s3cr3u"] {
+            assert!(!secret.matches(wrong), "{wrong:?}");
+        }
+    }
+
+    #[test]
+    fn secret_refuses_an_empty_value_and_redacts_debug() {
+        assert!(Secret::new("").is_none());
+        let shown = format!("{:?}", Secret::new("hunter2").unwrap());
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn exactly_one_matching_secret_header_is_let_in() {
+        let secret = Secret::new("s3cr3t").unwrap();
+        let check = |values: &[&str]| check_secret(&secret, values.iter().map(|v| v.as_bytes()));
+        assert_eq!(check(&["s3cr3t"]), Ok(()));
+        assert_eq!(check(&[]), Err(AuthError::MissingSecret));
+        assert_eq!(check(&["nope"]), Err(AuthError::WrongSecret));
+        assert_eq!(check(&["s3cr3t", "s3cr3t"]), Err(AuthError::WrongSecret));
+        assert_eq!(check(&["nope", "s3cr3t"]), Err(AuthError::WrongSecret));
+    }
+
+    #[test]
+    fn only_addresses_inside_an_allowed_block_are_let_in() {
+        let allowed: Vec<IpNet> = vec![
+            "3.141.66.247/32".parse().unwrap(),
+            "10.1.0.0/16".parse().unwrap(),
+        ];
+        assert_eq!(check_source(&allowed, Some("3.141.66.247")), Ok(()));
+        assert_eq!(check_source(&allowed, Some("10.1.200.3")), Ok(()));
+        for refused in [
+            Some("3.141.66.248"),
+            Some("2001:db8::1"),
+            Some("not-an-ip"),
+            None,
+        ] {
+            assert_eq!(
+                check_source(&allowed, refused),
+                Err(AuthError::ForbiddenSource),
+                "{refused:?}"
+            );
+        }
+    }
+}

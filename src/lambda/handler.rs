@@ -1,0 +1,250 @@
+//! The request → response contract: an API Gateway request in, a status and a JSON body out.
+//!
+//! [`handle`] admits the request (method, source address, secret, body), asks
+//! [`Outbound`] what to publish and the [`Publisher`] to publish it, and turns every expected
+//! failure into a response (never an `Err`, which API Gateway would turn into an opaque 502).
+//! It logs one line per request. It does not parse Qase's format itself, nor talk to AWS.
+
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+use lambda_http::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt as _, Response, tracing};
+
+use crate::auth::{self, AuthError, SECRET_HEADER, Secret};
+use crate::lambda::event::INVALID_BASE64_MARKER;
+use crate::message::{MAX_PUBLISH_BYTES, Outbound, TooLarge};
+use crate::publisher::{PublishError, Publisher};
+use crate::qase::{Webhook, WebhookError};
+
+/// What the handler needs, built once at cold start and borrowed by every request.
+#[derive(Debug)]
+pub struct App<P> {
+    /// The expected `X-Qase-Secret`; `None` when checking is explicitly disabled.
+    pub secret: Option<Secret>,
+    /// Whether the topic is FIFO (adds group and deduplication ids).
+    pub fifo: bool,
+    /// Source addresses allowed to call; `None` means any.
+    pub allowed_sources: Option<Vec<IpNet>>,
+    /// Where messages go.
+    pub publisher: P,
+}
+
+/// Why a request was not published. Each variant knows its status and stable code.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// Only `POST` is accepted.
+    #[error("method {0} is not allowed; Qase sends POST")]
+    MethodNotAllowed(Method),
+    /// The caller is not let in (source address or secret).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The event said the body was base64, and it was not.
+    #[error("the body is marked base64-encoded but is not valid base64")]
+    InvalidBase64,
+    /// The body is not UTF-8 text.
+    #[error("the body is not valid UTF-8")]
+    NotUtf8,
+    /// The body is not a Qase webhook.
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
+    /// The body would not fit in one SNS message.
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
+    /// SNS did not take the message.
+    #[error("could not publish to SNS")]
+    Publish(#[from] PublishError),
+}
+
+impl RequestError {
+    /// The HTTP status this failure is answered with.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Auth(AuthError::ForbiddenSource) => StatusCode::FORBIDDEN,
+            Self::Auth(AuthError::MissingSecret | AuthError::WrongSecret) => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::InvalidBase64 | Self::NotUtf8 | Self::Webhook(_) => StatusCode::BAD_REQUEST,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Publish(e) if e.is_retryable() => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Publish(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// The stable, machine-readable code in the error body.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::Auth(e) => e.code(),
+            Self::InvalidBase64 => "invalid_base64",
+            Self::NotUtf8 => "invalid_utf8",
+            Self::Webhook(e) => e.code(),
+            Self::TooLarge(_) => "payload_too_large",
+            Self::Publish(PublishError::Throttled(_)) => "sns_throttled",
+            Self::Publish(PublishError::Unavailable(_)) => "sns_unavailable",
+            Self::Publish(PublishError::Rejected(_) | PublishError::NoMessageId) => "sns_rejected",
+        }
+    }
+
+    /// The JSON error response: `{"error": code, "message": what to fix}`.
+    #[must_use]
+    pub fn to_response(&self) -> Response<Body> {
+        let status = self.status();
+        let body = serde_json::json!({ "error": self.code(), "message": self.to_string() });
+        let mut response = json_response(status, &body);
+        if let Self::MethodNotAllowed(_) = self {
+            response
+                .headers_mut()
+                .insert(ALLOW, "POST".parse().expect("static header value"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, "5".parse().expect("static header value"));
+        }
+        response
+    }
+}
+
+/// Handles one request; always a response, never an `Err`.
+pub async fn handle<P: Publisher>(app: &App<P>, request: Request) -> Response<Body> {
+    let started = Instant::now();
+    let (webhook, result) = match admit(app, &request) {
+        Ok((webhook, body)) => {
+            let result = publish(app, &webhook, body).await;
+            (Some(webhook), result)
+        }
+        Err(err) => (None, Err(err)),
+    };
+    log_and_answer(webhook.as_ref(), result, started.elapsed())
+}
+
+/// Everything checked before anything is published: method, caller, body, envelope.
+fn admit<'r, P>(app: &App<P>, request: &'r Request) -> Result<(Webhook, &'r str), RequestError> {
+    if request.method() != Method::POST {
+        return Err(RequestError::MethodNotAllowed(request.method().clone()));
+    }
+    if let Some(allowed) = &app.allowed_sources {
+        auth::check_source(allowed, source_ip(request))?;
+    }
+    if let Some(secret) = &app.secret {
+        let values = request.headers().get_all(SECRET_HEADER);
+        auth::check_secret(
+            secret,
+            values.iter().map(lambda_http::http::HeaderValue::as_bytes),
+        )?;
+    }
+    if request.headers().contains_key(INVALID_BASE64_MARKER) {
+        return Err(RequestError::InvalidBase64);
+    }
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > MAX_PUBLISH_BYTES {
+        // Decided before parsing: no point reading a body SNS could never carry.
+        return Err(TooLarge {
+            size: bytes.len(),
+            limit: MAX_PUBLISH_BYTES,
+        }
+        .into());
+    }
+    let body = std::str::from_utf8(bytes).map_err(|_| RequestError::NotUtf8)?;
+    Ok((Webhook::parse(body)?, body))
+}
+
+/// Publishes the admitted webhook; answers the SNS message id.
+async fn publish<P: Publisher>(
+    app: &App<P>,
+    webhook: &Webhook,
+    body: &str,
+) -> Result<String, RequestError> {
+    let outbound = Outbound::for_webhook(webhook, body, app.fifo)?;
+    Ok(app.publisher.publish(&outbound).await?)
+}
+
+/// The caller's address as API Gateway saw it.
+fn source_ip(request: &Request) -> Option<&str> {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.as_deref(),
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref(),
+        _ => None,
+    }
+}
+
+/// The one log line of a request, and its response.
+fn log_and_answer(
+    webhook: Option<&Webhook>,
+    result: Result<String, RequestError>,
+    elapsed: Duration,
+) -> Response<Body> {
+    let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    let event_name = webhook.map(|w| w.event_name.as_str());
+    let project_code = webhook.and_then(|w| w.project_code.as_deref());
+    let entity_id = webhook.and_then(|w| w.payload.id);
+    match result {
+        Ok(message_id) => {
+            tracing::info!(
+                status = 202,
+                event_name,
+                project_code,
+                entity_id,
+                message_id = message_id.as_str(),
+                latency_us,
+                "published"
+            );
+            let body = serde_json::json!({ "message_id": message_id, "event_name": event_name });
+            json_response(StatusCode::ACCEPTED, &body)
+        }
+        Err(err) => {
+            let status = err.status().as_u16();
+            let code = err.code();
+            if err.status().is_server_error() {
+                let cause = error_chain(&err);
+                tracing::error!(
+                    status,
+                    error = code,
+                    event_name,
+                    project_code,
+                    entity_id,
+                    latency_us,
+                    cause,
+                    "not published"
+                );
+            } else {
+                tracing::warn!(
+                    status,
+                    error = code,
+                    event_name,
+                    project_code,
+                    entity_id,
+                    latency_us,
+                    "rejected"
+                );
+            }
+            err.to_response()
+        }
+    }
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Body::Text(body.to_string()))
+        .expect("status and header are valid")
+}
+
+/// `err` and its sources, joined with `: `.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

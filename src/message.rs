@@ -1,0 +1,323 @@
+//! What is published, as plain data: the message, its routing attributes, the subject, the
+//! FIFO keys, and the limits AWS documents for them.
+//!
+//! [`Outbound::for_webhook`] decides all of it; it is pure and unit-tested with literals.
+//! Messages are published with `MessageStructure=json`: email subscribers get the
+//! [`crate::summary`] text, every other protocol (SQS, Lambda, HTTP/S, Firehose) the request
+//! body byte for byte. No SDK types, no I/O: sending is `crate::publisher`'s port.
+
+use std::fmt::Write as _;
+
+use sha2::{Digest, Sha256};
+
+use crate::qase::Webhook;
+use crate::summary;
+
+/// Attribute: the full event name, e.g. `defect.created` (String, always present).
+pub const ATTR_EVENT_NAME: &str = "event_name";
+/// Attribute: the part of the event name before the dot, e.g. `defect` (String).
+pub const ATTR_ENTITY: &str = "entity";
+/// Attribute: the part of the event name after the dot, e.g. `created` (String).
+pub const ATTR_ACTION: &str = "action";
+/// Attribute: the Qase project code, e.g. `DEMO` (String).
+pub const ATTR_PROJECT_CODE: &str = "project_code";
+/// Attribute: `payload.id`, the id of the defect, case, run... (Number).
+pub const ATTR_ENTITY_ID: &str = "entity_id";
+/// Attribute: `payload.severity` when it is a string, e.g. `critical` (String).
+pub const ATTR_SEVERITY: &str = "severity";
+/// Attribute: who triggered the event; 0 for an automation token (Number).
+pub const ATTR_TEAM_MEMBER_ID: &str = "team_member_id";
+
+/// The most SNS accepts in one `Publish`: message plus attributes, 256 KiB.
+pub const MAX_PUBLISH_BYTES: usize = 256 * 1024;
+/// The longest string attribute value we send; longer values are omitted, not cut.
+pub const MAX_ATTRIBUTE_CHARS: usize = 256;
+/// `MessageGroupId` on FIFO topics when the webhook carries no usable project code.
+pub const FALLBACK_MESSAGE_GROUP: &str = "qase";
+
+/// The SNS data type of a message attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataType {
+    /// `String`: matched by string filter policies.
+    String,
+    /// `Number`: matched by numeric filter policies.
+    Number,
+}
+
+impl DataType {
+    /// The name SNS uses for this type.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::String => "String",
+            Self::Number => "Number",
+        }
+    }
+}
+
+/// One message attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    /// One of the `ATTR_*` names.
+    pub name: &'static str,
+    /// Its SNS data type.
+    pub data_type: DataType,
+    /// Its value, as SNS carries it (numbers in decimal).
+    pub value: String,
+}
+
+/// The FIFO-only publish parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FifoKeys {
+    /// One ordered stream per Qase project.
+    pub message_group_id: String,
+    /// Hex SHA-256 of the body: a redelivered webhook is deduplicated by SNS.
+    pub message_deduplication_id: String,
+}
+
+/// `MessageStructure` for every publish: `message` holds one text per protocol.
+pub const MESSAGE_STRUCTURE: &str = "json";
+
+/// Everything one `Publish` call carries, as plain data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbound<'a> {
+    /// The request body, exactly as received: what machines (the `default` key) receive.
+    pub body: &'a str,
+    /// The short text email subscribers receive (the `email` key).
+    pub email: String,
+    /// The `Message` parameter: `{"default": body, "email": email}` as JSON.
+    pub message: String,
+    /// A short ASCII summary for email subscribers.
+    pub subject: String,
+    /// The routing attributes; absent values are left out.
+    pub attributes: Vec<Attribute>,
+    /// Set when the topic is FIFO.
+    pub fifo: Option<FifoKeys>,
+}
+
+/// The message would not fit in one SNS publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("message and attributes take {size} bytes; SNS accepts at most {limit}")]
+pub struct TooLarge {
+    /// The bytes the publish would take.
+    pub size: usize,
+    /// [`MAX_PUBLISH_BYTES`].
+    pub limit: usize,
+}
+
+impl<'a> Outbound<'a> {
+    /// Builds the publish for `webhook`, whose raw body is `body`.
+    pub fn for_webhook(webhook: &Webhook, body: &'a str, fifo: bool) -> Result<Self, TooLarge> {
+        let name = &webhook.event_name;
+        let mut attributes = vec![
+            Attribute::string(ATTR_EVENT_NAME, name.as_str()),
+            Attribute::string(ATTR_ENTITY, name.entity()),
+            Attribute::string(ATTR_ACTION, name.action()),
+        ];
+        let project_code = webhook.project_code.as_deref().filter(|s| is_clean(s));
+        attributes.extend(project_code.map(|v| Attribute::string(ATTR_PROJECT_CODE, v)));
+        attributes.extend(
+            webhook
+                .payload
+                .id
+                .map(|v| Attribute::number(ATTR_ENTITY_ID, v)),
+        );
+        let severity = webhook.payload.severity.as_deref().filter(|s| is_clean(s));
+        attributes.extend(severity.map(|v| Attribute::string(ATTR_SEVERITY, v)));
+        let member = webhook.team_member_id;
+        attributes.extend(member.map(|v| Attribute::number(ATTR_TEAM_MEMBER_ID, v)));
+
+        let email = summary::email(webhook);
+        let message = serde_json::json!({ "default": body, "email": email }).to_string();
+        let outbound = Self {
+            body,
+            email,
+            message,
+            subject: summary::subject(webhook),
+            attributes,
+            fifo: fifo.then(|| FifoKeys {
+                message_group_id: message_group_id(project_code),
+                message_deduplication_id: sha256_hex(body),
+            }),
+        };
+        let size = outbound.size();
+        if size > MAX_PUBLISH_BYTES {
+            return Err(TooLarge {
+                size,
+                limit: MAX_PUBLISH_BYTES,
+            });
+        }
+        Ok(outbound)
+    }
+
+    /// The bytes SNS counts against [`MAX_PUBLISH_BYTES`]: the message (JSON-escaped body and
+    /// email text together) and, for every
+    /// attribute, its name, data type and value.
+    #[must_use]
+    pub fn size(&self) -> usize {
+        let attributes: usize = self
+            .attributes
+            .iter()
+            .map(|a| a.name.len() + a.data_type.as_str().len() + a.value.len())
+            .sum();
+        self.message.len() + attributes
+    }
+
+    /// The value of the attribute called `name`, if it is set.
+    #[must_use]
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.value.as_str())
+    }
+}
+
+impl Attribute {
+    fn string(name: &'static str, value: &str) -> Self {
+        Self {
+            name,
+            data_type: DataType::String,
+            value: value.to_owned(),
+        }
+    }
+
+    fn number(name: &'static str, value: impl std::fmt::Display) -> Self {
+        Self {
+            name,
+            data_type: DataType::Number,
+            value: value.to_string(),
+        }
+    }
+}
+
+/// Whether a string may be sent as an attribute value: non-empty, not too long, and free of
+/// control characters (SNS rejects some, and none belong in a routing value).
+fn is_clean(value: &str) -> bool {
+    !value.is_empty()
+        && value.chars().count() <= MAX_ATTRIBUTE_CHARS
+        && !value.chars().any(char::is_control)
+}
+
+fn message_group_id(project_code: Option<&str>) -> String {
+    // SNS allows 1-128 characters from ASCII letters, digits and punctuation.
+    project_code
+        .filter(|code| code.len() <= 128 && code.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or(FALLBACK_MESSAGE_GROUP)
+        .to_owned()
+}
+
+fn sha256_hex(body: &str) -> String {
+    let digest = Sha256::digest(body.as_bytes());
+    digest.iter().fold(String::with_capacity(64), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn webhook(body: &str) -> Webhook {
+        Webhook::parse(body).expect("test body is a valid webhook")
+    }
+
+    #[test]
+    fn defect_created_gets_every_attribute_with_its_type() {
+        let body = r#"{"event_name":"defect.created","payload":{"id":42,"title":"Login button does nothing","severity":"critical"},"team_member_id":0,"project_code":"DEMO"}"#;
+        let out = Outbound::for_webhook(&webhook(body), body, false).unwrap();
+        let got: Vec<_> = out
+            .attributes
+            .iter()
+            .map(|a| (a.name, a.data_type, a.value.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (ATTR_EVENT_NAME, DataType::String, "defect.created"),
+                (ATTR_ENTITY, DataType::String, "defect"),
+                (ATTR_ACTION, DataType::String, "created"),
+                (ATTR_PROJECT_CODE, DataType::String, "DEMO"),
+                (ATTR_ENTITY_ID, DataType::Number, "42"),
+                (ATTR_SEVERITY, DataType::String, "critical"),
+                (ATTR_TEAM_MEMBER_ID, DataType::Number, "0"),
+            ]
+        );
+        assert_eq!(out.body, body);
+        assert_eq!(out.fifo, None);
+    }
+
+    #[test]
+    fn omits_absent_empty_and_unclean_values_instead_of_sending_them_empty() {
+        let body = r#"{"event":"defect.resolved","payload":{"id":"x","severity":"bad\u0000value"},"project_code":""}"#;
+        let out = Outbound::for_webhook(&webhook(body), body, false).unwrap();
+        let names: Vec<_> = out.attributes.iter().map(|a| a.name).collect();
+        assert_eq!(names, [ATTR_EVENT_NAME, ATTR_ENTITY, ATTR_ACTION]);
+    }
+
+    #[test]
+    fn message_structure_gives_machines_the_body_and_email_the_summary() {
+        let body = "{\"event_name\":\"defect.created\",\n \"payload\":{\"id\":42,\"title\":\"Quote \\\" and é\"},\"project_code\":\"DEMO\"}";
+        let out = Outbound::for_webhook(&webhook(body), body, false).unwrap();
+        let structure: serde_json::Value = serde_json::from_str(&out.message).unwrap();
+        assert_eq!(structure.as_object().unwrap().len(), 2, "{structure}");
+        assert_eq!(structure["default"].as_str(), Some(body), "byte for byte");
+        assert_eq!(structure["email"].as_str(), Some(out.email.as_str()));
+        assert!(
+            out.email.contains("Defect #42: Quote \" and é"),
+            "{}",
+            out.email
+        );
+        assert!(
+            out.size() > out.body.len() + out.email.len(),
+            "escaping is counted"
+        );
+    }
+
+    #[test]
+    fn fifo_groups_by_project_and_deduplicates_by_body_hash() {
+        let body = r#"{"event_name":"defect.deleted","payload":{"id":1},"project_code":"DEMO"}"#;
+        let out = Outbound::for_webhook(&webhook(body), body, true).unwrap();
+        let fifo = out.fifo.unwrap();
+        assert_eq!(fifo.message_group_id, "DEMO");
+        assert_eq!(fifo.message_deduplication_id.len(), 64);
+        assert_eq!(fifo.message_deduplication_id, sha256_hex(body));
+        assert_ne!(
+            fifo.message_deduplication_id,
+            sha256_hex(&body.replace('1', "2"))
+        );
+        // Known vector: SHA-256 of "abc".
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn fifo_without_a_project_code_uses_the_fallback_group() {
+        let body = r#"{"event":"defect.deleted","payload":{"id":1}}"#;
+        let out = Outbound::for_webhook(&webhook(body), body, true).unwrap();
+        assert_eq!(out.fifo.unwrap().message_group_id, FALLBACK_MESSAGE_GROUP);
+    }
+
+    #[test]
+    fn refuses_a_message_that_with_its_attributes_exceeds_the_sns_limit() {
+        let envelope = |pad: usize| {
+            format!(
+                r#"{{"event_name":"defect.created","payload":{{"id":1,"pad":"{}"}},"project_code":"DEMO"}}"#,
+                "x".repeat(pad)
+            )
+        };
+        let probe = envelope(0);
+        let fixed = Outbound::for_webhook(&webhook(&probe), &probe, false)
+            .unwrap()
+            .size();
+        let fits = envelope(MAX_PUBLISH_BYTES - fixed);
+        let out = Outbound::for_webhook(&webhook(&fits), &fits, false).unwrap();
+        assert_eq!(out.size(), MAX_PUBLISH_BYTES);
+        let over = envelope(MAX_PUBLISH_BYTES - fixed + 1);
+        let err = Outbound::for_webhook(&webhook(&over), &over, false).unwrap_err();
+        assert_eq!(err.size, MAX_PUBLISH_BYTES + 1);
+    }
+}
