@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """The whole job on this machine, with no AWS account.
 
-`make demo` runs this: it starts the SNS/SQS emulator (moto's server mode), creates the topic
-and the subscriptions template.yaml creates (with the template's default filter policies; the
-email address is stood in for by a queue), runs the function with `cargo lambda watch`, sends it
-every sample Qase webhook over HTTP plus a few bad requests, prints what each subscriber
-received, and stops everything it started, also on Ctrl-C or failure. It exits non-zero when
-any event did not arrive exactly where its subscriber's filter policy says.
+`make demo` runs this: it starts the SNS/SQS emulator (moto's server mode), creates the two
+topics and the subscriptions template.yaml creates (with the template's default filter
+policies; the email address is stood in for by a queue subscribed to the notifications topic
+without raw delivery, which receives what an email carries: the text and its subject), runs the
+function with `cargo lambda watch`, sends it every sample Qase webhook over HTTP plus a few bad
+requests, prints what each subscriber received and one email in full, and stops everything it
+started, also on Ctrl-C or failure. It exits non-zero when any event did not arrive exactly
+where its subscriber's filter policy says.
 
 `make watch` runs it with --serve: the same set-up on fixed ports, then it waits for you to
 send requests (curl, or `make invoke EVENT=events/<file>.json`) until Ctrl-C.
@@ -31,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FUNCTION = "qase-defect-fanout"
 SECRET = "local-demo-secret"  # the value in events/*.json; never a production secret
 REGION = "us-east-1"
-TOPIC_NAME = "qase-defect-fanout-demo"
+TOPIC_NAME = "qase-defect-fanout-demo-events"
+NOTIFICATION_TOPIC_NAME = "qase-defect-fanout-demo-notifications"
 LOG_DIR = ROOT / "target" / "demo"
 
 
@@ -85,13 +88,21 @@ class Processes:
 
 def template_subscriptions():
     """The subscriptions template.yaml creates, with its default filter policies."""
-    parameters = load(str(ROOT / "template.yaml"))["Parameters"]
+    template = load(str(ROOT / "template.yaml"))
+    parameters, resources = template["Parameters"], template["Resources"]
+    topic_of = {  # subscription resource -> "events" or "notifications", as the template wires it
+        name: {"Topic": "events", "NotificationTopic": "notifications"}[
+            resources[name]["Properties"]["TopicArn"]["Ref"]]
+        for name in ("EmailSubscription", "QueueSubscription")
+    }
     return [
-        # (name, filter policy, raw delivery, what it stands for)
-        ("email", json.loads(parameters["EmailFilterPolicy"]["Default"]), False,
-         "email subscription (stand-in queue)"),
-        ("queue", json.loads(parameters["QueueFilterPolicy"]["Default"]), True,
-         "SQS queue, raw delivery"),
+        # (name, topic, filter policy, raw delivery, what it stands for)
+        ("email", topic_of["EmailSubscription"],
+         json.loads(parameters["EmailFilterPolicy"]["Default"]), False,
+         "email subscription on the notifications topic (stand-in queue)"),
+        ("queue", topic_of["QueueSubscription"],
+         json.loads(parameters["QueueFilterPolicy"]["Default"]), True,
+         "SQS queue on the events topic, raw delivery"),
     ]
 
 
@@ -121,19 +132,22 @@ class Emulator:
         self.sqs = boto3.client("sqs", **kwargs)
 
     def set_up(self):
-        topic = self.sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
+        topics = {
+            "events": self.sns.create_topic(Name=TOPIC_NAME)["TopicArn"],
+            "notifications": self.sns.create_topic(Name=NOTIFICATION_TOPIC_NAME)["TopicArn"],
+        }
         queues = {}
-        for name, policy, raw, _ in template_subscriptions():
+        for name, topic, policy, raw, _ in template_subscriptions():
             url = self.sqs.create_queue(QueueName=f"demo-{name}")["QueueUrl"]
             arn = self.sqs.get_queue_attributes(
                 QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             self.sns.subscribe(
-                TopicArn=topic, Protocol="sqs", Endpoint=arn,
+                TopicArn=topics[topic], Protocol="sqs", Endpoint=arn,
                 Attributes={"RawMessageDelivery": str(raw).lower(),
                             "FilterPolicy": json.dumps(policy)},
             )
             queues[name] = url
-        return topic, queues
+        return topics, queues
 
     def drain(self, url):
         messages = []
@@ -154,10 +168,11 @@ def start_everything(processes, moto_port, watch_port):
                                     "-p", str(moto_port)])
     wait_for_port(moto_port, moto, "moto_server", 60)
     emulator = Emulator(moto_port)
-    topic, queues = emulator.set_up()
+    topics, queues = emulator.set_up()
 
     env = dict(os.environ,
-               TOPIC_ARN=topic, QASE_WEBHOOK_SECRET=SECRET,
+               TOPIC_ARN=topics["events"], NOTIFICATION_TOPIC_ARN=topics["notifications"],
+               QASE_WEBHOOK_SECRET=SECRET,
                AWS_ENDPOINT_URL=emulator.endpoint, AWS_REGION=REGION,
                AWS_ACCESS_KEY_ID="demo", AWS_SECRET_ACCESS_KEY="demo",
                RUST_LOG=os.environ.get("RUST_LOG", "info"))
@@ -175,7 +190,7 @@ def start_everything(processes, moto_port, watch_port):
         if watch.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"the function did not start; see {LOG_DIR}/function.log")
         time.sleep(0.5)
-    return emulator, topic, queues, url
+    return emulator, topics, queues, url
 
 
 def send(url, method, body, headers):
@@ -222,42 +237,58 @@ def requests_to_send():
     return out
 
 
+def received_by(emulator, queues, subscriptions):
+    """What each subscriber's queue holds: (the message id, the text, its attributes)."""
+    received = {}
+    for name, _, _, raw, _ in subscriptions:
+        for message in emulator.drain(queues[name]):
+            if raw:  # the body as published; SQS gives the attributes beside it
+                text = message["Body"]
+                attributes = {k: v["StringValue"]
+                              for k, v in message.get("MessageAttributes", {}).items()}
+                message_id = None
+            else:  # the SNS envelope an email is made of: Message, Subject, MessageAttributes
+                envelope = json.loads(message["Body"])
+                text = envelope["Message"]
+                attributes = {k: v["Value"]
+                              for k, v in envelope.get("MessageAttributes", {}).items()}
+                attributes["_subject"] = envelope.get("Subject", "")
+                message_id = envelope["MessageId"]
+            received.setdefault(name, []).append((message_id, text, attributes))
+    return received
+
+
+def copies_of(row, name, raw, received):
+    """The messages subscriber `name` received for the request `row`: the events topic's by
+    body (byte for byte), the notifications topic's by the notification id the 202 answered."""
+    answer = row["answer"] if isinstance(row["answer"], dict) else {}
+    if raw:
+        return [m for m in received.get(name, []) if m[1] == row["body"]]
+    return [m for m in received.get(name, [])
+            if m[0] is not None and m[0] == answer.get("notification_id")]
+
+
 def run_demo(emulator, queues, url):
     subscriptions = template_subscriptions()
     rows = []
     for label, body, method, headers in requests_to_send():
         status, answer = send(url, method, body, headers)
         rows.append({"label": label, "body": body.decode(), "status": status, "answer": answer})
-
-    received = {}
-    for name, _, raw, _ in subscriptions:
-        for message in emulator.drain(queues[name]):
-            if raw:
-                text = message["Body"]
-                attributes = {k: v["StringValue"]
-                              for k, v in message.get("MessageAttributes", {}).items()}
-            else:  # the SNS notification envelope: Message, Subject, MessageAttributes
-                envelope = json.loads(message["Body"])
-                text = envelope["Message"]
-                attributes = {k: v["Value"]
-                              for k, v in envelope.get("MessageAttributes", {}).items()}
-                attributes["_subject"] = envelope.get("Subject", "")
-            received.setdefault(name, []).append((text, attributes))
+    received = received_by(emulator, queues, subscriptions)
 
     problems = []
     width = max(len(r["label"]) for r in rows)
     names = [s[0] for s in subscriptions]
     print()
-    for name, policy, _, meaning in subscriptions:
+    for name, topic, policy, _, meaning in subscriptions:
         print(f"  {name:<6} {meaning}; filter policy {json.dumps(policy)}")
     print()
     print(f"  {'request':<{width}}  status  {'  '.join(f'{n:<6}' for n in names)}  answer")
     print(f"  {'-' * width}  ------  {'  '.join('------' for _ in names)}  ------")
     for row in rows:
         marks = []
-        for name, policy, _, _ in subscriptions:
-            copies = [a for text, a in received.get(name, []) if text == row["body"]]
-            got = len(copies)
+        for name, _, policy, raw, _ in subscriptions:
+            got = len(copies_of(row, name, raw, received))
             # The template's policies route on event_name, which the 202 answer echoes.
             want = int(row["status"] == 202
                        and policy_selects(policy, {"event_name": row["answer"]["event_name"]}))
@@ -269,6 +300,8 @@ def run_demo(emulator, queues, url):
             detail = f"refused: {answer['error']}"
         elif row["status"] == 202:
             detail = "published" if "yes" in marks else "published; no filter selects it"
+            if "notification_error" in answer:
+                problems.append(f"{row['label']}: notification failed: {answer['notification_error']}")
         else:
             detail = str(answer)
         print(f"  {row['label']:<{width}}  {row['status']!s:<6}  "
@@ -279,15 +312,23 @@ def run_demo(emulator, queues, url):
     print(f"  {len(rows)} requests, {published} published (202), "
           f"{len(rows) - published} refused and not published.")
     for name in names:
-        events = sorted({a["event_name"] for _, a in received.get(name, [])})
+        events = sorted({a["event_name"] for _, _, a in received.get(name, [])})
         print(f"  {name} received {len(received.get(name, []))}: {', '.join(events) or 'nothing'}")
-    for text, attributes in received.get("email", [])[:1]:
-        print(f"\n  An email subscriber's subject: {attributes['_subject']!r}")
-    for text, attributes in received.get("queue", [])[:1]:
-        print(f"  A queue message's attributes: {json.dumps(attributes, sort_keys=True)}")
+    emails = received.get("email", [])
+    if emails:
+        _, text, attributes = emails[0]
+        print(f"\n  One email, as its subscriber reads it:\n    Subject: {attributes['_subject']}")
+        print("".join(f"    {line}\n" for line in text.splitlines()), end="")
+        if text.lstrip().startswith("{"):
+            problems.append("the email carries the JSON body, not the text people read")
+    for _, _, attributes in received.get("queue", [])[:1]:
+        shown = {k: v for k, v in attributes.items() if not k.startswith("_")}
+        print(f"\n  A queue message's attributes: {json.dumps(shown, sort_keys=True)}")
     unmatched = [
-        (name, text[:60]) for name in names for text, _ in received.get(name, [])
-        if not any(text == r["body"] for r in rows)
+        (name, text[:60]) for name, _, _, raw, _ in subscriptions
+        for message in received.get(name, [])
+        for text in [message[1]]
+        if not any(message in copies_of(r, name, raw, received) for r in rows)
     ]
     problems += [f"{name} received a message nobody sent: {t!r}" for name, t in unmatched]
     print()
@@ -316,9 +357,9 @@ def main():
         watch_port = args.watch_port or free_port()
         print(f"demo: emulator on 127.0.0.1:{moto_port}, function on 127.0.0.1:{watch_port} "
               f"(logs in {LOG_DIR.relative_to(ROOT)}/)", flush=True)
-        emulator, topic, queues, url = start_everything(processes, moto_port, watch_port)
+        emulator, topics, queues, url = start_everything(processes, moto_port, watch_port)
         if args.serve:
-            print(f"\nTopic {topic}; queues {', '.join(queues.values())}")
+            print(f"\nTopics {', '.join(topics.values())}; queues {', '.join(queues.values())}")
             print(f"Send webhooks:  curl -X POST -H 'X-Qase-Secret: {SECRET}' "
                   f"--data @tests/fixtures/qase/defect.created.json {url}")
             print(f"Or events:      make invoke EVENT=events/defect-created.json")

@@ -17,6 +17,8 @@ use crate::auth::Secret;
 
 /// The SNS topic to publish to (required).
 pub const ENV_TOPIC_ARN: &str = "TOPIC_ARN";
+/// The SNS topic for people: the short text of each event (optional; a standard topic).
+pub const ENV_NOTIFICATION_TOPIC_ARN: &str = "NOTIFICATION_TOPIC_ARN";
 /// The value Qase sends in `X-Qase-Secret` (required unless explicitly disabled).
 pub const ENV_SECRET: &str = "QASE_WEBHOOK_SECRET";
 /// The ARN of a Secrets Manager secret holding the value, read once at cold start instead of
@@ -65,25 +67,18 @@ pub struct TopicArn {
 }
 
 impl TopicArn {
-    /// Parses and checks an SNS topic ARN.
-    pub fn parse(arn: &str) -> Result<Self, ConfigError> {
-        let invalid = |reason| ConfigError::Invalid {
-            name: ENV_TOPIC_ARN,
-            reason,
-        };
+    /// Parses and checks an SNS topic ARN; the error says what is wrong with it.
+    pub fn parse(arn: &str) -> Result<Self, &'static str> {
+        const SHAPE: &str = "expected arn:<partition>:sns:<region>:<account-id>:<topic-name>";
         let parts: Vec<&str> = arn.split(':').collect();
         let [prefix, partition, service, region, account, name] = parts[..] else {
-            return Err(invalid(
-                "expected arn:<partition>:sns:<region>:<account-id>:<topic-name>",
-            ));
+            return Err(SHAPE);
         };
         if prefix != "arn" || partition.is_empty() || service != "sns" {
-            return Err(invalid(
-                "expected arn:<partition>:sns:<region>:<account-id>:<topic-name>",
-            ));
+            return Err(SHAPE);
         }
         if region.is_empty() || account.is_empty() || name.is_empty() {
-            return Err(invalid("the region, account id and topic name must be set"));
+            return Err("the region, account id and topic name must be set");
         }
         #[expect(
             clippy::case_sensitive_file_extension_comparisons,
@@ -170,8 +165,10 @@ pub struct AwsEnvironment {
 /// Everything the function needs, checked once at cold start.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to publish.
+    /// The events topic: every webhook, byte for byte.
     pub topic: TopicArn,
+    /// The notifications topic, when configured: the text people read.
+    pub notification_topic: Option<TopicArn>,
     /// Where the expected `X-Qase-Secret` comes from.
     pub secret: SecretSource,
     /// The source addresses allowed to call; `None` means any.
@@ -200,8 +197,22 @@ impl Config {
             .collect();
         let get = |name: &str| vars.get(name).cloned();
 
-        let topic =
-            TopicArn::parse(&get(ENV_TOPIC_ARN).ok_or(ConfigError::Missing(ENV_TOPIC_ARN))?)?;
+        let topic_from = |name: &'static str, arn: &str| {
+            TopicArn::parse(arn).map_err(|reason| ConfigError::Invalid { name, reason })
+        };
+        let topic = topic_from(
+            ENV_TOPIC_ARN,
+            &get(ENV_TOPIC_ARN).ok_or(ConfigError::Missing(ENV_TOPIC_ARN))?,
+        )?;
+        let notification_topic = get(ENV_NOTIFICATION_TOPIC_ARN)
+            .map(|arn| topic_from(ENV_NOTIFICATION_TOPIC_ARN, &arn))
+            .transpose()?;
+        if notification_topic.as_ref().is_some_and(TopicArn::is_fifo) {
+            return Err(ConfigError::Invalid {
+                name: ENV_NOTIFICATION_TOPIC_ARN,
+                reason: "must be a standard topic: SNS cannot deliver a FIFO topic to email",
+            });
+        }
 
         let disabled = match get(ENV_SECRET_DISABLED).as_deref() {
             None | Some("false") => false,
@@ -250,6 +261,7 @@ impl Config {
             .collect();
         Ok(Self {
             topic,
+            notification_topic,
             secret,
             allowed_sources,
             aws: AwsEnvironment {
@@ -348,6 +360,41 @@ mod tests {
         let arn = "arn:aws:sns:us-east-1:123456789012:qase-defects.fifo";
         let c = config(&[(ENV_TOPIC_ARN, arn), (ENV_SECRET, "s")]).unwrap();
         assert!(c.topic.is_fifo());
+    }
+
+    #[test]
+    fn reads_an_optional_standard_notification_topic() {
+        let none = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET, "s")]).unwrap();
+        assert_eq!(none.notification_topic, None);
+        let people = "arn:aws:sns:eu-west-1:123456789012:qase-notifications";
+        let some = config(&[
+            (ENV_TOPIC_ARN, ARN),
+            (ENV_NOTIFICATION_TOPIC_ARN, people),
+            (ENV_SECRET, "s"),
+        ])
+        .unwrap();
+        assert_eq!(some.notification_topic.unwrap().as_str(), people);
+
+        for (arn, why) in [
+            (
+                "arn:aws:sns:eu-west-1:123456789012:people.fifo",
+                "must be a standard topic",
+            ),
+            ("people", "expected arn:"),
+        ] {
+            let err = config(&[
+                (ENV_TOPIC_ARN, ARN),
+                (ENV_NOTIFICATION_TOPIC_ARN, arn),
+                (ENV_SECRET, "s"),
+            ])
+            .unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.starts_with("NOTIFICATION_TOPIC_ARN is invalid: "),
+                "{text}"
+            );
+            assert!(text.contains(why), "{text}");
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Cold start only: logging, configuration, the secret, the SNS client, then the runtime loop.
+//! Cold start only: logging, configuration, the secret, the SNS clients, then the runtime loop.
 
 use qase_defect_fanout::auth::Secret;
 use qase_defect_fanout::aws::sns::SnsPublisher;
@@ -33,11 +33,17 @@ async fn main() -> Result<(), lambda_http::Error> {
             None
         }
     };
+    let events = SnsPublisher::from_config(&sdk, &config.topic);
+    let notifications = config
+        .notification_topic
+        .as_ref()
+        .map(|topic| events.for_topic(&sdk, topic));
     let app = App {
         secret,
-        fifo: config.topic.is_fifo(),
         allowed_sources: config.allowed_sources,
-        publisher: SnsPublisher::from_config(&sdk, &config.topic),
+        fifo: config.topic.is_fifo(),
+        events,
+        notifications,
     };
     lambda::run(app).await
 }

@@ -1,11 +1,18 @@
-//! What is published, as plain data: the message, its routing attributes, the subject, the
-//! FIFO keys, and the limits AWS documents for them.
+//! What is published, as plain data: the two messages, their routing attributes, the
+//! subject, the FIFO keys, and the limits AWS documents for them.
 //!
-//! [`Outbound::for_webhook`] decides all of it; it is pure and unit-tested with literals.
-//! Messages are published with `MessageStructure=json`: email subscribers get the
-//! [`crate::summary`] text, every other protocol (SQS, Lambda, HTTP/S, Firehose) the request
-//! body byte for byte. No SDK types, no I/O: sending is `crate::publisher`'s port.
+//! - [`Outbound::event`], for the events topic: the request body byte for byte, which every
+//!   subscriber of any protocol receives.
+//! - [`Outbound::notification`], for the notifications topic: the short text people read
+//!   ([`crate::summary`]).
+//!
+//! Both carry the same attributes and subject, and neither sets `MessageStructure`: "Message
+//! attributes are sent only when the message structure is String, not JSON" (Amazon SNS
+//! Developer Guide, "Amazon SNS message attributes"), and filter policies match on
+//! attributes. Pure and unit-tested with literals: no SDK types, no I/O (sending is
+//! `crate::publisher`'s port).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
@@ -75,19 +82,13 @@ pub struct FifoKeys {
     pub message_deduplication_id: String,
 }
 
-/// `MessageStructure` for every publish: `message` holds one text per protocol.
-pub const MESSAGE_STRUCTURE: &str = "json";
-
 /// Everything one `Publish` call carries, as plain data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outbound<'a> {
-    /// The request body, exactly as received: what machines (the `default` key) receive.
-    pub body: &'a str,
-    /// The short text email subscribers receive (the `email` key).
-    pub email: String,
-    /// The `Message` parameter: `{"default": body, "email": email}` as JSON.
-    pub message: String,
-    /// A short ASCII summary for email subscribers.
+    /// The `Message` parameter: the request body exactly as received (events topic), or the
+    /// text people read (notifications topic).
+    pub message: Cow<'a, str>,
+    /// The `Subject` parameter (email subject; also in the JSON envelope other protocols get).
     pub subject: String,
     /// The routing attributes; absent values are left out.
     pub attributes: Vec<Attribute>,
@@ -106,39 +107,19 @@ pub struct TooLarge {
 }
 
 impl<'a> Outbound<'a> {
-    /// Builds the publish for `webhook`, whose raw body is `body`.
-    pub fn for_webhook(webhook: &Webhook, body: &'a str, fifo: bool) -> Result<Self, TooLarge> {
-        let name = &webhook.event_name;
-        let mut attributes = vec![
-            Attribute::string(ATTR_EVENT_NAME, name.as_str()),
-            Attribute::string(ATTR_ENTITY, name.entity()),
-            Attribute::string(ATTR_ACTION, name.action()),
-        ];
-        let project_code = webhook.project_code.as_deref().filter(|s| is_clean(s));
-        attributes.extend(project_code.map(|v| Attribute::string(ATTR_PROJECT_CODE, v)));
-        attributes.extend(
-            webhook
-                .payload
-                .id
-                .map(|v| Attribute::number(ATTR_ENTITY_ID, v)),
-        );
-        let severity = webhook.payload.severity.as_deref().filter(|s| is_clean(s));
-        attributes.extend(severity.map(|v| Attribute::string(ATTR_SEVERITY, v)));
-        let member = webhook.team_member_id;
-        attributes.extend(member.map(|v| Attribute::number(ATTR_TEAM_MEMBER_ID, v)));
-
-        let email = summary::email(webhook);
-        let message = serde_json::json!({ "default": body, "email": email }).to_string();
+    /// The events topic's publish for `webhook`, whose raw body is `body`: the body byte for
+    /// byte, the routing attributes, the subject, and the FIFO keys when `fifo`.
+    pub fn event(webhook: &Webhook, body: &'a str, fifo: bool) -> Result<Self, TooLarge> {
+        let attributes = routing_attributes(webhook);
+        let fifo = fifo.then(|| FifoKeys {
+            message_group_id: message_group_id(attribute(&attributes, ATTR_PROJECT_CODE)),
+            message_deduplication_id: sha256_hex(body),
+        });
         let outbound = Self {
-            body,
-            email,
-            message,
+            message: Cow::Borrowed(body),
             subject: summary::subject(webhook),
             attributes,
-            fifo: fifo.then(|| FifoKeys {
-                message_group_id: message_group_id(project_code),
-                message_deduplication_id: sha256_hex(body),
-            }),
+            fifo,
         };
         let size = outbound.size();
         if size > MAX_PUBLISH_BYTES {
@@ -150,8 +131,21 @@ impl<'a> Outbound<'a> {
         Ok(outbound)
     }
 
-    /// The bytes SNS counts against [`MAX_PUBLISH_BYTES`]: the message (JSON-escaped body and
-    /// email text together) and, for every
+    /// The notifications topic's publish for `webhook`: the text people read, with the
+    /// subject and attributes of `event` (so a filter policy selects the same events on both
+    /// topics). Never FIFO: email cannot subscribe to FIFO topics. Its size is bounded by the
+    /// summary's cuts, far under [`MAX_PUBLISH_BYTES`].
+    #[must_use]
+    pub fn notification(webhook: &Webhook, event: &Outbound<'_>) -> Outbound<'static> {
+        Outbound {
+            message: Cow::Owned(summary::text(webhook)),
+            subject: event.subject.clone(),
+            attributes: event.attributes.clone(),
+            fifo: None,
+        }
+    }
+
+    /// The bytes SNS counts against [`MAX_PUBLISH_BYTES`]: the message and, for every
     /// attribute, its name, data type and value.
     #[must_use]
     pub fn size(&self) -> usize {
@@ -166,11 +160,40 @@ impl<'a> Outbound<'a> {
     /// The value of the attribute called `name`, if it is set.
     #[must_use]
     pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes
-            .iter()
-            .find(|a| a.name == name)
-            .map(|a| a.value.as_str())
+        attribute(&self.attributes, name)
     }
+}
+
+/// The attributes subscribers filter on: the event name and its two halves always, the
+/// project, ids and severity when the webhook has usable values.
+#[must_use]
+pub fn routing_attributes(webhook: &Webhook) -> Vec<Attribute> {
+    let name = &webhook.event_name;
+    let mut attributes = vec![
+        Attribute::string(ATTR_EVENT_NAME, name.as_str()),
+        Attribute::string(ATTR_ENTITY, name.entity()),
+        Attribute::string(ATTR_ACTION, name.action()),
+    ];
+    let project_code = webhook.project_code.as_deref().filter(|s| is_clean(s));
+    attributes.extend(project_code.map(|v| Attribute::string(ATTR_PROJECT_CODE, v)));
+    attributes.extend(
+        webhook
+            .payload
+            .id
+            .map(|v| Attribute::number(ATTR_ENTITY_ID, v)),
+    );
+    let severity = webhook.payload.severity.as_deref().filter(|s| is_clean(s));
+    attributes.extend(severity.map(|v| Attribute::string(ATTR_SEVERITY, v)));
+    let member = webhook.team_member_id;
+    attributes.extend(member.map(|v| Attribute::number(ATTR_TEAM_MEMBER_ID, v)));
+    attributes
+}
+
+fn attribute<'v>(attributes: &'v [Attribute], name: &str) -> Option<&'v str> {
+    attributes
+        .iter()
+        .find(|a| a.name == name)
+        .map(|a| a.value.as_str())
 }
 
 impl Attribute {
@@ -226,7 +249,7 @@ mod tests {
     #[test]
     fn defect_created_gets_every_attribute_with_its_type() {
         let body = r#"{"event_name":"defect.created","payload":{"id":42,"title":"Login button does nothing","severity":"critical"},"team_member_id":0,"project_code":"DEMO"}"#;
-        let out = Outbound::for_webhook(&webhook(body), body, false).unwrap();
+        let out = Outbound::event(&webhook(body), body, false).unwrap();
         let got: Vec<_> = out
             .attributes
             .iter()
@@ -244,41 +267,63 @@ mod tests {
                 (ATTR_TEAM_MEMBER_ID, DataType::Number, "0"),
             ]
         );
-        assert_eq!(out.body, body);
+        assert_eq!(out.message, body);
         assert_eq!(out.fifo, None);
     }
 
     #[test]
     fn omits_absent_empty_and_unclean_values_instead_of_sending_them_empty() {
         let body = r#"{"event":"defect.resolved","payload":{"id":"x","severity":"bad\u0000value"},"project_code":""}"#;
-        let out = Outbound::for_webhook(&webhook(body), body, false).unwrap();
+        let out = Outbound::event(&webhook(body), body, false).unwrap();
         let names: Vec<_> = out.attributes.iter().map(|a| a.name).collect();
         assert_eq!(names, [ATTR_EVENT_NAME, ATTR_ENTITY, ATTR_ACTION]);
     }
 
     #[test]
-    fn message_structure_gives_machines_the_body_and_email_the_summary() {
+    fn the_event_is_the_body_byte_for_byte_and_the_notification_the_summary() {
         let body = "{\"event_name\":\"defect.created\",\n \"payload\":{\"id\":42,\"title\":\"Quote \\\" and é\"},\"project_code\":\"DEMO\"}";
-        let out = Outbound::for_webhook(&webhook(body), body, false).unwrap();
-        let structure: serde_json::Value = serde_json::from_str(&out.message).unwrap();
-        assert_eq!(structure.as_object().unwrap().len(), 2, "{structure}");
-        assert_eq!(structure["default"].as_str(), Some(body), "byte for byte");
-        assert_eq!(structure["email"].as_str(), Some(out.email.as_str()));
-        assert!(
-            out.email.contains("Defect #42: Quote \" and é"),
-            "{}",
-            out.email
+        let webhook = webhook(body);
+        let event = Outbound::event(&webhook, body, true).unwrap();
+        let note = Outbound::notification(&webhook, &event);
+
+        assert_eq!(event.message, body, "byte for byte, not re-serialised");
+        assert_eq!(
+            note.message,
+            "Qase project DEMO: defect.created\nDefect #42: Quote \" and é\nOpen in Qase: https://app.qase.io/defect/DEMO/42\n"
         );
-        assert!(
-            out.size() > out.body.len() + out.email.len(),
-            "escaping is counted"
+        assert_eq!(note.subject, event.subject);
+        assert_eq!(
+            note.attributes, event.attributes,
+            "one filter policy fits both"
+        );
+        assert!(event.fifo.is_some());
+        assert_eq!(note.fifo, None, "the notifications topic is never FIFO");
+        assert_eq!(
+            event.size(),
+            body.len()
+                + "event_name".len()
+                + "String".len()
+                + "defect.created".len()
+                + "entity".len()
+                + "String".len()
+                + "defect".len()
+                + "action".len()
+                + "String".len()
+                + "created".len()
+                + "project_code".len()
+                + "String".len()
+                + "DEMO".len()
+                + "entity_id".len()
+                + "Number".len()
+                + "42".len(),
+            "the message and every attribute's name, type and value"
         );
     }
 
     #[test]
     fn fifo_groups_by_project_and_deduplicates_by_body_hash() {
         let body = r#"{"event_name":"defect.deleted","payload":{"id":1},"project_code":"DEMO"}"#;
-        let out = Outbound::for_webhook(&webhook(body), body, true).unwrap();
+        let out = Outbound::event(&webhook(body), body, true).unwrap();
         let fifo = out.fifo.unwrap();
         assert_eq!(fifo.message_group_id, "DEMO");
         assert_eq!(fifo.message_deduplication_id.len(), 64);
@@ -297,7 +342,7 @@ mod tests {
     #[test]
     fn fifo_without_a_project_code_uses_the_fallback_group() {
         let body = r#"{"event":"defect.deleted","payload":{"id":1}}"#;
-        let out = Outbound::for_webhook(&webhook(body), body, true).unwrap();
+        let out = Outbound::event(&webhook(body), body, true).unwrap();
         assert_eq!(out.fifo.unwrap().message_group_id, FALLBACK_MESSAGE_GROUP);
     }
 
@@ -310,14 +355,14 @@ mod tests {
             )
         };
         let probe = envelope(0);
-        let fixed = Outbound::for_webhook(&webhook(&probe), &probe, false)
+        let fixed = Outbound::event(&webhook(&probe), &probe, false)
             .unwrap()
             .size();
         let fits = envelope(MAX_PUBLISH_BYTES - fixed);
-        let out = Outbound::for_webhook(&webhook(&fits), &fits, false).unwrap();
+        let out = Outbound::event(&webhook(&fits), &fits, false).unwrap();
         assert_eq!(out.size(), MAX_PUBLISH_BYTES);
         let over = envelope(MAX_PUBLISH_BYTES - fixed + 1);
-        let err = Outbound::for_webhook(&webhook(&over), &over, false).unwrap_err();
+        let err = Outbound::event(&webhook(&over), &over, false).unwrap_err();
         assert_eq!(err.size, MAX_PUBLISH_BYTES + 1);
     }
 }

@@ -32,6 +32,16 @@ impl PublishError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Throttled(_) | Self::Unavailable(_))
     }
+
+    /// The stable, machine-readable code clients (and the log) see.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Throttled(_) => "sns_throttled",
+            Self::Unavailable(_) => "sns_unavailable",
+            Self::Rejected(_) | Self::NoMessageId => "sns_rejected",
+        }
+    }
 }
 
 /// The port: publish one message, answer its SNS message id.

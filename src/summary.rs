@@ -1,8 +1,9 @@
-//! What people read: the email subject and the short email body.
+//! What people read: the subject and the short text of the notifications topic.
 //!
-//! Machines get the request body untouched (see [`crate::message`]); email subscribers get
-//! this summary instead, built from the parsed [`Webhook`]. Pure functions over plain data; no
-//! payload text beyond the title ever goes in (actual results may be personal data).
+//! Machines get the request body untouched on the events topic (see [`crate::message`]);
+//! people (email, chat) get this summary on the notifications topic, built from the parsed
+//! [`Webhook`]. Pure functions over plain data; no payload text beyond the title ever goes in
+//! (actual results may be personal data).
 
 use std::fmt::Write as _;
 
@@ -45,10 +46,10 @@ pub fn subject(webhook: &Webhook) -> String {
     format!("{head}: {}", cut(&title, room))
 }
 
-/// The plain-text email body: project, event, id and title, severity or origin, and a link
+/// The plain text people read: project, event, id and title, severity or origin, and a link
 /// to the defect in Qase when the project code and id are known.
 #[must_use]
-pub fn email(webhook: &Webhook) -> String {
+pub fn text(webhook: &Webhook) -> String {
     let name = webhook.event_name.as_str();
     let code = webhook
         .project_code
@@ -195,10 +196,10 @@ mod tests {
     }
 
     #[test]
-    fn email_for_a_new_defect_has_title_severity_and_a_link() {
+    fn text_for_a_new_defect_has_title_severity_and_a_link() {
         let body = r#"{"event_name":"defect.created","payload":{"id":42,"title":"Login button does nothing","severity":"critical","actual_result":"private text"},"project_code":"DEMO"}"#;
         assert_eq!(
-            email(&webhook(body)),
+            text(&webhook(body)),
             "Qase project DEMO: defect.created\n\
              Defect #42: Login button does nothing\n\
              Severity: critical\n\
@@ -207,37 +208,37 @@ mod tests {
     }
 
     #[test]
-    fn email_for_the_older_defect_shape_names_case_and_step() {
+    fn text_for_the_older_defect_shape_names_case_and_step() {
         let body = r#"{"event_name":"defect.created","payload":{"id":3,"title":"t","case_id":12,"step":2},"project_code":"DEMO"}"#;
-        let text = email(&webhook(body));
+        let text = text(&webhook(body));
         assert!(text.contains("Found in test case #12, step 2\n"), "{text}");
     }
 
     #[test]
-    fn email_for_a_resolved_defect_has_the_link_but_no_title() {
+    fn text_for_a_resolved_defect_has_the_link_but_no_title() {
         let body = r#"{"event_name":"defect.resolved","payload":{"id":5},"project_code":"QA1"}"#;
         assert_eq!(
-            email(&webhook(body)),
+            text(&webhook(body)),
             "Qase project QA1: defect.resolved\nDefect #5\nOpen in Qase: https://app.qase.io/defect/QA1/5\n"
         );
     }
 
     #[test]
-    fn email_links_only_defects_with_a_url_safe_code_and_an_id() {
+    fn text_links_only_defects_with_a_url_safe_code_and_an_id() {
         let no_code = r#"{"event":"defect.resolved","payload":{"id":5}}"#;
-        assert!(!email(&webhook(no_code)).contains("http"));
+        assert!(!text(&webhook(no_code)).contains("http"));
         let odd_code =
             r#"{"event_name":"defect.resolved","payload":{"id":5},"project_code":"A/../B"}"#;
-        assert!(!email(&webhook(odd_code)).contains("http"));
+        assert!(!text(&webhook(odd_code)).contains("http"));
         let run = r#"{"event_name":"run.started","payload":{"id":1,"title":"Nightly"},"project_code":"DEMO"}"#;
         assert_eq!(
-            email(&webhook(run)),
+            text(&webhook(run)),
             "Qase project DEMO: run.started\nRun #1: Nightly\n"
         );
     }
 
     #[test]
-    fn email_keeps_unicode_titles_on_one_line_and_cuts_long_ones() {
+    fn text_keeps_unicode_titles_on_one_line_and_cuts_long_ones() {
         let title = format!("Ошибка\r\nвхода {}", "я".repeat(400));
         let body = serde_json::json!({
             "event_name": "shared_step.created",
@@ -245,7 +246,7 @@ mod tests {
             "project_code": "DEMO"
         })
         .to_string();
-        let text = email(&webhook(&body));
+        let text = text(&webhook(&body));
         let line = text.lines().nth(1).unwrap();
         assert!(line.starts_with("Shared step: Ошибка входа я"), "{line}");
         assert_eq!(

@@ -63,7 +63,8 @@ async fn defect_events_reach_each_queue_byte_for_byte_as_their_filter_policy_sel
         secret: Secret::new(SECRET),
         fifo: false,
         allowed_sources: None,
-        publisher: moto.publisher(&topic),
+        events: moto.publisher(&topic),
+        notifications: None,
     };
 
     // Act: every defect event, plus one that is not a defect.
@@ -150,7 +151,8 @@ async fn a_filter_on_project_and_numeric_id_selects_by_attribute_type() {
         secret: Secret::new(SECRET),
         fifo: false,
         allowed_sources: None,
-        publisher: moto.publisher(&topic),
+        events: moto.publisher(&topic),
+        notifications: None,
     };
 
     let other_project = qase_fixture("defect.deleted").replace("\"ID\"", "\"OTHER\"");
@@ -177,7 +179,8 @@ async fn a_fifo_topic_delivers_in_the_project_group() {
         secret: Secret::new(SECRET),
         fifo: true,
         allowed_sources: None,
-        publisher: moto.publisher(&topic),
+        events: moto.publisher(&topic),
+        notifications: None,
     };
 
     let body = qase_fixture("defect.created");
@@ -206,7 +209,8 @@ async fn answers_502_without_a_message_id_when_the_topic_does_not_exist() {
         secret: Secret::new(SECRET),
         fifo: false,
         allowed_sources: None,
-        publisher: moto.publisher(&missing),
+        events: moto.publisher(&missing),
+        notifications: None,
     };
 
     let response = send(
@@ -233,7 +237,8 @@ async fn answers_503_quickly_when_sns_is_unreachable() {
         secret: Secret::new(SECRET),
         fifo: false,
         allowed_sources: None,
-        publisher: qase_defect_fanout::aws::sns::SnsPublisher::from_config(&aws, &topic_arn),
+        events: qase_defect_fanout::aws::sns::SnsPublisher::from_config(&aws, &topic_arn),
+        notifications: None,
     };
 
     let started = std::time::Instant::now();
@@ -249,5 +254,81 @@ async fn answers_503_quickly_when_sns_is_unreachable() {
         started.elapsed() < qase_defect_fanout::aws::PUBLISH_TIMEOUT,
         "answered within the publish budget: {:?}",
         started.elapsed()
+    );
+}
+
+/// The SNS JSON envelope an email (or non-raw) subscriber is given.
+fn envelope(message: &Message) -> serde_json::Value {
+    serde_json::from_str(message.body().unwrap()).expect("an SNS envelope")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_get_the_text_on_the_notifications_topic_selected_by_the_same_filter() {
+    // Arrange: the events topic with a raw queue; the notifications topic with a stand-in for
+    // an email subscription (an envelope queue: Message and Subject, as email reads them),
+    // filtered on event_name as the template's email subscription is.
+    let moto = Moto::start();
+    let events = moto.create_topic("qase-events", false).await;
+    let notes = moto.create_topic("qase-notifications", false).await;
+    let machines = moto.subscribe_queue(&events, "machines", None).await;
+    let inbox = moto
+        .subscribe_envelope_queue(
+            &notes,
+            "inbox",
+            Some(r#"{"event_name":["defect.created","defect.resolved"]}"#),
+        )
+        .await;
+    let app = App {
+        secret: Secret::new(SECRET),
+        allowed_sources: None,
+        fifo: false,
+        events: moto.publisher(&events),
+        notifications: Some(moto.publisher(&notes)),
+    };
+
+    // Act
+    let mut answers = HashMap::new();
+    for name in DEFECT_EVENTS {
+        let response = send(&app, &EventBuilder::qase(Api::Http, &qase_fixture(name))).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "{name}");
+        answers.insert(name, json_body(&response));
+    }
+
+    // Assert: machines got every body as sent; the inbox got the two selected events' text.
+    let bodies: Vec<_> = moto
+        .drain(&machines)
+        .await
+        .iter()
+        .map(|m| m.body().unwrap().to_owned())
+        .collect();
+    assert_eq!(bodies.len(), DEFECT_EVENTS.len());
+    let mail: Vec<_> = moto.drain(&inbox).await.iter().map(envelope).collect();
+    let mut ids: Vec<_> = mail
+        .iter()
+        .map(|m| m["MessageId"].as_str().unwrap())
+        .collect();
+    let mut expected: Vec<_> = ["defect.created", "defect.resolved"]
+        .iter()
+        .map(|name| answers[name]["notification_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(
+        ids, expected,
+        "the answered notification ids arrived, and only those"
+    );
+    let created = mail
+        .iter()
+        .find(|m| m["MessageId"] == answers["defect.created"]["notification_id"])
+        .unwrap();
+    assert_eq!(
+        created["Message"],
+        "Qase project ID: defect.created\nDefect #1: Example defect\nSeverity: normal\n\
+         Open in Qase: https://app.qase.io/defect/ID/1\n"
+    );
+    assert_eq!(created["Subject"], "[ID] defect.created #1: Example defect");
+    assert_eq!(
+        created["MessageAttributes"][ATTR_SEVERITY],
+        serde_json::json!({"Type": "String", "Value": "normal"})
     );
 }

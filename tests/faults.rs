@@ -45,7 +45,8 @@ async fn rig(name: &str) -> Rig {
         secret: Secret::new(SECRET),
         fifo: false,
         allowed_sources: None,
-        publisher,
+        events: publisher,
+        notifications: None,
     };
     Rig {
         moto,
@@ -232,4 +233,56 @@ async fn a_sns_slower_than_the_attempt_timeout_is_at_least_once_not_lost() {
     println!("  late copies delivered: {}", copies.len());
     assert!(!copies.is_empty() && copies.len() <= MAX_ATTEMPTS as usize);
     assert!(copies.iter().all(|m| m.body() == Some(webhook(8).as_str())));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failing_notifications_topic_still_answers_202_with_one_error_line() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    // The events topic straight to the emulator; the notifications topic through the proxy.
+    let moto = Moto::start();
+    let events = moto.create_topic("events", false).await;
+    let notes = moto.create_topic("notifications", false).await;
+    let queue = moto.subscribe_queue(&events, "events", None).await;
+    let proxy = FaultProxy::start(&moto.endpoint);
+    let through_proxy = common::moto::sdk_config_for(&proxy.endpoint);
+    let app = App {
+        secret: Secret::new(SECRET),
+        allowed_sources: None,
+        fifo: false,
+        events: moto.publisher(&events),
+        notifications: Some(SnsPublisher::from_config(
+            &through_proxy,
+            &TopicArn::parse(&notes).unwrap(),
+        )),
+    };
+    let (logs, _guard) = capture_logs(Level::INFO);
+    proxy.set(Fault::ServerError);
+
+    let response = send(&app, &EventBuilder::qase(Api::Http, &webhook(11))).await;
+
+    let body = json_body(&response);
+    println!(
+        "notifications topic answering 500: {} {body}",
+        response.status()
+    );
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(body["notification_error"], "sns_unavailable");
+    assert!(body["message_id"].is_string() && body.get("notification_id").is_none());
+    assert_eq!(
+        proxy.requests(),
+        MAX_ATTEMPTS as usize,
+        "the SDK retried it first"
+    );
+    let text = logs.text();
+    let lines: Vec<_> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "one line for the request:\n{text}");
+    assert!(lines[0].contains("ERROR"), "{text}");
+    assert!(
+        lines[0].contains("notification_error=\"sns_unavailable\""),
+        "{text}"
+    );
+    assert!(lines[0].contains("cause="), "the cause is logged: {text}");
+    let delivered = moto.drain(&queue).await;
+    assert_eq!(delivered.len(), 1, "the event is published");
+    assert_eq!(delivered[0].body(), Some(webhook(11).as_str()));
 }

@@ -3,14 +3,14 @@
 
 mod common;
 
-use common::{Api, EventBuilder, RecordingPublisher, SECRET, app, json_body, qase_fixture, send};
+use common::{
+    Api, EventBuilder, RecordingPublisher, SECRET, app, app_with_notifications, json_body,
+    qase_fixture, send,
+};
 use lambda_http::http::StatusCode;
 use qase_defect_fanout::lambda::App;
-use qase_defect_fanout::message::{
-    ATTR_ENTITY_ID, ATTR_EVENT_NAME, ATTR_PROJECT_CODE, MAX_PUBLISH_BYTES, Outbound,
-};
+use qase_defect_fanout::message::{ATTR_ENTITY_ID, ATTR_EVENT_NAME, ATTR_PROJECT_CODE};
 use qase_defect_fanout::publisher::PublishError;
-use qase_defect_fanout::qase::Webhook;
 
 const APIS: [Api; 3] = [Api::Rest, Api::Http, Api::FunctionUrl];
 
@@ -37,8 +37,14 @@ async fn assert_rejected(
         "the secret never appears: {body}"
     );
     assert!(
-        app.publisher.calls().is_empty(),
+        app.events.calls().is_empty(),
         "nothing is published on {status}"
+    );
+    assert!(
+        app.notifications
+            .as_ref()
+            .is_none_or(|n| n.calls().is_empty()),
+        "no notification on {status}"
     );
 }
 
@@ -55,10 +61,10 @@ async fn publishes_a_valid_defect_webhook_once_and_answers_202_with_the_message_
             json_body(&response),
             serde_json::json!({"message_id": "msg-1", "event_name": "defect.created"})
         );
-        let calls = app.publisher.calls();
+        let calls = app.events.calls();
         assert_eq!(calls.len(), 1, "{api:?}: published exactly once");
         assert_eq!(
-            calls[0].body, body,
+            calls[0].message, body,
             "{api:?}: the body is forwarded byte for byte"
         );
         assert_eq!(calls[0].attribute(ATTR_EVENT_NAME), Some("defect.created"));
@@ -79,9 +85,9 @@ async fn forwards_every_documented_qase_event() {
         assert_eq!(json_body(&response)["event_name"], name.as_str());
     }
 
-    let calls = app.publisher.calls();
+    let calls = app.events.calls();
     let sent: Vec<_> = fixtures.iter().map(|(_, body)| body.as_str()).collect();
-    let published: Vec<_> = calls.iter().map(|c| c.body.as_str()).collect();
+    let published: Vec<_> = calls.iter().map(|c| c.message.as_str()).collect();
     assert_eq!(published, sent);
 }
 
@@ -95,7 +101,7 @@ async fn decodes_a_base64_body_and_publishes_the_decoded_text() {
         let response = send(&app, &event).await;
 
         assert_eq!(response.status(), StatusCode::ACCEPTED, "{api:?}");
-        assert_eq!(app.publisher.calls()[0].body, body);
+        assert_eq!(app.events.calls()[0].message, body);
     }
 }
 
@@ -152,7 +158,7 @@ async fn matches_the_secret_header_name_in_any_case() {
             .body(&qase_fixture("defect.deleted"));
         let response = send(&app, &event).await;
         assert_eq!(response.status(), StatusCode::ACCEPTED, "{name}");
-        assert_eq!(app.publisher.calls().len(), 1);
+        assert_eq!(app.events.calls().len(), 1);
     }
 }
 
@@ -170,12 +176,13 @@ async fn accepts_any_request_without_a_secret_header_only_when_checking_is_disab
         secret: None,
         fifo: false,
         allowed_sources: None,
-        publisher: RecordingPublisher::ok(),
+        events: RecordingPublisher::ok(),
+        notifications: None,
     };
     let event = EventBuilder::new(Api::Http).body(&qase_fixture("defect.created"));
     let response = send(&app, &event).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    assert_eq!(app.publisher.calls().len(), 1);
+    assert_eq!(app.events.calls().len(), 1);
 }
 
 #[tokio::test]
@@ -240,22 +247,28 @@ fn body_of_len(len: usize) -> String {
     format!("{head}{}{tail}", "x".repeat(len - head.len() - tail.len()))
 }
 
+/// SNS counts "the message ... and all parts of the message attribute, including name, type,
+/// and value" against 262,144 bytes (SNS API Reference, `Publish` and `MessageAttributeValue`).
+const SNS_PUBLISH_LIMIT: usize = 262_144;
+
 #[tokio::test]
-async fn rejects_a_body_too_large_for_sns_with_413_and_accepts_one_just_under() {
-    // What SNS counts besides the padding: the message structure, email text and attributes.
-    let probe = body_of_len(100);
-    let webhook = Webhook::parse(&probe).unwrap();
-    let overhead = Outbound::for_webhook(&webhook, &probe, false)
-        .unwrap()
-        .size()
-        - 100;
-    let largest = MAX_PUBLISH_BYTES - overhead;
+async fn rejects_a_body_too_large_for_sns_with_413_and_accepts_the_largest_that_fits() {
+    // The attributes of these bodies, as published: what SNS counts besides the body.
+    let probe = app(RecordingPublisher::ok());
+    send(&probe, &EventBuilder::qase(Api::Http, &body_of_len(100))).await;
+    let attributes: usize = probe.events.calls()[0]
+        .attributes
+        .iter()
+        .map(|a| a.name.len() + a.data_type.as_str().len() + a.value.len())
+        .sum();
+    let largest = SNS_PUBLISH_LIMIT - attributes;
 
-    let app1 = app(RecordingPublisher::ok());
-    let response = send(&app1, &EventBuilder::qase(Api::Http, &body_of_len(largest))).await;
+    let fits = app(RecordingPublisher::ok());
+    let response = send(&fits, &EventBuilder::qase(Api::Http, &body_of_len(largest))).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(fits.events.calls()[0].message.len(), largest);
 
-    for len in [largest + 1, MAX_PUBLISH_BYTES + 1, 1024 * 1024] {
+    for len in [largest + 1, SNS_PUBLISH_LIMIT + 1, 1024 * 1024] {
         let app = app(RecordingPublisher::ok());
         let event = EventBuilder::qase(Api::Http, &body_of_len(len));
         assert_rejected(
@@ -325,10 +338,7 @@ async fn on_a_fifo_topic_groups_by_project_and_deduplicates_by_body() {
     let body = qase_fixture("defect.created");
     let response = send(&app, &EventBuilder::qase(Api::Http, &body)).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let fifo = app.publisher.calls()[0]
-        .fifo
-        .clone()
-        .expect("FIFO keys set");
+    let fifo = app.events.calls()[0].fifo.clone().expect("FIFO keys set");
     assert_eq!(fifo.message_group_id, "ID");
     assert_eq!(fifo.message_deduplication_id.len(), 64);
 }
@@ -363,4 +373,105 @@ async fn answers_403_to_addresses_outside_allowed_source_ips_before_checking_any
             }
         }
     }
+}
+
+#[tokio::test]
+async fn with_a_notifications_topic_publishes_the_text_there_with_the_same_attributes_and_subject()
+{
+    let app = app_with_notifications(RecordingPublisher::ok(), RecordingPublisher::ok());
+    let body = qase_fixture("defect.created");
+
+    let response = send(&app, &EventBuilder::qase(Api::Http, &body)).await;
+
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        json_body(&response),
+        serde_json::json!({
+            "message_id": "msg-1",
+            "event_name": "defect.created",
+            "notification_id": "msg-1"
+        })
+    );
+    let (events, notes) = (
+        app.events.calls(),
+        app.notifications.as_ref().unwrap().calls(),
+    );
+    assert_eq!((events.len(), notes.len()), (1, 1));
+    assert_eq!(events[0].message, body, "machines get the body");
+    assert_eq!(
+        notes[0].message,
+        "Qase project ID: defect.created\n\
+         Defect #1: Example defect\n\
+         Severity: normal\n\
+         Open in Qase: https://app.qase.io/defect/ID/1\n",
+        "people get the text"
+    );
+    assert_eq!(notes[0].attributes, events[0].attributes);
+    assert_eq!(notes[0].subject, events[0].subject);
+    assert_eq!(notes[0].fifo, None);
+}
+
+#[tokio::test]
+async fn a_failed_notification_still_answers_202_and_says_why() {
+    type Case = (fn() -> PublishError, &'static str);
+    let cases: [Case; 3] = [
+        (
+            || PublishError::Throttled("Rate exceeded".into()),
+            "sns_throttled",
+        ),
+        (
+            || PublishError::Unavailable("timed out".into()),
+            "sns_unavailable",
+        ),
+        (|| PublishError::Rejected("NotFound".into()), "sns_rejected"),
+    ];
+    for (fail, code) in cases {
+        let app =
+            app_with_notifications(RecordingPublisher::ok(), RecordingPublisher::failing(fail));
+
+        let response = send(
+            &app,
+            &EventBuilder::qase(Api::Rest, &qase_fixture("defect.resolved")),
+        )
+        .await;
+
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "{code}");
+        assert_eq!(
+            json_body(&response),
+            serde_json::json!({
+                "message_id": "msg-1",
+                "event_name": "defect.resolved",
+                "notification_error": code
+            })
+        );
+        assert_eq!(app.events.calls().len(), 1, "the event is in SNS");
+    }
+}
+
+#[tokio::test]
+async fn the_events_topic_alone_decides_the_answer() {
+    let app = app_with_notifications(
+        RecordingPublisher::failing(|| PublishError::Unavailable("connection refused".into())),
+        RecordingPublisher::ok(),
+    );
+
+    let response = send(
+        &app,
+        &EventBuilder::qase(Api::Http, &qase_fixture("defect.created")),
+    )
+    .await;
+
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = json_body(&response);
+    assert_eq!(body["error"], "sns_unavailable");
+    assert!(body.get("message_id").is_none() && body.get("notification_id").is_none());
+}
+
+#[tokio::test]
+async fn refused_requests_publish_neither_message() {
+    let app = app_with_notifications(RecordingPublisher::ok(), RecordingPublisher::ok());
+    let event = EventBuilder::new(Api::Http)
+        .header("X-Qase-Secret", "nope")
+        .body(&qase_fixture("defect.created"));
+    assert_rejected(&app, &event, StatusCode::UNAUTHORIZED, "wrong_secret").await;
 }

@@ -435,10 +435,7 @@ async fn every_bad_request_gets_its_status_and_code_and_publishes_nothing() {
                 body["message"].as_str().is_some_and(|m| !m.is_empty()),
                 "{what}"
             );
-            assert!(
-                app.publisher.calls().is_empty(),
-                "{what}: nothing published"
-            );
+            assert!(app.events.calls().is_empty(), "{what}: nothing published");
             count += 1;
         }
     }
@@ -483,9 +480,9 @@ async fn odd_but_valid_webhooks_are_published_without_the_attributes_that_do_not
             .header("Content-Type", "text/plain");
         let response = send(&app, &event).await;
         assert_eq!(response.status(), StatusCode::ACCEPTED, "{name}");
-        let calls = app.publisher.calls();
+        let calls = app.events.calls();
         assert_eq!(calls.len(), 1, "{name}");
-        assert_eq!(calls[0].body, body, "{name}: forwarded byte for byte");
+        assert_eq!(calls[0].message, body, "{name}: forwarded byte for byte");
     }
 }
 
@@ -563,7 +560,7 @@ fn check_contract(
     let response = runtime.block_on(send(&app, &event));
     let status = response.status();
     prop_assert!(CONTRACT.contains(&status.as_u16()), "status {status}");
-    let published = app.publisher.calls().len();
+    let published = app.events.calls().len();
     prop_assert_eq!(published, usize::from(status.is_success()));
     if !status.is_success() {
         let body = json_body(&response);

@@ -31,7 +31,8 @@ async fn run_everything(level: Level) -> (String, Vec<String>) {
         secret: Secret::new(SECRET),
         fifo: false,
         allowed_sources: None,
-        publisher: moto.publisher(&topic),
+        events: moto.publisher(&topic),
+        notifications: None,
     };
     let (logs, _guard) = capture_logs(level);
 

@@ -17,30 +17,6 @@ use qase_defect_fanout::aws::sns::SnsPublisher;
 use qase_defect_fanout::config::TopicArn;
 use qase_defect_fanout::lambda::App;
 
-/// A queue subscribed without raw delivery: the SNS envelope carries the `MessageId` we answered.
-async fn non_raw_queue(moto: &Moto, topic: &str) -> String {
-    let url = moto.subscribe_queue(topic, "no-loss", None).await;
-    let sns = moto.sns();
-    let subs = sns
-        .list_subscriptions_by_topic()
-        .topic_arn(topic)
-        .send()
-        .await
-        .unwrap();
-    let arn = subs.subscriptions()[0]
-        .subscription_arn()
-        .unwrap()
-        .to_owned();
-    sns.set_subscription_attributes()
-        .subscription_arn(arn)
-        .attribute_name("RawMessageDelivery")
-        .attribute_value("false")
-        .send()
-        .await
-        .unwrap();
-    url
-}
-
 /// What arrived: the bodies delivered under each SNS `MessageId`.
 fn delivered_by_message_id(messages: &[Message]) -> HashMap<String, Vec<String>> {
     let mut delivered: HashMap<String, Vec<String>> = HashMap::new();
@@ -113,14 +89,16 @@ async fn no_webhook_answered_2xx_is_lost_or_duplicated_under_faults_and_concurre
     const WORKERS: usize = 8;
     let moto = std::sync::Arc::new(Moto::start());
     let topic = moto.create_topic("no-loss", false).await;
-    let queue = non_raw_queue(&moto, &topic).await;
+    // Without raw delivery: the SNS envelope carries the `MessageId` we answered.
+    let queue = moto.subscribe_envelope_queue(&topic, "no-loss", None).await;
     let proxy = std::sync::Arc::new(FaultProxy::start(&moto.endpoint));
     let aws = common::moto::sdk_config_for(&proxy.endpoint);
     let app = std::sync::Arc::new(App {
         secret: Secret::new(SECRET),
         fifo: false,
         allowed_sources: None,
-        publisher: SnsPublisher::from_config(&aws, &TopicArn::parse(&topic).unwrap()),
+        events: SnsPublisher::from_config(&aws, &TopicArn::parse(&topic).unwrap()),
+        notifications: None,
     });
 
     // Read the queue while sending: moto slows down with every message left in a queue.

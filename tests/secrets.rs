@@ -28,7 +28,8 @@ fn debug_output_of_the_configuration_and_app_is_redacted() {
         secret: Some(secret),
         fifo: false,
         allowed_sources: None,
-        publisher: (),
+        events: (),
+        notifications: None,
     };
     for shown in [
         format!("{config:?}"),
@@ -70,7 +71,8 @@ async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
         secret: Some(secret),
         fifo: false,
         allowed_sources: None,
-        publisher: moto.publisher(&topic),
+        events: moto.publisher(&topic),
+        notifications: None,
     };
     let body = qase_fixture("defect.created");
     let ok = send(&app, &EventBuilder::qase(Api::Http, &body)).await;

@@ -1,4 +1,4 @@
-//! Fuzzes the parsing path: body bytes → `Webhook::parse` → subject, email and the SNS publish.
+//! Fuzzes the parsing path: body bytes → `Webhook::parse` → subject, text and both publishes.
 //! Any panic is a bug; so is a broken invariant asserted below.
 #![no_main]
 
@@ -25,21 +25,19 @@ fuzz_target!(|data: &[u8]| {
         subject.bytes().all(|b| b.is_ascii_graphic() || b == b' '),
         "{subject:?}"
     );
-    let email = summary::email(&webhook);
+    let text = summary::text(&webhook);
     assert!(
-        email.lines().all(|l| !l.chars().any(char::is_control)),
-        "{email:?}"
+        text.lines().all(|l| !l.chars().any(char::is_control)),
+        "{text:?}"
     );
 
-    match Outbound::for_webhook(&webhook, body, true) {
+    match Outbound::event(&webhook, body, true) {
         Ok(out) => {
             assert!(out.size() <= MAX_PUBLISH_BYTES);
-            let structure: serde_json::Value = serde_json::from_str(&out.message).unwrap();
-            assert_eq!(
-                structure["default"].as_str(),
-                Some(body),
-                "machines get the body"
-            );
+            assert_eq!(out.message, body, "machines get the body");
+            let note = Outbound::notification(&webhook, &out);
+            assert_eq!(note.message, text);
+            assert!(note.size() <= MAX_PUBLISH_BYTES);
             for attribute in &out.attributes {
                 assert!(!attribute.value.is_empty());
                 assert!(attribute.value.chars().count() <= MAX_ATTRIBUTE_CHARS);

@@ -7,7 +7,7 @@ use aws_sdk_sns::operation::publish::PublishError as SdkPublishError;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::config::TopicArn;
-use crate::message::{MESSAGE_STRUCTURE, Outbound};
+use crate::message::Outbound;
 use crate::publisher::{PublishError, Publisher};
 
 /// Publishes to one SNS topic with the AWS SDK.
@@ -17,14 +17,31 @@ pub struct SnsPublisher {
     topic_arn: String,
 }
 
+/// The region the client of `topic` must use: the one in its ARN.
+fn region(topic: &TopicArn) -> Region {
+    Region::new(topic.region().to_owned())
+}
+
 impl SnsPublisher {
     /// Builds the client once from `config` (see [`super::sdk_config`]), in the topic's region.
     #[must_use]
     pub fn from_config(config: &SdkConfig, topic: &TopicArn) -> Self {
         let sns = aws_sdk_sns::config::Builder::from(config)
-            .region(Region::new(topic.region().to_owned()))
+            .region(region(topic))
             .build();
         Self::new(aws_sdk_sns::Client::from_conf(sns), topic.as_str())
+    }
+
+    /// A publisher to another `topic`: it shares this one's client (connection pool
+    /// included) when the topic is in the same region, and gets its own from `config`
+    /// otherwise.
+    #[must_use]
+    pub fn for_topic(&self, config: &SdkConfig, topic: &TopicArn) -> Self {
+        if self.client.config().region() == Some(&region(topic)) {
+            Self::new(self.client.clone(), topic.as_str())
+        } else {
+            Self::from_config(config, topic)
+        }
     }
 
     /// Wraps an existing client.
@@ -43,8 +60,7 @@ impl Publisher for SnsPublisher {
             .client
             .publish()
             .topic_arn(&self.topic_arn)
-            .message(&outbound.message)
-            .message_structure(MESSAGE_STRUCTURE)
+            .message(outbound.message.as_ref())
             .subject(&outbound.subject);
         for attribute in &outbound.attributes {
             let value = MessageAttributeValue::builder()

@@ -1,9 +1,12 @@
 //! The request → response contract: an API Gateway request in, a status and a JSON body out.
 //!
-//! [`handle`] admits the request (method, source address, secret, body), asks
-//! [`Outbound`] what to publish and the [`Publisher`] to publish it, and turns every expected
-//! failure into a response (never an `Err`, which API Gateway would turn into an opaque 502).
-//! It logs one line per request. It does not parse Qase's format itself, nor talk to AWS.
+//! [`handle`] admits the request (method, source address, secret, body), asks [`Outbound`]
+//! what to publish, and publishes the event, and the notification when a notifications topic
+//! is configured, concurrently. The events topic is the system of record: its answer alone
+//! decides the response; a failed notification is reported in the 202 and logged as an error.
+//! Every expected failure is a response (never an `Err`, which API Gateway would turn into an
+//! opaque 502). One log line per request. It does not parse Qase's format itself, nor talk
+//! to AWS.
 
 use std::time::{Duration, Instant};
 
@@ -24,12 +27,23 @@ use crate::qase::{Webhook, WebhookError};
 pub struct App<P> {
     /// The expected `X-Qase-Secret`; `None` when checking is explicitly disabled.
     pub secret: Option<Secret>,
-    /// Whether the topic is FIFO (adds group and deduplication ids).
-    pub fifo: bool,
     /// Source addresses allowed to call; `None` means any.
     pub allowed_sources: Option<Vec<IpNet>>,
-    /// Where messages go.
-    pub publisher: P,
+    /// Whether the events topic is FIFO (adds group and deduplication ids).
+    pub fifo: bool,
+    /// The events topic: every webhook, byte for byte; its answer decides the response.
+    pub events: P,
+    /// The notifications topic, when configured: the text people read.
+    pub notifications: Option<P>,
+}
+
+/// What the topics answered for an admitted webhook whose event was published.
+#[derive(Debug)]
+struct Published {
+    /// The events topic's message id.
+    message_id: String,
+    /// The notifications topic's answer, when there is one.
+    notification: Option<Result<String, PublishError>>,
 }
 
 /// Why a request was not published. Each variant knows its status and stable code.
@@ -85,9 +99,7 @@ impl RequestError {
             Self::NotUtf8 => "invalid_utf8",
             Self::Webhook(e) => e.code(),
             Self::TooLarge(_) => "payload_too_large",
-            Self::Publish(PublishError::Throttled(_)) => "sns_throttled",
-            Self::Publish(PublishError::Unavailable(_)) => "sns_unavailable",
-            Self::Publish(PublishError::Rejected(_) | PublishError::NoMessageId) => "sns_rejected",
+            Self::Publish(e) => e.code(),
         }
     }
 
@@ -155,14 +167,29 @@ fn admit<'r, P>(app: &App<P>, request: &'r Request) -> Result<(Webhook, &'r str)
     Ok((Webhook::parse(body)?, body))
 }
 
-/// Publishes the admitted webhook; answers the SNS message id.
+/// Publishes the admitted webhook to the events topic and, concurrently, its notification.
 async fn publish<P: Publisher>(
     app: &App<P>,
     webhook: &Webhook,
     body: &str,
-) -> Result<String, RequestError> {
-    let outbound = Outbound::for_webhook(webhook, body, app.fifo)?;
-    Ok(app.publisher.publish(&outbound).await?)
+) -> Result<Published, RequestError> {
+    let event = Outbound::event(webhook, body, app.fifo)?;
+    let Some(notifications) = &app.notifications else {
+        let message_id = app.events.publish(&event).await?;
+        return Ok(Published {
+            message_id,
+            notification: None,
+        });
+    };
+    let notification = Outbound::notification(webhook, &event);
+    let (event_answer, notification_answer) = tokio::join!(
+        app.events.publish(&event),
+        notifications.publish(&notification)
+    );
+    Ok(Published {
+        message_id: event_answer?,
+        notification: Some(notification_answer),
+    })
 }
 
 /// The caller's address as API Gateway saw it.
@@ -174,59 +201,84 @@ fn source_ip(request: &Request) -> Option<&str> {
     }
 }
 
+/// Logs the one line of a request, at `$level`, with the fields every line has.
+macro_rules! request_line {
+    ($level:ident, $request:expr, $($fields:tt)*) => {{
+        let request: &RequestLog<'_> = $request;
+        tracing::$level!(
+            event_name = request.event_name,
+            project_code = request.project_code,
+            entity_id = request.entity_id,
+            latency_us = request.latency_us,
+            $($fields)*
+        )
+    }};
+}
+
+/// What every log line of a request says, whatever the outcome.
+struct RequestLog<'a> {
+    event_name: Option<&'a str>,
+    project_code: Option<&'a str>,
+    entity_id: Option<u64>,
+    latency_us: u64,
+}
+
 /// The one log line of a request, and its response.
 fn log_and_answer(
     webhook: Option<&Webhook>,
-    result: Result<String, RequestError>,
+    result: Result<Published, RequestError>,
     elapsed: Duration,
 ) -> Response<Body> {
-    let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-    let event_name = webhook.map(|w| w.event_name.as_str());
-    let project_code = webhook.and_then(|w| w.project_code.as_deref());
-    let entity_id = webhook.and_then(|w| w.payload.id);
-    match result {
-        Ok(message_id) => {
-            tracing::info!(
-                status = 202,
-                event_name,
-                project_code,
-                entity_id,
-                message_id = message_id.as_str(),
-                latency_us,
-                "published"
-            );
-            let body = serde_json::json!({ "message_id": message_id, "event_name": event_name });
-            json_response(StatusCode::ACCEPTED, &body)
-        }
+    let line = RequestLog {
+        event_name: webhook.map(|w| w.event_name.as_str()),
+        project_code: webhook.and_then(|w| w.project_code.as_deref()),
+        entity_id: webhook.and_then(|w| w.payload.id),
+        latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+    };
+    let published = match result {
+        Ok(published) => published,
         Err(err) => {
-            let status = err.status().as_u16();
-            let code = err.code();
+            let (status, code) = (err.status().as_u16(), err.code());
             if err.status().is_server_error() {
                 let cause = error_chain(&err);
-                tracing::error!(
-                    status,
-                    error = code,
-                    event_name,
-                    project_code,
-                    entity_id,
-                    latency_us,
-                    cause,
-                    "not published"
-                );
+                request_line!(error, &line, status, error = code, cause, "not published");
             } else {
-                tracing::warn!(
-                    status,
-                    error = code,
-                    event_name,
-                    project_code,
-                    entity_id,
-                    latency_us,
-                    "rejected"
-                );
+                request_line!(warn, &line, status, error = code, "rejected");
             }
-            err.to_response()
+            return err.to_response();
+        }
+    };
+    let message_id = published.message_id.as_str();
+    let mut body = serde_json::json!({ "message_id": message_id, "event_name": line.event_name });
+    match &published.notification {
+        None => request_line!(info, &line, status = 202, message_id, "published"),
+        Some(Ok(notification_id)) => {
+            body["notification_id"] = notification_id.as_str().into();
+            let notification_id = notification_id.as_str();
+            request_line!(
+                info,
+                &line,
+                status = 202,
+                message_id,
+                notification_id,
+                "published"
+            );
+        }
+        Some(Err(err)) => {
+            body["notification_error"] = err.code().into();
+            let (notification_error, cause) = (err.code(), error_chain(err));
+            request_line!(
+                error,
+                &line,
+                status = 202,
+                message_id,
+                notification_error,
+                cause,
+                "published; the notification was not"
+            );
         }
     }
+    json_response(StatusCode::ACCEPTED, &body)
 }
 
 fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {

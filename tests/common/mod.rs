@@ -22,8 +22,6 @@ pub const SECRET: &str = "local-demo-secret";
 /// A copy of one publish the handler asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
-    pub body: String,
-    pub email: String,
     pub message: String,
     pub subject: String,
     pub attributes: Vec<Attribute>,
@@ -69,9 +67,7 @@ impl Publisher for RecordingPublisher {
     async fn publish(&self, outbound: &Outbound<'_>) -> Result<String, PublishError> {
         let mut calls = self.calls.lock().unwrap();
         calls.push(Published {
-            body: outbound.body.to_owned(),
-            email: outbound.email.clone(),
-            message: outbound.message.clone(),
+            message: outbound.message.clone().into_owned(),
             subject: outbound.subject.clone(),
             attributes: outbound.attributes.clone(),
             fifo: outbound.fifo.clone(),
@@ -83,12 +79,22 @@ impl Publisher for RecordingPublisher {
     }
 }
 
-pub fn app<P>(publisher: P) -> App<P> {
+/// The handler as deployed with the sample secret, publishing events to `events`.
+pub fn app<P>(events: P) -> App<P> {
     App {
         secret: Secret::new(SECRET),
-        fifo: false,
         allowed_sources: None,
-        publisher,
+        fifo: false,
+        events,
+        notifications: None,
+    }
+}
+
+/// [`app`] with a notifications topic too.
+pub fn app_with_notifications<P>(events: P, notifications: P) -> App<P> {
+    App {
+        notifications: Some(notifications),
+        ..app(events)
     }
 }
 

@@ -134,6 +134,28 @@ impl Moto {
         name: &str,
         filter_policy: Option<&str>,
     ) -> String {
+        self.subscribe(topic_arn, name, filter_policy, true).await
+    }
+
+    /// As [`Self::subscribe_queue`], without raw delivery: each message is SNS's JSON
+    /// envelope (`Message`, `Subject`, `MessageId`, `MessageAttributes`), what an email or
+    /// HTTP subscriber is given to read.
+    pub async fn subscribe_envelope_queue(
+        &self,
+        topic_arn: &str,
+        name: &str,
+        filter_policy: Option<&str>,
+    ) -> String {
+        self.subscribe(topic_arn, name, filter_policy, false).await
+    }
+
+    async fn subscribe(
+        &self,
+        topic_arn: &str,
+        name: &str,
+        filter_policy: Option<&str>,
+        raw: bool,
+    ) -> String {
         let sqs = self.sqs();
         let mut create = sqs.create_queue().queue_name(name);
         if std::path::Path::new(name).extension() == Some("fifo".as_ref()) {
@@ -159,7 +181,7 @@ impl Moto {
             .topic_arn(topic_arn)
             .protocol("sqs")
             .endpoint(queue_arn)
-            .attributes("RawMessageDelivery", "true");
+            .attributes("RawMessageDelivery", raw.to_string());
         if let Some(policy) = filter_policy {
             subscribe = subscribe.attributes("FilterPolicy", policy);
         }

@@ -60,6 +60,8 @@ def test_email_filter_defaults_to_what_a_human_wants_in_an_inbox():
     }
     email = RESOURCES["EmailSubscription"]["Properties"]
     assert email["Protocol"] == "email"
+    # People read the notifications topic's text, not the events topic's JSON body.
+    assert email["TopicArn"] == {"Ref": "NotificationTopic"}
     assert email["FilterPolicy"] == {"Ref": "EmailFilterPolicy"}
     assert email["FilterPolicyScope"] == "MessageAttributes"
 
@@ -85,13 +87,22 @@ def test_default_filter_policies_only_name_attributes_the_function_publishes(par
     [
         ("false", "qa@example.com", True),
         ("false", "", False),
-        ("true", "qa@example.com", False),
+        ("true", "qa@example.com", True),
         ("true", "", False),
     ],
 )
-def test_email_subscription_exists_only_with_an_address_and_a_standard_topic(fifo, email, created):
+def test_email_subscription_exists_with_an_address_fifo_events_topic_or_not(fifo, email, created):
     parameters = {"FifoTopic": fifo, "NotificationEmail": email}
     assert resource_created("EmailSubscription", parameters) is created
+
+
+def test_notifications_topic_is_always_a_standard_topic_for_email():
+    # SNS delivers FIFO topics to SQS queues only (SNS Developer Guide, "Message delivery for
+    # FIFO topics"), never to email: the notifications topic never is one, whatever FifoTopic says.
+    topic = RESOURCES["NotificationTopic"]
+    assert "Condition" not in topic
+    assert "FifoTopic" not in topic["Properties"]
+    assert "TopicName" not in topic["Properties"], "a generated name never ends in .fifo"
 
 
 def test_fifo_switch_makes_topic_and_queues_fifo_together():
@@ -103,14 +114,16 @@ def test_fifo_switch_makes_topic_and_queues_fifo_together():
     assert evaluate({"Condition": "IsFifo"}, {}) is False
 
 
-def test_topic_is_encrypted_with_kms():
-    assert RESOURCES["Topic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+@pytest.mark.parametrize("topic", ["Topic", "NotificationTopic"])
+def test_both_topics_are_encrypted_with_kms(topic):
+    assert RESOURCES[topic]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
 
 
-def test_function_may_publish_to_this_topic_and_read_only_its_own_secret():
+def test_function_may_publish_to_exactly_these_two_topics_and_read_only_its_own_secret():
     policies = RESOURCES["WebhookFunction"]["Properties"]["Policies"]
     assert policies == [
         {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["Topic", "TopicName"]}}},
+        {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["NotificationTopic", "TopicName"]}}},
         {
             "Fn::If": [
                 "UseSecretsManager",
@@ -183,6 +196,7 @@ def test_secret_is_a_noecho_parameter_passed_only_when_no_secret_arn_is():
     }
     assert env["ALLOWED_SOURCE_IPS"] == {"Ref": "AllowedSourceIps"}
     assert env["TOPIC_ARN"] == {"Ref": "Topic"}
+    assert env["NOTIFICATION_TOPIC_ARN"] == {"Ref": "NotificationTopic"}
 
 
 def test_api_is_post_only_on_the_webhook_path_with_stage_throttling():
@@ -214,10 +228,11 @@ def test_alarms_watch_function_errors_api_5xx_and_both_dead_letter_queues():
     assert sorted(dlq_alarms) == ["QueueDeadLetterQueue", "SubscriptionDeadLetterQueue"]
 
 
-def test_outputs_give_the_webhook_url_topic_and_queue():
+def test_outputs_give_the_webhook_url_both_topics_and_queue():
     outputs = TEMPLATE["Outputs"]
     assert outputs["WebhookUrl"]["Value"]["Fn::Sub"].endswith("/qase/webhook")
     assert outputs["TopicArn"]["Value"] == {"Ref": "Topic"}
+    assert outputs["NotificationTopicArn"]["Value"] == {"Ref": "NotificationTopic"}
     assert outputs["QueueUrl"]["Value"] == {"Ref": "Queue"}
 
 
