@@ -9,18 +9,37 @@ use std::future::Future;
 
 use crate::message::Outbound;
 
-/// Why SNS did not take a message. Whether it is worth retrying decides the HTTP status.
+/// The cause of a failed publish, as the adapter reported it.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why SNS did not take a message: what an operator must fix, and whether trying again may
+/// help (which decides the HTTP status).
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    /// SNS (or KMS behind it) throttled us; retrying later will work.
+    /// SNS, or KMS behind an encrypted topic, throttled the publish; retrying later will work.
     #[error("sns throttled the publish")]
-    Throttled(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Throttled(#[source] Cause),
     /// SNS could not be reached in time or failed on its side; retrying may work.
     #[error("sns was unavailable")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Unavailable(#[source] Cause),
+    /// The topic's KMS key is disabled.
+    #[error("the topic's KMS key is disabled")]
+    KmsDisabled(#[source] Cause),
+    /// The topic's KMS key does not exist.
+    #[error("the topic's KMS key was not found")]
+    KmsNotFound(#[source] Cause),
+    /// SNS may not use the topic's KMS key (key policy, grants).
+    #[error("sns may not use the topic's KMS key")]
+    KmsAccessDenied(#[source] Cause),
+    /// The topic's KMS key is in a state that cannot encrypt (pending deletion, import).
+    #[error("the topic's KMS key is not in a usable state")]
+    KmsInvalidState(#[source] Cause),
+    /// The account needs a KMS subscription to use the topic's key.
+    #[error("the account is not subscribed to KMS (opt-in required)")]
+    KmsOptInRequired(#[source] Cause),
     /// SNS refused the publish (permissions, missing topic, invalid parameter).
     #[error("sns rejected the publish")]
-    Rejected(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Rejected(#[source] Cause),
     /// SNS answered success without a message id, so delivery cannot be confirmed.
     #[error("sns answered without a message id")]
     NoMessageId,
@@ -39,6 +58,11 @@ impl PublishError {
         match self {
             Self::Throttled(_) => "sns_throttled",
             Self::Unavailable(_) => "sns_unavailable",
+            Self::KmsDisabled(_) => "kms_disabled",
+            Self::KmsNotFound(_) => "kms_not_found",
+            Self::KmsAccessDenied(_) => "kms_access_denied",
+            Self::KmsInvalidState(_) => "kms_invalid_state",
+            Self::KmsOptInRequired(_) => "kms_opt_in_required",
             Self::Rejected(_) | Self::NoMessageId => "sns_rejected",
         }
     }

@@ -146,7 +146,7 @@ async fn sns_500s_answer_503_after_every_attempt_and_recover() {
     let _one = ONE_AT_A_TIME.lock().await;
     let attempts = Some(MAX_ATTEMPTS as usize);
     fault_then_recovery(
-        Fault::ServerError,
+        Fault::SERVER_ERROR,
         StatusCode::SERVICE_UNAVAILABLE,
         "sns_unavailable",
         attempts,
@@ -159,12 +159,60 @@ async fn throttling_answers_503_after_every_attempt_and_recovers() {
     let _one = ONE_AT_A_TIME.lock().await;
     let attempts = Some(MAX_ATTEMPTS as usize);
     fault_then_recovery(
-        Fault::Throttle,
+        Fault::THROTTLE,
         StatusCode::SERVICE_UNAVAILABLE,
         "sns_throttled",
         attempts,
     )
     .await;
+}
+
+/// SNS errors the `Publish` API reference lists for an encrypted topic, and two of its own:
+/// (status, code as sent) → (our status, our code). Each is answered once, not retried:
+/// only throttling and server errors are worth another attempt.
+const REFUSALS: [(u16, &str, StatusCode, &str); 8] = [
+    (
+        400,
+        "KMSThrottling",
+        StatusCode::SERVICE_UNAVAILABLE,
+        "sns_throttled",
+    ),
+    (400, "KMSDisabled", StatusCode::BAD_GATEWAY, "kms_disabled"),
+    (400, "KMSNotFound", StatusCode::BAD_GATEWAY, "kms_not_found"),
+    (
+        400,
+        "KMSAccessDenied",
+        StatusCode::BAD_GATEWAY,
+        "kms_access_denied",
+    ),
+    (
+        400,
+        "KMSInvalidState",
+        StatusCode::BAD_GATEWAY,
+        "kms_invalid_state",
+    ),
+    (
+        403,
+        "KMSOptInRequired",
+        StatusCode::BAD_GATEWAY,
+        "kms_opt_in_required",
+    ),
+    (
+        403,
+        "AuthorizationError",
+        StatusCode::BAD_GATEWAY,
+        "sns_rejected",
+    ),
+    (404, "NotFound", StatusCode::BAD_GATEWAY, "sns_rejected"),
+];
+
+#[tokio::test(flavor = "current_thread")]
+async fn kms_and_sns_refusals_each_get_their_own_code_and_recover() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    for (status, code, answer, our_code) in REFUSALS {
+        let fault = Fault::SnsError { status, code };
+        fault_then_recovery(fault, answer, our_code, Some(1)).await;
+    }
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -256,13 +304,15 @@ async fn a_failing_notifications_topic_still_answers_202_with_one_error_line() {
         )),
     };
     let (logs, _guard) = capture_logs(Level::INFO);
-    proxy.set(Fault::ServerError);
+    proxy.set(Fault::SERVER_ERROR);
 
+    let started = Instant::now();
     let response = send(&app, &EventBuilder::qase(Api::Http, &webhook(11))).await;
+    let elapsed = started.elapsed();
 
     let body = json_body(&response);
     println!(
-        "notifications topic answering 500: {} {body}",
+        "notifications topic answering 500: {} in {elapsed:?}: {body}",
         response.status()
     );
     assert_eq!(response.status(), StatusCode::ACCEPTED);

@@ -309,21 +309,46 @@ async fn answers_503_with_retry_after_when_sns_throttles_or_is_unavailable() {
 }
 
 #[tokio::test]
-async fn answers_502_when_sns_rejects_or_gives_no_message_id() {
-    let cases: [fn() -> PublishError; 2] = [
-        || PublishError::Rejected("NotFound: Topic does not exist".into()),
-        || PublishError::NoMessageId,
+async fn answers_502_with_a_code_an_operator_can_act_on_when_sns_refuses() {
+    type Case = (fn() -> PublishError, &'static str);
+    let cases: [Case; 7] = [
+        (
+            || PublishError::Rejected("NotFound: Topic does not exist".into()),
+            "sns_rejected",
+        ),
+        (|| PublishError::NoMessageId, "sns_rejected"),
+        (
+            || PublishError::KmsDisabled("KMSDisabled".into()),
+            "kms_disabled",
+        ),
+        (
+            || PublishError::KmsNotFound("KMSNotFound".into()),
+            "kms_not_found",
+        ),
+        (
+            || PublishError::KmsAccessDenied("KMSAccessDenied".into()),
+            "kms_access_denied",
+        ),
+        (
+            || PublishError::KmsInvalidState("KMSInvalidState".into()),
+            "kms_invalid_state",
+        ),
+        (
+            || PublishError::KmsOptInRequired("KMSOptInRequired".into()),
+            "kms_opt_in_required",
+        ),
     ];
-    for fail in cases {
+    for (fail, code) in cases {
         let app = app(RecordingPublisher::failing(fail));
         let response = send(
             &app,
             &EventBuilder::qase(Api::Http, &qase_fixture("defect.created")),
         )
         .await;
-        assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY, "{code}");
+        assert!(response.headers().get("retry-after").is_none(), "{code}");
         let body = json_body(&response);
-        assert_eq!(body["error"], "sns_rejected");
+        assert_eq!(body["error"], code);
         assert!(body.get("message_id").is_none());
     }
 }

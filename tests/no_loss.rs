@@ -41,8 +41,8 @@ async fn send_all(
     workers: usize,
 ) -> Vec<Answer> {
     let schedule = [
-        Fault::ServerError,
-        Fault::Throttle,
+        Fault::SERVER_ERROR,
+        Fault::THROTTLE,
         Fault::Reset,
         Fault::Refuse,
     ];

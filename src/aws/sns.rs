@@ -2,13 +2,14 @@
 //! and sorts the SDK's failures into [`PublishError`]s.
 
 use aws_config::{Region, SdkConfig};
+use aws_runtime::retries::classifiers::THROTTLING_ERRORS;
 use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::operation::publish::PublishError as SdkPublishError;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::config::TopicArn;
 use crate::message::Outbound;
-use crate::publisher::{PublishError, Publisher};
+use crate::publisher::{Cause, PublishError, Publisher};
 
 /// Publishes to one SNS topic with the AWS SDK.
 #[derive(Debug, Clone)]
@@ -80,42 +81,44 @@ impl Publisher for SnsPublisher {
     }
 }
 
-/// Sorts an SDK failure into throttled, unavailable (retryable) or rejected.
+/// Sorts an SDK failure by the SDK's own typed variants: what went wrong, and whether
+/// retrying may help.
 fn classify(err: SdkError<SdkPublishError>) -> PublishError {
-    const THROTTLING: &[&str] = &[
-        "Throttled",
-        "ThrottledException",
-        "Throttling",
-        "ThrottlingException",
-        "KMSThrottlingException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-    ];
-    let server_side = match &err {
-        SdkError::ServiceError(e) => {
-            if THROTTLING.contains(&e.err().code().unwrap_or_default())
-                || e.raw().status().as_u16() == 429
+    use PublishError as P;
+    use SdkPublishError as Sns;
+    let kind: fn(Cause) -> PublishError = match &err {
+        SdkError::ServiceError(service) => match service.err() {
+            Sns::KmsThrottlingException(_) => P::Throttled,
+            Sns::KmsDisabledException(_) => P::KmsDisabled,
+            Sns::KmsNotFoundException(_) => P::KmsNotFound,
+            Sns::KmsAccessDeniedException(_) => P::KmsAccessDenied,
+            Sns::KmsInvalidStateException(_) => P::KmsInvalidState,
+            Sns::KmsOptInRequired(_) => P::KmsOptInRequired,
+            Sns::InternalErrorException(_) => P::Unavailable,
+            // SNS's own throttling ("Throttling", 400) has no variant of its own in the
+            // model: it is known by the codes the SDK's retry classifier treats as throttling.
+            unmodeled
+                if service.raw().status().as_u16() == 429
+                    || unmodeled
+                        .code()
+                        .is_some_and(|code| THROTTLING_ERRORS.contains(&code)) =>
             {
-                return PublishError::Throttled(boxed(err));
+                P::Throttled
             }
-            e.raw().status().is_server_error()
-                || matches!(e.err(), SdkPublishError::InternalErrorException(_))
-        }
+            _ if service.raw().status().is_server_error() => P::Unavailable,
+            _ => P::Rejected,
+        },
         // Timeouts, connection failures and unreadable answers: SNS may be fine a moment later.
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
+            P::Unavailable
         }
         // Construction failures are ours; retrying the same request will not help.
-        _ => false,
+        _ => P::Rejected,
     };
-    if server_side {
-        PublishError::Unavailable(boxed(err))
-    } else {
-        PublishError::Rejected(boxed(err))
-    }
+    kind(boxed(err))
 }
 
 /// Keeps the SDK's whole cause chain in one displayable error.
-fn boxed(err: SdkError<SdkPublishError>) -> Box<dyn std::error::Error + Send + Sync> {
+fn boxed(err: SdkError<SdkPublishError>) -> Cause {
     DisplayErrorContext(err).to_string().into()
 }

@@ -23,14 +23,26 @@ pub enum Fault {
     Refuse,
     /// Read the request, then reset the connection.
     Reset,
-    /// Answer 500 `InternalError`, as SNS does when it fails.
-    ServerError,
-    /// Answer 400 `Throttling`, as SNS does past its rate limit.
-    Throttle,
+    /// Answer with an SNS error: the HTTP status and the error code, as SNS's Query protocol
+    /// sends them (`<ErrorResponse><Error><Code>…`).
+    SnsError { status: u16, code: &'static str },
     /// Wait this long, then forward.
     Slow(Duration),
     /// Read the request and never answer.
     Hang,
+}
+
+impl Fault {
+    /// 500 `InternalError`, as SNS answers when it fails.
+    pub const SERVER_ERROR: Self = Self::SnsError {
+        status: 500,
+        code: "InternalError",
+    };
+    /// 400 `Throttling`, as SNS answers past its rate limit.
+    pub const THROTTLE: Self = Self::SnsError {
+        status: 400,
+        code: "Throttling",
+    };
 }
 
 pub struct FaultProxy {
@@ -171,14 +183,15 @@ async fn read_request(stream: &mut TcpStream) -> Option<Vec<u8>> {
     }
 }
 
-fn sns_error(status: &str, code: &str, kind: &str) -> Vec<u8> {
+fn sns_error(status: u16, code: &str) -> Vec<u8> {
+    let kind = if status >= 500 { "Receiver" } else { "Sender" };
     let body = format!(
         "<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error><Type>{kind}</Type>\
          <Code>{code}</Code><Message>injected by the test proxy</Message></Error>\
          <RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
     );
     format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} Error\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
@@ -206,19 +219,8 @@ async fn serve(
             let _ = client.set_linger(Some(Duration::ZERO));
             drop(client);
         }
-        Fault::ServerError => {
-            let _ = client
-                .write_all(&sns_error(
-                    "500 Internal Server Error",
-                    "InternalError",
-                    "Receiver",
-                ))
-                .await;
-        }
-        Fault::Throttle => {
-            let _ = client
-                .write_all(&sns_error("400 Bad Request", "Throttling", "Sender"))
-                .await;
+        Fault::SnsError { status, code } => {
+            let _ = client.write_all(&sns_error(status, code)).await;
         }
         Fault::Hang => {
             // Hold the connection open until the client gives up on it.
