@@ -4,13 +4,14 @@
 //! - [`Outbound::event`], for the events topic: the request body byte for byte, which every
 //!   subscriber of any protocol receives.
 //! - [`Outbound::notification`], for the notifications topic: the short text people read
-//!   ([`crate::summary`]).
+//!   (written by `crate::summary`, which keeps to the limits here).
 //!
 //! Both carry the same attributes and subject, and neither sets `MessageStructure`: "Message
 //! attributes are sent only when the message structure is String, not JSON" (Amazon SNS
 //! Developer Guide, "Amazon SNS message attributes"), and filter policies match on
-//! attributes. Pure and unit-tested with literals: no SDK types, no I/O (sending is
-//! `crate::publisher`'s port).
+//! attributes. Every other rule AWS documents for a publish is kept here, each beside the
+//! constant or check that keeps it. Pure and unit-tested with literals: no SDK types, no I/O
+//! (sending is `crate::publisher`'s port).
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -18,7 +19,6 @@ use std::fmt::Write as _;
 use sha2::{Digest, Sha256};
 
 use crate::qase::Webhook;
-use crate::summary;
 
 /// Attribute: the full event name, e.g. `defect.created` (String, always present).
 pub const ATTR_EVENT_NAME: &str = "event_name";
@@ -35,10 +35,17 @@ pub const ATTR_SEVERITY: &str = "severity";
 /// Attribute: who triggered the event; 0 for an automation token (Number).
 pub const ATTR_TEAM_MEMBER_ID: &str = "team_member_id";
 
-/// The most SNS accepts in one `Publish`: message plus attributes, 256 KiB.
+/// The most SNS accepts in one `Publish`: the message and every attribute's name, type and
+/// value, 262,144 bytes (SNS API Reference, `Publish` and `MessageAttributeValue`).
 pub const MAX_PUBLISH_BYTES: usize = 256 * 1024;
 /// The longest string attribute value we send; longer values are omitted, not cut.
 pub const MAX_ATTRIBUTE_CHARS: usize = 256;
+/// The largest magnitude a `Number` attribute is sent with: filter policies match numbers
+/// "from -10^9 to 10^9" (SNS Developer Guide, "Filter policy constraints"). Larger values are
+/// omitted: a policy could not match them right.
+pub const MAX_NUMBER_ATTRIBUTE: u64 = 1_000_000_000;
+/// SNS requires subjects "less than 100 characters long" (SNS API Reference, `Publish`).
+pub const MAX_SUBJECT_CHARS: usize = 99;
 /// `MessageGroupId` on FIFO topics when the webhook carries no usable project code.
 pub const FALLBACK_MESSAGE_GROUP: &str = "qase";
 
@@ -96,20 +103,65 @@ pub struct Outbound<'a> {
     pub fifo: Option<FifoKeys>,
 }
 
-/// The message would not fit in one SNS publish.
+/// Why a body cannot be published as it is. Each variant maps to a stable error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("message and attributes take {size} bytes; SNS accepts at most {limit}")]
-pub struct TooLarge {
-    /// The bytes the publish would take.
-    pub size: usize,
-    /// [`MAX_PUBLISH_BYTES`].
-    pub limit: usize,
+pub enum MessageError {
+    /// The message would not fit in one SNS publish.
+    #[error("message and attributes take {size} bytes; SNS accepts at most {limit}")]
+    TooLarge {
+        /// The bytes the publish would take.
+        size: usize,
+        /// [`MAX_PUBLISH_BYTES`].
+        limit: usize,
+    },
+    /// The body holds a character SQS does not deliver: a queue would not get the body that
+    /// was sent.
+    #[error(
+        "the body contains U+{:04X} at byte {offset}; SQS delivers only XML 1.0 characters, \
+         so subscribers would not receive this body as it was sent",
+        u32::from(*character)
+    )]
+    UnsupportedCharacter {
+        /// The first such character.
+        character: char,
+        /// Its byte offset in the body.
+        offset: usize,
+    },
+}
+
+impl MessageError {
+    /// The stable, machine-readable code clients see in the error body.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "payload_too_large",
+            Self::UnsupportedCharacter { .. } => "unsupported_character",
+        }
+    }
+}
+
+/// Whether SQS delivers `c`: the characters of XML 1.0, `#x9 | #xA | #xD | #x20-#xD7FF |
+/// #xE000-#xFFFD | #x10000-#x10FFFF` (SQS API Reference, `SendMessage`). SNS hands SQS the
+/// message and the string attribute values as they are, so every text published keeps to it.
+#[must_use]
+pub fn is_sqs_character(c: char) -> bool {
+    matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 impl<'a> Outbound<'a> {
     /// The events topic's publish for `webhook`, whose raw body is `body`: the body byte for
-    /// byte, the routing attributes, the subject, and the FIFO keys when `fifo`.
-    pub fn event(webhook: &Webhook, body: &'a str, fifo: bool) -> Result<Self, TooLarge> {
+    /// byte, the routing attributes, `subject`, and the FIFO keys when `fifo`. Refused when
+    /// a queue could not be given the body as it is, or SNS could not take it.
+    pub fn event(
+        webhook: &Webhook,
+        body: &'a str,
+        subject: String,
+        fifo: bool,
+    ) -> Result<Self, MessageError> {
+        if let Some((offset, character)) = body.char_indices().find(|(_, c)| !is_sqs_character(*c))
+        {
+            return Err(MessageError::UnsupportedCharacter { character, offset });
+        }
         let attributes = routing_attributes(webhook);
         let fifo = fifo.then(|| FifoKeys {
             message_group_id: message_group_id(attribute(&attributes, ATTR_PROJECT_CODE)),
@@ -117,13 +169,13 @@ impl<'a> Outbound<'a> {
         });
         let outbound = Self {
             message: Cow::Borrowed(body),
-            subject: summary::subject(webhook),
+            subject,
             attributes,
             fifo,
         };
         let size = outbound.size();
         if size > MAX_PUBLISH_BYTES {
-            return Err(TooLarge {
+            return Err(MessageError::TooLarge {
                 size,
                 limit: MAX_PUBLISH_BYTES,
             });
@@ -131,16 +183,16 @@ impl<'a> Outbound<'a> {
         Ok(outbound)
     }
 
-    /// The notifications topic's publish for `webhook`: the text people read, with the
-    /// subject and attributes of `event` (so a filter policy selects the same events on both
-    /// topics). Never FIFO: email cannot subscribe to FIFO topics. Its size is bounded by the
-    /// summary's cuts, far under [`MAX_PUBLISH_BYTES`].
+    /// The notifications topic's publish: `text`, with this event's subject and attributes
+    /// (so a filter policy selects the same events on both topics). Never FIFO: SNS delivers
+    /// FIFO topics to SQS only, not to email. `text` is `crate::summary::text`, whose cuts
+    /// keep it far under [`MAX_PUBLISH_BYTES`].
     #[must_use]
-    pub fn notification(webhook: &Webhook, event: &Outbound<'_>) -> Outbound<'static> {
+    pub fn notification(&self, text: String) -> Outbound<'static> {
         Outbound {
-            message: Cow::Owned(summary::text(webhook)),
-            subject: event.subject.clone(),
-            attributes: event.attributes.clone(),
+            message: Cow::Owned(text),
+            subject: self.subject.clone(),
+            attributes: self.attributes.clone(),
             fifo: None,
         }
     }
@@ -176,15 +228,13 @@ pub fn routing_attributes(webhook: &Webhook) -> Vec<Attribute> {
     ];
     let project_code = webhook.project_code.as_deref().filter(|s| is_clean(s));
     attributes.extend(project_code.map(|v| Attribute::string(ATTR_PROJECT_CODE, v)));
-    attributes.extend(
-        webhook
-            .payload
-            .id
-            .map(|v| Attribute::number(ATTR_ENTITY_ID, v)),
-    );
+    let entity_id = webhook.payload.id.filter(|id| *id <= MAX_NUMBER_ATTRIBUTE);
+    attributes.extend(entity_id.map(|v| Attribute::number(ATTR_ENTITY_ID, v)));
     let severity = webhook.payload.severity.as_deref().filter(|s| is_clean(s));
     attributes.extend(severity.map(|v| Attribute::string(ATTR_SEVERITY, v)));
-    let member = webhook.team_member_id;
+    let member = webhook
+        .team_member_id
+        .filter(|id| id.unsigned_abs() <= MAX_NUMBER_ATTRIBUTE);
     attributes.extend(member.map(|v| Attribute::number(ATTR_TEAM_MEMBER_ID, v)));
     attributes
 }
@@ -214,12 +264,15 @@ impl Attribute {
     }
 }
 
-/// Whether a string may be sent as an attribute value: non-empty, not too long, and free of
-/// control characters (SNS rejects some, and none belong in a routing value).
+/// Whether a string may be sent as an attribute value: non-empty ("Name, type, and value
+/// must not be empty or null"), not too long, with only characters SQS delivers and no
+/// control characters (none belong in a routing value).
 fn is_clean(value: &str) -> bool {
     !value.is_empty()
         && value.chars().count() <= MAX_ATTRIBUTE_CHARS
-        && !value.chars().any(char::is_control)
+        && value
+            .chars()
+            .all(|c| is_sqs_character(c) && !c.is_control())
 }
 
 fn message_group_id(project_code: Option<&str>) -> String {
@@ -246,10 +299,15 @@ mod tests {
         Webhook::parse(body).expect("test body is a valid webhook")
     }
 
+    /// The events topic's publish of `body`, with a fixed subject.
+    fn event(body: &str, fifo: bool) -> Result<Outbound<'_>, MessageError> {
+        Outbound::event(&webhook(body), body, "subject".to_owned(), fifo)
+    }
+
     #[test]
     fn defect_created_gets_every_attribute_with_its_type() {
         let body = r#"{"event_name":"defect.created","payload":{"id":42,"title":"Login button does nothing","severity":"critical"},"team_member_id":0,"project_code":"DEMO"}"#;
-        let out = Outbound::event(&webhook(body), body, false).unwrap();
+        let out = event(body, false).unwrap();
         let got: Vec<_> = out
             .attributes
             .iter()
@@ -274,23 +332,19 @@ mod tests {
     #[test]
     fn omits_absent_empty_and_unclean_values_instead_of_sending_them_empty() {
         let body = r#"{"event":"defect.resolved","payload":{"id":"x","severity":"bad\u0000value"},"project_code":""}"#;
-        let out = Outbound::event(&webhook(body), body, false).unwrap();
+        let out = event(body, false).unwrap();
         let names: Vec<_> = out.attributes.iter().map(|a| a.name).collect();
         assert_eq!(names, [ATTR_EVENT_NAME, ATTR_ENTITY, ATTR_ACTION]);
     }
 
     #[test]
-    fn the_event_is_the_body_byte_for_byte_and_the_notification_the_summary() {
+    fn the_event_is_the_body_byte_for_byte_and_the_notification_the_text() {
         let body = "{\"event_name\":\"defect.created\",\n \"payload\":{\"id\":42,\"title\":\"Quote \\\" and é\"},\"project_code\":\"DEMO\"}";
-        let webhook = webhook(body);
-        let event = Outbound::event(&webhook, body, true).unwrap();
-        let note = Outbound::notification(&webhook, &event);
+        let event = event(body, true).unwrap();
+        let note = event.notification("the text".to_owned());
 
         assert_eq!(event.message, body, "byte for byte, not re-serialised");
-        assert_eq!(
-            note.message,
-            "Qase project DEMO: defect.created\nDefect #42: Quote \" and é\nOpen in Qase: https://app.qase.io/defect/DEMO/42\n"
-        );
+        assert_eq!(note.message, "the text");
         assert_eq!(note.subject, event.subject);
         assert_eq!(
             note.attributes, event.attributes,
@@ -323,7 +377,7 @@ mod tests {
     #[test]
     fn fifo_groups_by_project_and_deduplicates_by_body_hash() {
         let body = r#"{"event_name":"defect.deleted","payload":{"id":1},"project_code":"DEMO"}"#;
-        let out = Outbound::event(&webhook(body), body, true).unwrap();
+        let out = event(body, true).unwrap();
         let fifo = out.fifo.unwrap();
         assert_eq!(fifo.message_group_id, "DEMO");
         assert_eq!(fifo.message_deduplication_id.len(), 64);
@@ -342,7 +396,7 @@ mod tests {
     #[test]
     fn fifo_without_a_project_code_uses_the_fallback_group() {
         let body = r#"{"event":"defect.deleted","payload":{"id":1}}"#;
-        let out = Outbound::event(&webhook(body), body, true).unwrap();
+        let out = event(body, true).unwrap();
         assert_eq!(out.fifo.unwrap().message_group_id, FALLBACK_MESSAGE_GROUP);
     }
 
@@ -355,14 +409,88 @@ mod tests {
             )
         };
         let probe = envelope(0);
-        let fixed = Outbound::event(&webhook(&probe), &probe, false)
-            .unwrap()
-            .size();
+        let fixed = event(&probe, false).unwrap().size();
         let fits = envelope(MAX_PUBLISH_BYTES - fixed);
-        let out = Outbound::event(&webhook(&fits), &fits, false).unwrap();
+        let out = event(&fits, false).unwrap();
         assert_eq!(out.size(), MAX_PUBLISH_BYTES);
         let over = envelope(MAX_PUBLISH_BYTES - fixed + 1);
-        let err = Outbound::event(&webhook(&over), &over, false).unwrap_err();
-        assert_eq!(err.size, MAX_PUBLISH_BYTES + 1);
+        let err = event(&over, false).unwrap_err();
+        assert_eq!(
+            err,
+            MessageError::TooLarge {
+                size: MAX_PUBLISH_BYTES + 1,
+                limit: 262_144
+            }
+        );
+    }
+
+    #[test]
+    fn sqs_characters_are_exactly_xml_1_0s() {
+        for allowed in [
+            '\t',
+            '\n',
+            '\r',
+            ' ',
+            '~',
+            '\u{7F}',
+            '\u{85}',
+            '\u{D7FF}',
+            '\u{E000}',
+            '\u{FFFD}',
+            '\u{10000}',
+            '😀',
+            '\u{10FFFF}',
+        ] {
+            assert!(is_sqs_character(allowed), "{allowed:?}");
+        }
+        for refused in [
+            '\0', '\u{8}', '\u{B}', '\u{C}', '\u{1F}', '\u{FFFE}', '\u{FFFF}',
+        ] {
+            assert!(!is_sqs_character(refused), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_a_body_with_a_character_sqs_would_not_deliver() {
+        let body = "{\"event_name\":\"defect.created\",\"payload\":{\"title\":\"a\u{FFFF}b\"}}";
+        assert_eq!(
+            event(body, false).unwrap_err(),
+            MessageError::UnsupportedCharacter {
+                character: '\u{FFFF}',
+                offset: 52
+            }
+        );
+        assert_eq!(&body[52..55], "\u{FFFF}");
+        // The same character escaped is six ASCII characters: the queue gets them as sent.
+        let escaped = r#"{"event_name":"defect.created","payload":{"title":"a\uffffb"}}"#;
+        assert!(event(escaped, false).is_ok());
+        let emoji = "{\"event_name\":\"defect.created\",\"payload\":{\"title\":\"😀 \u{FFFD}\"}}";
+        assert!(event(emoji, false).is_ok());
+    }
+
+    #[test]
+    fn numbers_beyond_what_filter_policies_match_are_omitted() {
+        let with = |id: &str, member: &str| {
+            format!(
+                r#"{{"event_name":"defect.deleted","payload":{{"id":{id}}},"team_member_id":{member}}}"#
+            )
+        };
+        let body = with("1000000000", "-1000000000");
+        let out = event(&body, false).unwrap();
+        assert_eq!(out.attribute(ATTR_ENTITY_ID), Some("1000000000"));
+        assert_eq!(out.attribute(ATTR_TEAM_MEMBER_ID), Some("-1000000000"));
+        let body = with("1000000001", "-1000000001");
+        let out = event(&body, false).unwrap();
+        assert_eq!(out.attribute(ATTR_ENTITY_ID), None);
+        assert_eq!(out.attribute(ATTR_TEAM_MEMBER_ID), None);
+        assert_eq!(out.message, body, "the body keeps them");
+    }
+
+    #[test]
+    fn string_values_with_characters_sqs_would_not_deliver_are_omitted() {
+        let body = r#"{"event_name":"defect.created","payload":{"id":1,"severity":"hi\uffff"},"project_code":"A\u0085B"}"#;
+        let out = event(body, false).unwrap();
+        assert_eq!(out.attribute(ATTR_SEVERITY), None);
+        assert_eq!(out.attribute(ATTR_PROJECT_CODE), None);
     }
 }

@@ -7,24 +7,30 @@
 
 use std::fmt::Write as _;
 
+pub use crate::message::MAX_SUBJECT_CHARS;
+use crate::message::is_sqs_character;
 use crate::qase::{DefectEvent, DefectOrigin, Webhook};
 
-/// SNS requires subjects shorter than 100 characters.
-pub const MAX_SUBJECT_CHARS: usize = 99;
-/// Titles in the email body are cut to this many characters.
+/// Titles in the text are cut to this many characters.
 pub const MAX_EMAIL_TITLE_CHARS: usize = 200;
+/// Project codes in the subject are cut to this many characters (Qase's are 2 to 10).
+const MAX_SUBJECT_CODE_CHARS: usize = 20;
+/// Project codes in the text are cut to this many characters.
+const MAX_TEXT_CODE_CHARS: usize = 50;
 /// Where defects live in the Qase web app: `<QASE_APP_URL>/defect/<CODE>/<id>`.
 pub const QASE_APP_URL: &str = "https://app.qase.io";
 
-/// `[DEMO] defect.created #42: Login button does nothing`: printable ASCII only, single
-/// spaces, at most [`MAX_SUBJECT_CHARS`] characters, the title cut with `...`.
+/// `[DEMO] defect.created #42: Login button does nothing`: one line of UTF-8 text (SNS:
+/// "UTF-8 text with no line breaks or control characters"), single spaces, at most
+/// [`MAX_SUBJECT_CHARS`] characters, the title cut with `...`. People's words are kept in
+/// their own script; only what SNS or SQS would refuse becomes a space.
 #[must_use]
 pub fn subject(webhook: &Webhook) -> String {
     let mut head = String::new();
-    if let Some(code) = webhook.project_code.as_deref().map(clean_ascii)
+    if let Some(code) = webhook.project_code.as_deref().map(clean_line)
         && !code.is_empty()
     {
-        head = format!("[{}] ", cut(&code, 20));
+        head = format!("[{}] ", cut(&code, MAX_SUBJECT_CODE_CHARS));
     }
     head.push_str(webhook.event_name.as_str());
     if let Some(id) = webhook.payload.id {
@@ -34,12 +40,12 @@ pub fn subject(webhook: &Webhook) -> String {
         .payload
         .title
         .as_deref()
-        .map(clean_ascii)
+        .map(clean_line)
         .unwrap_or_default();
     if title.is_empty() {
         return cut(&head, MAX_SUBJECT_CHARS);
     }
-    let room = MAX_SUBJECT_CHARS.saturating_sub(head.len() + 2);
+    let room = MAX_SUBJECT_CHARS.saturating_sub(head.chars().count() + 2);
     if room < 4 {
         return cut(&head, MAX_SUBJECT_CHARS);
     }
@@ -54,7 +60,7 @@ pub fn text(webhook: &Webhook) -> String {
     let code = webhook
         .project_code
         .as_deref()
-        .map(clean_line)
+        .map(|code| cut(&clean_line(code), MAX_TEXT_CODE_CHARS))
         .filter(|c| !c.is_empty());
     let mut text = match &code {
         Some(code) => format!("Qase project {code}: {name}\n"),
@@ -93,10 +99,10 @@ pub fn text(webhook: &Webhook) -> String {
         }
     }
 
-    let link_code = webhook
-        .project_code
-        .as_deref()
-        .filter(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric()));
+    // Only a code that is whole and URL-safe makes a link that leads somewhere.
+    let link_code = webhook.project_code.as_deref().filter(|c| {
+        (1..=MAX_TEXT_CODE_CHARS).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
     if let (Some(_), Some(code), Some(id)) = (webhook.defect(), link_code, webhook.payload.id) {
         let _ = writeln!(text, "Open in Qase: {QASE_APP_URL}/defect/{code}/{id}");
     }
@@ -112,11 +118,13 @@ fn entity_label(entity: &str) -> String {
     })
 }
 
-/// One line of text: control characters become spaces, runs of spaces fold, ends trimmed.
+/// One line of text: control characters, line breaks (U+2028 and U+2029 included), other
+/// whitespace and characters SQS would not deliver become spaces; runs of spaces fold; ends
+/// trimmed.
 fn clean_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if !c.is_control() && !c.is_whitespace() {
+        if !c.is_control() && !c.is_whitespace() && is_sqs_character(c) {
             out.push(c);
         } else if !out.ends_with(' ') {
             out.push(' ');
@@ -132,19 +140,6 @@ fn cut(text: &str, max: usize) -> String {
     }
     let kept: String = text.chars().take(max.saturating_sub(3)).collect();
     format!("{}...", kept.trim_end())
-}
-
-/// Keeps printable ASCII, turns every run of other characters into one space, and trims.
-fn clean_ascii(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_ascii_graphic() {
-            out.push(c);
-        } else if !out.ends_with(' ') {
-            out.push(' ');
-        }
-    }
-    out.trim().to_owned()
 }
 
 #[cfg(test)]
@@ -165,9 +160,9 @@ mod tests {
     }
 
     #[test]
-    fn subject_is_ascii_without_control_characters_and_cut_under_100() {
+    fn subject_keeps_peoples_words_on_one_line_and_cuts_by_characters_under_100() {
         let title = format!(
-            "Crash\n\tin «checkout» {}",
+            "Crash\n\tin «checkout»\u{2028}{}",
             "é".repeat(10) + &"x".repeat(300)
         );
         let body = serde_json::json!({
@@ -177,13 +172,34 @@ mod tests {
         })
         .to_string();
         let s = subject(&webhook(&body));
-        assert!(s.len() <= MAX_SUBJECT_CHARS, "{} chars: {s}", s.len());
-        assert!(s.bytes().all(|b| b.is_ascii_graphic() || b == b' '), "{s}");
+        assert_eq!(s.chars().count(), MAX_SUBJECT_CHARS, "{s}");
         assert!(
-            s.starts_with("[DEMO] defect.created #7: Crash in checkout x"),
+            s.len() > MAX_SUBJECT_CHARS,
+            "cut by characters, not bytes: {s}"
+        );
+        assert!(
+            s.starts_with("[DEMO] defect.created #7: Crash in «checkout» ééééééééééxxx"),
             "{s}"
         );
         assert!(s.ends_with("..."), "{s}");
+    }
+
+    #[test]
+    fn subject_keeps_non_latin_titles_and_drops_what_sqs_would_not_deliver() {
+        for (title, want) in [
+            ("Кнопка входа", "[DEMO] defect.created #1: Кнопка входа"),
+            ("naïve café", "[DEMO] defect.created #1: naïve café"),
+            ("日本語", "[DEMO] defect.created #1: 日本語"),
+            ("a\u{FFFF}b\u{0085}c", "[DEMO] defect.created #1: a b c"),
+        ] {
+            let body = serde_json::json!({
+                "event_name": "defect.created",
+                "payload": {"id": 1, "title": title},
+                "project_code": "DEMO"
+            })
+            .to_string();
+            assert_eq!(subject(&webhook(&body)), want);
+        }
     }
 
     #[test]
@@ -191,8 +207,27 @@ mod tests {
         let body = r#"{"event":"shared_step.deleted","payload":{"hash":"abc"}}"#;
         assert_eq!(subject(&webhook(body)), "shared_step.deleted");
         let body =
-            r#"{"event_name":"defect.created","payload":{"title":"日本語"},"project_code":"DEMO"}"#;
+            r#"{"event_name":"defect.created","payload":{"title":" \n "},"project_code":"DEMO"}"#;
         assert_eq!(subject(&webhook(body)), "[DEMO] defect.created");
+    }
+
+    #[test]
+    fn a_huge_project_code_is_cut_in_both_texts() {
+        let code = "Q".repeat(100_000);
+        let body = serde_json::json!({
+            "event_name": "defect.resolved",
+            "payload": {"id": 1},
+            "project_code": code
+        })
+        .to_string();
+        let webhook = webhook(&body);
+        assert!(subject(&webhook).starts_with(&format!("[{}...] ", "Q".repeat(17))));
+        let text = text(&webhook);
+        assert!(
+            text.starts_with(&format!("Qase project {}...: ", "Q".repeat(47))),
+            "{text}"
+        );
+        assert!(text.len() < 300, "{}", text.len());
     }
 
     #[test]

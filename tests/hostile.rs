@@ -164,6 +164,20 @@ fn corpus(api: Api) -> Vec<Bad> {
             400,
             "invalid_envelope",
         ),
+        body(
+            api,
+            "literal U+FFFF in a string (SQS does not deliver it)",
+            &valid.replace("Example", "Exa\u{FFFF}mple"),
+            400,
+            "unsupported_character",
+        ),
+        body(
+            api,
+            "literal U+FFFE in a string",
+            &valid.replace("Example", "\u{FFFE}Example"),
+            400,
+            "unsupported_character",
+        ),
         bytes(api, "invalid UTF-8", &invalid_utf8, "invalid_utf8"),
         bytes(api, "overlong UTF-8", &overlong_utf8, "invalid_utf8"),
         Bad {

@@ -3,9 +3,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use qase_defect_fanout::message::{MAX_ATTRIBUTE_CHARS, MAX_PUBLISH_BYTES, Outbound};
-use qase_defect_fanout::summary::{self, MAX_SUBJECT_CHARS};
+use qase_defect_fanout::message::{
+    MAX_ATTRIBUTE_CHARS, MAX_PUBLISH_BYTES, MessageError, Outbound, is_sqs_character,
+};
 use qase_defect_fanout::qase::{EventName, Webhook};
+use qase_defect_fanout::summary::{self, MAX_SUBJECT_CHARS};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(body) = std::str::from_utf8(data) else {
@@ -17,36 +19,41 @@ fuzz_target!(|data: &[u8]| {
     assert!(EventName::parse(webhook.event_name.as_str()).is_ok());
 
     let subject = summary::subject(&webhook);
+    let chars = subject.chars().count();
+    assert!((1..=MAX_SUBJECT_CHARS).contains(&chars), "{subject:?}");
     assert!(
-        !subject.is_empty() && subject.len() <= MAX_SUBJECT_CHARS,
-        "{subject:?}"
-    );
-    assert!(
-        subject.bytes().all(|b| b.is_ascii_graphic() || b == b' '),
+        subject
+            .chars()
+            .all(|c| is_sqs_character(c) && !c.is_control() && c != '\u{2028}' && c != '\u{2029}'),
         "{subject:?}"
     );
     let text = summary::text(&webhook);
+    assert!(text.chars().all(is_sqs_character), "{text:?}");
     assert!(
         text.lines().all(|l| !l.chars().any(char::is_control)),
         "{text:?}"
     );
 
-    match Outbound::event(&webhook, body, true) {
+    match Outbound::event(&webhook, body, subject, true) {
         Ok(out) => {
             assert!(out.size() <= MAX_PUBLISH_BYTES);
             assert_eq!(out.message, body, "machines get the body");
-            let note = Outbound::notification(&webhook, &out);
-            assert_eq!(note.message, text);
+            let note = out.notification(text);
             assert!(note.size() <= MAX_PUBLISH_BYTES);
             for attribute in &out.attributes {
                 assert!(!attribute.value.is_empty());
                 assert!(attribute.value.chars().count() <= MAX_ATTRIBUTE_CHARS);
                 assert!(!attribute.value.chars().any(char::is_control));
+                assert!(attribute.value.chars().all(is_sqs_character));
             }
             let fifo = out.fifo.expect("asked for FIFO keys");
             assert!((1..=128).contains(&fifo.message_group_id.len()));
             assert_eq!(fifo.message_deduplication_id.len(), 64);
         }
-        Err(too_large) => assert!(too_large.size > MAX_PUBLISH_BYTES),
+        Err(MessageError::TooLarge { size, .. }) => assert!(size > MAX_PUBLISH_BYTES),
+        Err(MessageError::UnsupportedCharacter { character, offset }) => {
+            assert!(!is_sqs_character(character));
+            assert_eq!(body[offset..].chars().next(), Some(character));
+        }
     }
 });

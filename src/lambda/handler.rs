@@ -18,9 +18,10 @@ use lambda_http::{Body, Request, RequestExt as _, Response, tracing};
 
 use crate::auth::{self, AuthError, SECRET_HEADER, Secret};
 use crate::lambda::event::INVALID_BASE64_MARKER;
-use crate::message::{MAX_PUBLISH_BYTES, Outbound, TooLarge};
+use crate::message::{MAX_PUBLISH_BYTES, MessageError, Outbound};
 use crate::publisher::{PublishError, Publisher};
 use crate::qase::{Webhook, WebhookError};
+use crate::summary;
 
 /// What the handler needs, built once at cold start and borrowed by every request.
 #[derive(Debug)]
@@ -64,9 +65,9 @@ pub enum RequestError {
     /// The body is not a Qase webhook.
     #[error(transparent)]
     Webhook(#[from] WebhookError),
-    /// The body would not fit in one SNS message.
+    /// The body cannot be published as it is (too large, or a character SQS drops).
     #[error(transparent)]
-    TooLarge(#[from] TooLarge),
+    Message(#[from] MessageError),
     /// SNS did not take the message.
     #[error("could not publish to SNS")]
     Publish(#[from] PublishError),
@@ -82,8 +83,11 @@ impl RequestError {
             Self::Auth(AuthError::MissingSecret | AuthError::WrongSecret) => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::InvalidBase64 | Self::NotUtf8 | Self::Webhook(_) => StatusCode::BAD_REQUEST,
-            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::InvalidBase64
+            | Self::NotUtf8
+            | Self::Webhook(_)
+            | Self::Message(MessageError::UnsupportedCharacter { .. }) => StatusCode::BAD_REQUEST,
+            Self::Message(MessageError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Publish(e) if e.is_retryable() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Publish(_) => StatusCode::BAD_GATEWAY,
         }
@@ -98,7 +102,7 @@ impl RequestError {
             Self::InvalidBase64 => "invalid_base64",
             Self::NotUtf8 => "invalid_utf8",
             Self::Webhook(e) => e.code(),
-            Self::TooLarge(_) => "payload_too_large",
+            Self::Message(e) => e.code(),
             Self::Publish(e) => e.code(),
         }
     }
@@ -157,7 +161,7 @@ fn admit<'r, P>(app: &App<P>, request: &'r Request) -> Result<(Webhook, &'r str)
     let bytes: &[u8] = request.body().as_ref();
     if bytes.len() > MAX_PUBLISH_BYTES {
         // Decided before parsing: no point reading a body SNS could never carry.
-        return Err(TooLarge {
+        return Err(MessageError::TooLarge {
             size: bytes.len(),
             limit: MAX_PUBLISH_BYTES,
         }
@@ -173,7 +177,7 @@ async fn publish<P: Publisher>(
     webhook: &Webhook,
     body: &str,
 ) -> Result<Published, RequestError> {
-    let event = Outbound::event(webhook, body, app.fifo)?;
+    let event = Outbound::event(webhook, body, summary::subject(webhook), app.fifo)?;
     let Some(notifications) = &app.notifications else {
         let message_id = app.events.publish(&event).await?;
         return Ok(Published {
@@ -181,7 +185,7 @@ async fn publish<P: Publisher>(
             notification: None,
         });
     };
-    let notification = Outbound::notification(webhook, &event);
+    let notification = event.notification(summary::text(webhook));
     let (event_answer, notification_answer) = tokio::join!(
         app.events.publish(&event),
         notifications.publish(&notification)
