@@ -2,8 +2,10 @@
 //! builders, the Qase fixtures, and the local SNS/SQS emulator (moto's server mode).
 #![allow(dead_code, missing_docs)] // each test binary uses a different part of this module
 
+pub mod corpus;
 pub mod faults;
 pub mod moto;
+pub mod oracle;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
