@@ -59,7 +59,9 @@ build: $(TOOLS) ## Build the Lambda (release, x86_64) with cargo-lambda: target/
 	cargo lambda build --release
 	@ls -l target/lambda/qase-defect-fanout/bootstrap
 
-test: $(TOOLS) ## Every test: unit, handler contract, events/, emulator end to end, template
+test: $(TOOLS) ## Every test: unit, handler, AWS-contract oracle, emulator, release binary, template
+	# tests/binary.rs runs the release bootstrap (panic = "abort") under a Runtime API emulator.
+	cargo build --release --quiet --bin qase-defect-fanout
 	cargo test --all-targets
 	$(PYTHON) -m pytest -q tests/template
 

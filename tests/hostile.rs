@@ -182,3 +182,59 @@ proptest! {
         check_contract(method, &secrets, body.as_bytes(), api)?;
     }
 }
+
+/// Values a client, a proxy or a hand-made event may put where `lambda_http` builds the
+/// request URI from: the `Host` and `X-Forwarded-Proto` headers, the path, the query, the
+/// stage.
+fn uri_part() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[ -~]{0,24}",
+        "\\PC{0,12}",
+        Just(String::new()),
+        Just("a b".to_owned()),
+        Just("[::1".to_owned()),
+        Just(":99999".to_owned()),
+        Just("@".to_owned()),
+        Just("host:port".to_owned()),
+        Just("{}".to_owned()),
+        Just("%zz".to_owned()),
+        Just("https".to_owned()),
+        Just("1http".to_owned()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn odd_host_proto_path_query_and_stage_never_panic_and_publish_exactly_once(
+        host in proptest::option::of(uri_part()),
+        proto in proptest::option::of(uri_part()),
+        path in uri_part(),
+        query in uri_part(),
+        stage in proptest::option::of(uri_part()),
+        api in api(),
+    ) {
+        let mut event = EventBuilder::qase(api, &common::qase_fixture("defect.created"))
+            .path(&path)
+            .query(&query);
+        if let Some(host) = &host {
+            event = event.header("Host", host);
+        }
+        if let Some(proto) = &proto {
+            event = event.header("X-Forwarded-Proto", proto);
+        }
+        if let Some(stage) = &stage {
+            event = event.stage(stage);
+        }
+        // An event the runtime cannot even deserialize is an invocation error, not a crash.
+        let Ok(request) = request_from_json(&event.event().to_string()) else {
+            return Ok(());
+        };
+        let app = app(RecordingPublisher::ok());
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let response = runtime.block_on(qase_defect_fanout::lambda::handle(&app, request));
+        prop_assert_eq!(response.status().as_u16(), 202);
+        prop_assert_eq!(app.events.calls().len(), 1);
+    }
+}

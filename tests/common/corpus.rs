@@ -119,7 +119,33 @@ pub fn accepted_corpus(api: Api) -> Vec<Case> {
         accepted(api, "empty project code", &coded(r#""""#)),
         accepted(api, "project code a number", &coded("12")),
         accepted(api, "text/plain content type", &created()),
+        with_uri(api, "Host with a space", |e| e.header("Host", "a b")),
+        with_uri(api, "Host with a brace", |e| e.header("Host", "a{b")),
+        with_uri(api, "Host an open IPv6 bracket", |e| {
+            e.header("Host", "[::1")
+        }),
+        with_uri(api, "X-Forwarded-Proto starting with a digit", |e| {
+            e.header("X-Forwarded-Proto", "1http")
+        }),
+        with_uri(api, "X-Forwarded-Proto empty", |e| {
+            e.header("X-Forwarded-Proto", "")
+        }),
+        with_uri(api, "path that reads as a bad port", |e| e.path(":99999")),
+        with_uri(api, "query with a space", |e| e.query("a b")),
+        with_uri(api, "stage with a colon", |e| e.stage("a:b")),
     ]
+}
+
+/// A valid `defect.created` whose event has odd URI parts, made by `odd`.
+fn with_uri(api: Api, name: &'static str, odd: fn(EventBuilder) -> EventBuilder) -> Case {
+    let body = created();
+    Case {
+        name,
+        event: odd(EventBuilder::qase(api, &body)),
+        status: 202,
+        code: None,
+        published: Some(body),
+    }
 }
 
 /// Every request of the corpus: the refusals, then the accepted ones.

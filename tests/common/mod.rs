@@ -4,8 +4,10 @@
 
 pub mod corpus;
 pub mod faults;
+pub mod http1;
 pub mod moto;
 pub mod oracle;
+pub mod runtime_api;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -150,6 +152,9 @@ pub struct EventBuilder {
     body: Option<String>,
     base64: bool,
     source_ip: String,
+    path: String,
+    query: String,
+    stage: Option<String>,
 }
 
 impl EventBuilder {
@@ -161,7 +166,28 @@ impl EventBuilder {
             body: None,
             base64: false,
             source_ip: "3.141.66.247".into(),
+            path: "/qase/webhook".into(),
+            query: String::new(),
+            stage: None,
         }
+    }
+
+    /// The request path as API Gateway reports it (`path` or `rawPath`).
+    pub fn path(mut self, path: &str) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// The raw query string (HTTP API, Function URL) or its one parameter `q` (REST API).
+    pub fn query(mut self, query: &str) -> Self {
+        self.query = query.into();
+        self
+    }
+
+    /// The stage in the request context (default: `prod` for REST, `$default` otherwise).
+    pub fn stage(mut self, stage: &str) -> Self {
+        self.stage = Some(stage.into());
+        self
     }
 
     /// A POST from Qase with the right secret and `body`.
@@ -213,6 +239,7 @@ impl EventBuilder {
     /// The Lambda event JSON.
     pub fn event(&self) -> Value {
         let source_ip = self.source_ip.as_str();
+        let path = self.path.as_str();
         match self.api {
             Api::Rest => {
                 let mut single = serde_json::Map::new();
@@ -222,14 +249,17 @@ impl EventBuilder {
                     let all = multi.entry(name.clone()).or_insert_with(|| json!([]));
                     all.as_array_mut().unwrap().push(json!(value));
                 }
+                let query = (!self.query.is_empty()).then(|| json!({"q": self.query}));
+                let multi_query = (!self.query.is_empty()).then(|| json!({"q": [self.query]}));
+                let stage = self.stage.as_deref().unwrap_or("prod");
                 json!({
                     "resource": "/qase/webhook",
-                    "path": "/qase/webhook",
+                    "path": path,
                     "httpMethod": self.method,
                     "headers": single,
                     "multiValueHeaders": multi,
-                    "queryStringParameters": null,
-                    "multiValueQueryStringParameters": null,
+                    "queryStringParameters": query,
+                    "multiValueQueryStringParameters": multi_query,
                     "pathParameters": null,
                     "stageVariables": null,
                     "requestContext": {
@@ -238,9 +268,9 @@ impl EventBuilder {
                         "resourceId": "r3s0urc3",
                         "resourcePath": "/qase/webhook",
                         "httpMethod": self.method,
-                        "path": "/prod/qase/webhook",
+                        "path": format!("/{stage}{path}"),
                         "protocol": "HTTP/1.1",
-                        "stage": "prod",
+                        "stage": stage,
                         "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
                         "requestTimeEpoch": 1_650_532_563_000_i64,
                         "identity": {"sourceIp": source_ip, "userAgent": "Qase"}
@@ -270,8 +300,8 @@ impl EventBuilder {
                 json!({
                     "version": "2.0",
                     "routeKey": route,
-                    "rawPath": "/qase/webhook",
-                    "rawQueryString": "",
+                    "rawPath": path,
+                    "rawQueryString": self.query,
                     "headers": headers,
                     "requestContext": {
                         "accountId": "123456789012",
@@ -280,14 +310,14 @@ impl EventBuilder {
                         "domainPrefix": domain.split('.').next().unwrap(),
                         "http": {
                             "method": self.method,
-                            "path": "/qase/webhook",
+                            "path": path,
                             "protocol": "HTTP/1.1",
                             "sourceIp": source_ip,
                             "userAgent": "Qase"
                         },
                         "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
                         "routeKey": route,
-                        "stage": "$default",
+                        "stage": self.stage.as_deref().unwrap_or("$default"),
                         "time": "21/Apr/2022:09:16:03 +0000",
                         "timeEpoch": 1_650_532_563_000_i64
                     },

@@ -8,9 +8,10 @@
 //! test sees the whole request; tests assert that [`Oracle::violations`] is empty.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
+
+use super::http1;
 
 /// One `Publish` request, decoded from the form body the SDK sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -424,37 +425,10 @@ impl Oracle {
     }
 }
 
-/// Reads one HTTP/1.1 request (keep-alive; the SDK sends a `Content-Length` body).
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut length = 0;
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).ok()?;
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().ok()?;
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some(body)
-}
-
 fn serve(stream: TcpStream, seen: &Mutex<Vec<Publish>>) {
-    let _ = stream.set_nodelay(true);
-    let mut writer = stream.try_clone().unwrap();
-    let mut reader = BufReader::new(stream);
-    while let Some(body) = read_request(&mut reader) {
-        let answer = {
+    let (mut reader, mut writer) = http1::split(stream);
+    while let Some((_, body)) = http1::read_request(&mut reader) {
+        let (status, xml) = {
             let mut seen = seen.lock().unwrap();
             let message_id = format!("oracle-{:06}", seen.len() + 1);
             match Publish::from_form(&body, message_id.clone()) {
@@ -472,18 +446,17 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Publish>>) {
                     "400 Bad Request",
                     format!(
                         "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code>\
-                     <Message>{why}</Message></Error></ErrorResponse>"
+                         <Message>{why}</Message></Error></ErrorResponse>"
                     ),
                 ),
             }
         };
-        let (status, xml) = answer;
-        // One write: a header and a body written apart meet the client's delayed ACK.
-        let whole = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: text/xml\r\ncontent-length: {}\r\n\r\n{xml}",
-            xml.len()
-        );
-        if writer.write_all(whole.as_bytes()).is_err() {
+        if !http1::respond(
+            &mut writer,
+            status,
+            "content-type: text/xml\r\n",
+            xml.as_bytes(),
+        ) {
             return;
         }
     }

@@ -12,158 +12,23 @@
 //! Usage: runtime-bench --function PATH --floor PATH --event FILE [--moto PATH]
 //!        [--zip LABEL=PATH]... [--quick] [--json OUT]
 
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "local-demo-secret";
 const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:bench";
+const NOTIFICATION_TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:bench-notifications";
 
-/// What the emulator saw, in time order.
-#[derive(Default)]
-struct Log {
-    /// When each `/next` request arrived.
-    next_at: Vec<Instant>,
-    /// When each invocation was handed out.
-    sent_at: Vec<Instant>,
-    /// When each `/response` (or `/error`) arrived, and whether it was an error.
-    done_at: Vec<(Instant, bool, Vec<u8>)>,
-}
+// The Runtime API emulator and the HTTP/1.1 helpers the tests use, shared by path.
+#[path = "../../../tests/common/http1.rs"]
+mod http1;
+#[path = "../../../tests/common/runtime_api.rs"]
+mod runtime_api;
 
-/// The events still to hand out and the log, behind one lock; the condvar signals both ways.
-type Shared = (Mutex<(VecDeque<Vec<u8>>, Log)>, Condvar);
-
-/// The Runtime API emulator: a queue of events and the log.
-struct Runtime {
-    port: u16,
-    state: Arc<Shared>,
-}
-
-impl Runtime {
-    fn start() -> Self {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind loopback");
-        let port = listener.local_addr().unwrap().port();
-        let state: Arc<Shared> = Arc::default();
-        let shared = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let shared = shared.clone();
-                std::thread::spawn(move || serve_runtime(stream, &shared));
-            }
-        });
-        Self { port, state }
-    }
-
-    /// Queues `count` copies of `event` and forgets what was logged.
-    /// Wakes a `/next` that is already waiting: the function may ask before the events exist.
-    fn reset(&self, event: &[u8], count: usize) {
-        let (lock, cvar) = &*self.state;
-        let mut guard = lock.lock().unwrap();
-        guard.0 = std::iter::repeat_n(event.to_vec(), count).collect();
-        guard.1 = Log::default();
-        cvar.notify_all();
-    }
-
-    /// Waits until `n` invocations are done (or `timeout`), then answers the log.
-    fn wait_done(&self, n: usize, timeout: Duration) -> Log {
-        let (lock, cvar) = &*self.state;
-        let deadline = Instant::now() + timeout;
-        let mut guard = lock.lock().unwrap();
-        while guard.1.done_at.len() < n {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "timed out waiting for {n} invocations");
-            guard = cvar.wait_timeout(guard, left).unwrap().0;
-        }
-        std::mem::take(&mut guard.1)
-    }
-}
-
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, Vec<u8>)> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut length = 0;
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).ok()?;
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some((line, body))
-}
-
-fn respond(stream: &mut TcpStream, status: &str, headers: &str, body: &[u8]) -> bool {
-    let head = format!(
-        "HTTP/1.1 {status}\r\ncontent-length: {}\r\n{headers}\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).is_ok() && stream.write_all(body).is_ok()
-}
-
-fn serve_runtime(stream: TcpStream, state: &Shared) {
-    let _ = stream.set_nodelay(true);
-    let mut writer = stream.try_clone().unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut served = 0u64;
-    while let Some((line, body)) = read_request(&mut reader) {
-        let now = Instant::now();
-        let path = line
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or_default()
-            .to_owned();
-        if path.ends_with("/invocation/next") {
-            let (lock, cvar) = state;
-            let mut guard = lock.lock().unwrap();
-            guard.1.next_at.push(now);
-            let event = loop {
-                if let Some(event) = guard.0.pop_front() {
-                    break event;
-                }
-                guard = cvar.wait(guard).unwrap();
-            };
-            guard.1.sent_at.push(Instant::now());
-            drop(guard);
-            served += 1;
-            let deadline = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis()
-                + 10_000;
-            let headers = format!(
-                "content-type: application/json\r\nlambda-runtime-aws-request-id: req-{served}\r\n\
-                 lambda-runtime-deadline-ms: {deadline}\r\n\
-                 lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:bench\r\n\
-                 lambda-runtime-trace-id: Root=1-00000000-000000000000000000000000;Sampled=0\r\n"
-            );
-            if !respond(&mut writer, "200 OK", &headers, &event) {
-                return;
-            }
-        } else {
-            let error = path.ends_with("/error");
-            let (lock, cvar) = state;
-            lock.lock().unwrap().1.done_at.push((now, error, body));
-            cvar.notify_all();
-            if !respond(&mut writer, "202 Accepted", "", b"{\"status\":\"OK\"}") {
-                return;
-            }
-        }
-    }
-}
+use runtime_api::{Log, RuntimeApi};
 
 /// An SNS stub: answers every request with a valid `Publish` response at once.
 fn start_sns_stub() -> u16 {
@@ -172,11 +37,9 @@ fn start_sns_stub() -> u16 {
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             std::thread::spawn(move || {
-                let _ = stream.set_nodelay(true);
-                let mut writer = stream.try_clone().unwrap();
-                let mut reader = BufReader::new(stream);
+                let (mut reader, mut writer) = http1::split(stream);
                 let mut n = 0u64;
-                while read_request(&mut reader).is_some() {
+                while http1::read_request(&mut reader).is_some() {
                     n += 1;
                     let body = format!(
                         "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\">\
@@ -184,7 +47,7 @@ fn start_sns_stub() -> u16 {
                          </PublishResult><ResponseMetadata><RequestId>r-{n}</RequestId>\
                          </ResponseMetadata></PublishResponse>"
                     );
-                    if !respond(
+                    if !http1::respond(
                         &mut writer,
                         "200 OK",
                         "content-type: text/xml\r\n",
@@ -217,27 +80,33 @@ impl Moto {
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
         let moto = Self(child, port); // from here on, dropped (killed) even on a panic
         let deadline = Instant::now() + Duration::from_secs(60);
-        let body = "Action=CreateTopic&Name=bench&Version=2010-03-31";
-        loop {
-            if let Ok(mut s) = TcpStream::connect((Ipv4Addr::LOCALHOST, port)) {
-                let request = format!(
-                    "POST / HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/x-www-form-urlencoded\r\n\
-                     authorization: AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0\r\n\
-                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                s.write_all(request.as_bytes()).unwrap();
-                let mut answer = String::new();
-                let _ = s.read_to_string(&mut answer);
-                assert!(
-                    answer.contains(TOPIC_ARN),
-                    "moto did not create the topic: {answer}"
-                );
-                return moto;
-            }
+        while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
             assert!(Instant::now() < deadline, "moto did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
+        for arn in [TOPIC_ARN, NOTIFICATION_TOPIC_ARN] {
+            moto.create_topic(arn.rsplit(':').next().unwrap());
+        }
+        moto
+    }
+
+    /// `CreateTopic` by hand (moto does not check signatures): the topics the function uses.
+    fn create_topic(&self, name: &str) {
+        let body = format!("Action=CreateTopic&Name={name}&Version=2010-03-31");
+        let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, self.1)).unwrap();
+        let request = format!(
+            "POST / HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/x-www-form-urlencoded\r\n\
+             authorization: AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        assert!(
+            answer.contains(&format!(":{name}<")),
+            "moto did not create topic {name}: {answer}"
+        );
     }
 }
 
@@ -248,14 +117,11 @@ impl Drop for Moto {
     }
 }
 
-fn spawn(binary: &Path, runtime: &Runtime, sns_port: u16) -> Child {
+fn spawn(binary: &Path, runtime: &RuntimeApi, sns_port: u16) -> Child {
     Command::new(binary)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
-        .env(
-            "AWS_LAMBDA_RUNTIME_API",
-            format!("127.0.0.1:{}", runtime.port),
-        )
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.address())
         .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -274,6 +140,8 @@ fn spawn(binary: &Path, runtime: &Runtime, sns_port: u16) -> Child {
         .env("AWS_SESSION_TOKEN", "bench-session-token")
         .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{sns_port}"))
         .env("TOPIC_ARN", TOPIC_ARN)
+        // Both publishes on, as template.yaml deploys the function.
+        .env("NOTIFICATION_TOPIC_ARN", NOTIFICATION_TOPIC_ARN)
         .env("QASE_WEBHOOK_SECRET", SECRET)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -377,16 +245,17 @@ fn ms(d: Duration) -> f64 {
 /// A binary to measure, with the SNS endpoint it gets and what its answers must contain.
 struct Subject<'a> {
     binary: &'a Path,
-    expect: &'a str,
+    /// What every answer must contain.
+    expect: &'a [&'a str],
     sns_port: u16,
 }
 
 impl Subject<'_> {
     fn check_answers(&self, log: &Log) {
-        for (_, error, body) in &log.done_at {
-            let body = String::from_utf8_lossy(body);
+        for done in &log.done {
+            let body = String::from_utf8_lossy(&done.body);
             assert!(
-                !error && body.contains(self.expect),
+                !done.error && self.expect.iter().all(|e| body.contains(e)),
                 "{}: unexpected answer {body}",
                 self.binary.display()
             );
@@ -397,12 +266,14 @@ impl Subject<'_> {
     /// checked: (emulator, process, when it was exec'd, what the emulator saw). A fresh
     /// emulator for every process: a killed process's `/next` may still be waiting in the
     /// old one, and must not take the next process's event.
-    fn launch(&self, event: &[u8]) -> (Runtime, Child, Instant, Log) {
-        let runtime = Runtime::start();
-        runtime.reset(event, 1);
+    fn launch(&self, event: &[u8]) -> (RuntimeApi, Child, Instant, Log) {
+        let runtime = RuntimeApi::start();
+        runtime.queue([event.to_vec()]);
         let started = Instant::now();
         let child = spawn(self.binary, &runtime, self.sns_port);
-        let log = runtime.wait_done(1, Duration::from_secs(30));
+        let log = runtime
+            .wait_done(1, Duration::from_secs(30))
+            .expect("the first invocation is answered within 30 s");
         self.check_answers(&log);
         (runtime, child, started, log)
     }
@@ -411,7 +282,7 @@ impl Subject<'_> {
     fn cold_start(&self, event: &[u8]) -> (f64, f64) {
         let (_runtime, child, started, log) = self.launch(event);
         stop(child);
-        (ms(log.next_at[0] - started), ms(log.done_at[0].0 - started))
+        (ms(log.next_at[0] - started), ms(log.done[0].at - started))
     }
 
     /// A process past its first invocation, ready for warm batches.
@@ -429,7 +300,7 @@ impl Subject<'_> {
 
 /// One warm process and what its batches measured so far.
 struct WarmProcess {
-    runtime: Runtime,
+    runtime: RuntimeApi,
     child: Child,
     cpu_before: Duration,
     latencies: Vec<f64>,
@@ -437,14 +308,17 @@ struct WarmProcess {
 
 impl WarmProcess {
     fn batch(&mut self, subject: &Subject, event: &[u8], n: usize) {
-        self.runtime.reset(event, n);
-        let log = self.runtime.wait_done(n, Duration::from_secs(300));
+        self.runtime.queue(std::iter::repeat_n(event.to_vec(), n));
+        let log = self
+            .runtime
+            .wait_done(n, Duration::from_secs(300))
+            .expect("a warm batch is answered within 300 s");
         subject.check_answers(&log);
         self.latencies.extend(
-            log.sent_at
+            log.sent
                 .iter()
-                .zip(&log.done_at)
-                .map(|(sent, done)| (done.0 - *sent).as_secs_f64() * 1e6),
+                .zip(&log.done)
+                .map(|((_, sent), done)| (done.at - *sent).as_secs_f64() * 1e6),
         );
     }
 
@@ -554,12 +428,12 @@ fn main() {
     let (colds, warms) = if args.quick { (3, 100) } else { (20, 2000) };
     let stub = start_sns_stub();
 
-    // The floor echoes the event; the function must answer 202 (published) every time.
-    let published = "\"statusCode\":202";
+    // The floor echoes the event; the function must answer 202 with both publishes, every time.
+    let published: &[&str] = &["\"statusCode\":202", "notification_id"];
     let subjects = [
         Subject {
             binary: &args.floor,
-            expect: "\"routeKey\"",
+            expect: &["\"routeKey\""],
             sns_port: stub,
         },
         Subject {

@@ -1,0 +1,264 @@
+//! The release bootstrap, run as Lambda runs it: spawned with a clean environment under a
+//! Runtime API emulator (`common::runtime_api`), publishing to the contract oracle. One process
+//! answers the whole hostile corpus (refused and accepted cases, × REST API, HTTP API and
+//! Function URL events) and events that are not API Gateway events at all. Built with
+//! `panic = "abort"`, a single panic would end the process: every invocation must get its
+//! documented answer, and the same process must still be there at the end.
+//!
+//! `make test` builds the release binary first (`cargo build --release`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use common::corpus::full_corpus;
+use common::oracle::Oracle;
+use common::runtime_api::{Done, Log, RuntimeApi};
+use common::{Api, SECRET};
+
+const EVENTS: &str = "arn:aws:sns:us-east-1:123456789012:qase-events";
+const NOTIFICATIONS: &str = "arn:aws:sns:us-east-1:123456789012:qase-notifications";
+
+/// The newest modification time of the files the binary is built from.
+fn newest_source() -> SystemTime {
+    fn newest(dir: &Path) -> SystemTime {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    newest(&path)
+                } else {
+                    path.metadata().unwrap().modified().unwrap()
+                }
+            })
+            .max()
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    ["Cargo.toml", "Cargo.lock"]
+        .iter()
+        .map(|f| root.join(f).metadata().unwrap().modified().unwrap())
+        .chain([newest(&root.join("src")), newest(&root.join("certs"))])
+        .max()
+        .unwrap()
+}
+
+/// `target/release/qase-defect-fanout` of this build's target directory, current with the
+/// sources; `QASE_FANOUT_BOOTSTRAP` names another.
+fn release_bootstrap() -> PathBuf {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
+    let path = std::env::var_os("QASE_FANOUT_BOOTSTRAP")
+        .map_or_else(|| target.join("release/qase-defect-fanout"), PathBuf::from);
+    let built = path
+        .metadata()
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| {
+            panic!(
+                "{} does not exist: run `make test`, which builds it first \
+             (cargo build --release --bin qase-defect-fanout)",
+                path.display()
+            )
+        });
+    assert!(
+        built >= newest_source(),
+        "{} is older than the sources: run `make test` (or cargo build --release)",
+        path.display()
+    );
+    path
+}
+
+/// Events that are no API Gateway event: the runtime must answer each with an invocation
+/// error (API Gateway then answers 500 itself) and go on.
+const NOT_API_GATEWAY: [&str; 6] = [
+    "{}",
+    "[]",
+    "null",
+    r#"{"httpMethod":7}"#,
+    r#"{"version":"2.0","requestContext":{"http":{"method":"GET /"}}}"#,
+    "not json at all",
+];
+
+/// One invocation to send, and what it must get.
+struct Expected {
+    what: String,
+    event: Vec<u8>,
+    /// The HTTP status, or `None` for an invocation error.
+    status: Option<u16>,
+    code: Option<&'static str>,
+    /// The body the events topic must get, for an accepted webhook.
+    published: Option<String>,
+}
+
+/// The whole corpus for the three event shapes, then the events that are no API Gateway event.
+fn invocations() -> Vec<Expected> {
+    let mut all = Vec::new();
+    for api in [Api::Rest, Api::Http, Api::FunctionUrl] {
+        for case in full_corpus(api) {
+            all.push(Expected {
+                what: format!("{api:?} / {}", case.name),
+                event: case.event.event().to_string().into_bytes(),
+                status: Some(case.status),
+                code: case.code,
+                published: case.published,
+            });
+        }
+    }
+    for (n, event) in NOT_API_GATEWAY.iter().enumerate() {
+        all.push(Expected {
+            what: format!("not an API Gateway event #{n}: {event}"),
+            event: event.as_bytes().to_vec(),
+            status: None,
+            code: None,
+            published: None,
+        });
+    }
+    all
+}
+
+/// The bootstrap with the environment Lambda gives it (nothing else), its output to `logs`.
+fn spawn(bootstrap: &Path, runtime: &RuntimeApi, oracle: &Oracle, logs: &Path) -> Child {
+    Command::new(bootstrap)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.address())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "qase-defect-fanout")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "ASIATESTTESTTESTTEST")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "test/test/test/test/test/test/test/test0",
+        )
+        .env("AWS_SESSION_TOKEN", "test-session-token")
+        .env("AWS_ENDPOINT_URL", &oracle.endpoint)
+        .env("TOPIC_ARN", EVENTS)
+        .env("NOTIFICATION_TOPIC_ARN", NOTIFICATIONS)
+        .env("QASE_WEBHOOK_SECRET", SECRET)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(logs).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bootstrap.display()))
+}
+
+/// Waits for `n` answers, and stops as soon as the process is gone. Answers the log (if all
+/// came) and whether the process was still running after the last.
+fn wait_for_answers(runtime: &RuntimeApi, child: &mut Child, n: usize) -> (Option<Log>, bool) {
+    let deadline = Instant::now() + Duration::from_mins(2);
+    let log = loop {
+        if let Some(log) = runtime.wait_done(n, Duration::from_millis(200)) {
+            break Some(log);
+        }
+        if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
+            break None;
+        }
+    };
+    (log, child.try_wait().unwrap().is_none())
+}
+
+/// Checks one answer against what it must be; answers whether it published.
+fn check(expected: &Expected, done: &Done, oracle: &Oracle) -> bool {
+    let what = &expected.what;
+    let answer: serde_json::Value = serde_json::from_slice(&done.body).unwrap();
+    let Some(status) = expected.status else {
+        assert!(done.error, "{what}: an invocation error, got {answer}");
+        return false;
+    };
+    assert!(!done.error, "{what}: {answer}");
+    assert_eq!(answer["statusCode"], status, "{what}: {answer}");
+    let response: serde_json::Value =
+        serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        response["error"].as_str(),
+        expected.code,
+        "{what}: {response}"
+    );
+    let Some(body) = &expected.published else {
+        return false;
+    };
+    let event = oracle
+        .publishes()
+        .into_iter()
+        .find(|p| Some(p.message_id.as_str()) == response["message_id"].as_str())
+        .unwrap_or_else(|| panic!("{what}: no publish for {response}"));
+    assert_eq!(event.message.as_ref(), Some(body), "{what}: byte for byte");
+    assert!(
+        response["notification_id"].is_string(),
+        "{what}: {response}"
+    );
+    true
+}
+
+#[test]
+fn one_release_process_answers_the_whole_hostile_corpus_as_documented() {
+    let bootstrap = release_bootstrap();
+    let oracle = Oracle::start();
+    let runtime = RuntimeApi::start();
+    let expected = invocations();
+    runtime.queue(expected.iter().map(|e| e.event.clone()));
+    let logs = std::env::temp_dir().join(format!("qase-binary-{}.log", std::process::id()));
+
+    let mut child = spawn(&bootstrap, &runtime, &oracle, &logs);
+    let (log, still_running) = wait_for_answers(&runtime, &mut child, expected.len());
+    let _ = child.kill();
+    let _ = child.wait();
+    let printed = std::fs::read_to_string(&logs).unwrap();
+    let _ = std::fs::remove_file(&logs);
+
+    let Some(log) = log else {
+        let state = if still_running {
+            "is still running"
+        } else {
+            "is gone"
+        };
+        panic!("not every invocation was answered; the process {state}; it printed:\n{printed}")
+    };
+    assert!(still_running, "the process ended; it printed:\n{printed}");
+    let mut published = 0;
+    for (n, (expected, done)) in expected.iter().zip(&log.done).enumerate() {
+        assert_eq!(
+            done.request_id,
+            format!("req-{}", n + 1),
+            "{}: in order",
+            expected.what
+        );
+        published += usize::from(check(expected, done, &oracle));
+    }
+    assert_eq!(
+        oracle.publishes().len(),
+        2 * published,
+        "two publishes per accepted webhook"
+    );
+    assert_eq!(
+        oracle.violations(),
+        [],
+        "the contract holds for the release binary too"
+    );
+
+    assert!(!printed.contains(SECRET), "the secret was printed");
+    assert!(
+        !printed.contains("test/test/test"),
+        "the AWS secret key was printed"
+    );
+    let per_request = printed
+        .lines()
+        .filter(|l| l.contains("\"status\":"))
+        .count();
+    let requests = expected.len() - NOT_API_GATEWAY.len();
+    assert_eq!(per_request, requests, "one line per request:\n{printed}");
+    println!(
+        "release bootstrap: {} invocations in one process ({published} published, {} refused, \
+         {} invocation errors for events that are not API Gateway events); still running; \
+         {} publishes, all within the contract",
+        expected.len(),
+        requests - published,
+        NOT_API_GATEWAY.len(),
+        oracle.publishes().len()
+    );
+}
