@@ -6,10 +6,14 @@
 mod common;
 
 use common::moto::Moto;
-use common::{Api, EventBuilder, ONE_AT_A_TIME, SECRET, capture_logs, qase_fixture, send};
+use common::{
+    Api, EventBuilder, ONE_AT_A_TIME, RecordingPublisher, SECRET, app_with_notifications,
+    capture_logs, qase_fixture, send,
+};
 use lambda_http::tracing::Level;
 use qase_defect_fanout::auth::Secret;
 use qase_defect_fanout::lambda::App;
+use qase_defect_fanout::publisher::PublishError;
 
 const TITLE: &str = "Payment page leaks card number 4111-PRIVATE";
 const RESULT: &str = "Actual result with PRIVATE-DETAIL-5150";
@@ -96,5 +100,37 @@ async fn payload_text_is_not_logged_above_debug_and_each_request_is_one_line() {
     assert!(
         lines.iter().all(|l| l.contains("status=")),
         "each line carries the status: {logs}"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn when_the_events_topic_fails_the_error_line_says_the_notification_went_out() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = app_with_notifications(
+        RecordingPublisher::failing(|| PublishError::Unavailable("connection refused".into())),
+        RecordingPublisher::ok(),
+    );
+    let (logs, _guard) = capture_logs(Level::INFO);
+    let long_code =
+        qase_fixture("defect.created").replace(r#""ID""#, &format!("\"{}\"", "Q".repeat(500)));
+
+    let response = send(&app, &EventBuilder::qase(Api::Http, &long_code)).await;
+
+    assert_eq!(response.status(), 503);
+    let text = logs.text();
+    let lines: Vec<_> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(
+        lines[0].contains("ERROR") && lines[0].contains("not published"),
+        "{text}"
+    );
+    assert!(lines[0].contains("notification_id=\"msg-1\""), "{text}");
+    assert!(
+        lines[0].contains(&format!("project_code=\"{}\"", "Q".repeat(32))),
+        "{text}"
+    );
+    assert!(
+        !lines[0].contains(&"Q".repeat(33)),
+        "the project code is cut: {text}"
     );
 }

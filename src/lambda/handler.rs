@@ -38,14 +38,17 @@ pub struct App<P> {
     pub notifications: Option<P>,
 }
 
-/// What the topics answered for an admitted webhook whose event was published.
+/// What the topics answered for an admitted webhook: each its message id or why not.
 #[derive(Debug)]
-struct Published {
-    /// The events topic's message id.
-    message_id: String,
+struct Fanout {
+    /// The events topic's answer; it decides the response.
+    event: Result<String, PublishError>,
     /// The notifications topic's answer, when there is one.
     notification: Option<Result<String, PublishError>>,
 }
+
+/// Project codes in the log are cut to this many characters (Qase's have 2 to 10).
+const MAX_LOGGED_CODE_CHARS: usize = 32;
 
 /// Why a request was not published. Each variant knows its status and stable code.
 #[derive(Debug, thiserror::Error)]
@@ -172,27 +175,27 @@ fn admit<'r, P>(app: &App<P>, request: &'r Request) -> Result<(Webhook, &'r str)
 }
 
 /// Publishes the admitted webhook to the events topic and, concurrently, its notification.
+/// `Err` only when there is nothing SNS could be given.
 async fn publish<P: Publisher>(
     app: &App<P>,
     webhook: &Webhook,
     body: &str,
-) -> Result<Published, RequestError> {
+) -> Result<Fanout, RequestError> {
     let event = Outbound::event(webhook, body, summary::subject(webhook), app.fifo)?;
     let Some(notifications) = &app.notifications else {
-        let message_id = app.events.publish(&event).await?;
-        return Ok(Published {
-            message_id,
+        return Ok(Fanout {
+            event: app.events.publish(&event).await,
             notification: None,
         });
     };
     let notification = event.notification(summary::text(webhook));
-    let (event_answer, notification_answer) = tokio::join!(
+    let (event, notification) = tokio::join!(
         app.events.publish(&event),
         notifications.publish(&notification)
     );
-    Ok(Published {
-        message_id: event_answer?,
-        notification: Some(notification_answer),
+    Ok(Fanout {
+        event,
+        notification: Some(notification),
     })
 }
 
@@ -230,57 +233,81 @@ struct RequestLog<'a> {
 /// The one log line of a request, and its response.
 fn log_and_answer(
     webhook: Option<&Webhook>,
-    result: Result<Published, RequestError>,
+    result: Result<Fanout, RequestError>,
     elapsed: Duration,
 ) -> Response<Body> {
+    let project_code = webhook.and_then(|w| w.project_code.as_deref()).map(|code| {
+        match code.char_indices().nth(MAX_LOGGED_CODE_CHARS) {
+            Some((cut, _)) => &code[..cut],
+            None => code,
+        }
+    });
     let line = RequestLog {
         event_name: webhook.map(|w| w.event_name.as_str()),
-        project_code: webhook.and_then(|w| w.project_code.as_deref()),
+        project_code,
         entity_id: webhook.and_then(|w| w.payload.id),
         latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
     };
-    let published = match result {
-        Ok(published) => published,
+    let (event, notification) = match result {
+        Ok(Fanout {
+            event,
+            notification,
+        }) => (event.map_err(RequestError::from), notification),
+        Err(err) => (Err(err), None),
+    };
+    let notification_id = notification.as_ref().and_then(|n| n.as_ref().ok());
+    let notification_id = notification_id.map(String::as_str);
+    let notification_error = notification.as_ref().and_then(|n| n.as_ref().err());
+    let message_id = match event {
+        Ok(message_id) => message_id,
         Err(err) => {
             let (status, code) = (err.status().as_u16(), err.code());
             if err.status().is_server_error() {
+                // A person may have been told of an event the events topic did not take.
+                let notification_error = notification_error.map(PublishError::code);
                 let cause = error_chain(&err);
-                request_line!(error, &line, status, error = code, cause, "not published");
+                request_line!(
+                    error,
+                    &line,
+                    status,
+                    error = code,
+                    notification_id,
+                    notification_error,
+                    cause,
+                    "not published"
+                );
             } else {
                 request_line!(warn, &line, status, error = code, "rejected");
             }
             return err.to_response();
         }
     };
-    let message_id = published.message_id.as_str();
+    let message_id = message_id.as_str();
     let mut body = serde_json::json!({ "message_id": message_id, "event_name": line.event_name });
-    match &published.notification {
-        None => request_line!(info, &line, status = 202, message_id, "published"),
-        Some(Ok(notification_id)) => {
-            body["notification_id"] = notification_id.as_str().into();
-            let notification_id = notification_id.as_str();
-            request_line!(
-                info,
-                &line,
-                status = 202,
-                message_id,
-                notification_id,
-                "published"
-            );
+    if let Some(err) = notification_error {
+        body["notification_error"] = err.code().into();
+        let (notification_error, cause) = (err.code(), error_chain(err));
+        request_line!(
+            error,
+            &line,
+            status = 202,
+            message_id,
+            notification_error,
+            cause,
+            "published; the notification was not"
+        );
+    } else {
+        if let Some(id) = notification_id {
+            body["notification_id"] = id.into();
         }
-        Some(Err(err)) => {
-            body["notification_error"] = err.code().into();
-            let (notification_error, cause) = (err.code(), error_chain(err));
-            request_line!(
-                error,
-                &line,
-                status = 202,
-                message_id,
-                notification_error,
-                cause,
-                "published; the notification was not"
-            );
-        }
+        request_line!(
+            info,
+            &line,
+            status = 202,
+            message_id,
+            notification_id,
+            "published"
+        );
     }
     json_response(StatusCode::ACCEPTED, &body)
 }
