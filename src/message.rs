@@ -45,7 +45,9 @@ pub const MAX_ATTRIBUTE_CHARS: usize = 256;
 /// omitted: a policy could not match them right.
 pub const MAX_NUMBER_ATTRIBUTE: u64 = 1_000_000_000;
 /// SNS requires subjects "less than 100 characters long" (SNS API Reference, `Publish`).
-pub const MAX_SUBJECT_CHARS: usize = 99;
+/// Counted in UTF-16 code units, as a Java service counts `String` characters: never fewer
+/// than code points, so a subject within it is within either reading (an emoji is two).
+pub const MAX_SUBJECT_UTF16_UNITS: usize = 99;
 /// `MessageGroupId` on FIFO topics when the webhook carries no usable project code.
 pub const FALLBACK_MESSAGE_GROUP: &str = "qase";
 
@@ -408,17 +410,23 @@ mod tests {
                 "x".repeat(pad)
             )
         };
-        let probe = envelope(0);
-        let fixed = event(&probe, false).unwrap().size();
-        let fits = envelope(MAX_PUBLISH_BYTES - fixed);
+        // Besides the body, SNS counts each attribute's name, type and value.
+        let attributes = ("event_name".len() + "String".len() + "defect.created".len())
+            + ("entity".len() + "String".len() + "defect".len())
+            + ("action".len() + "String".len() + "created".len())
+            + ("project_code".len() + "String".len() + "DEMO".len())
+            + ("entity_id".len() + "Number".len() + "1".len());
+        let empty = envelope(0).len();
+        let fits = envelope(262_144 - attributes - empty);
         let out = event(&fits, false).unwrap();
-        assert_eq!(out.size(), MAX_PUBLISH_BYTES);
-        let over = envelope(MAX_PUBLISH_BYTES - fixed + 1);
+        assert_eq!(fits.len() + attributes, 262_144);
+        assert_eq!(out.size(), 262_144);
+        let over = envelope(262_144 - attributes - empty + 1);
         let err = event(&over, false).unwrap_err();
         assert_eq!(
             err,
             MessageError::TooLarge {
-                size: MAX_PUBLISH_BYTES + 1,
+                size: 262_145,
                 limit: 262_144
             }
         );

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-pub use crate::message::MAX_SUBJECT_CHARS;
+pub use crate::message::MAX_SUBJECT_UTF16_UNITS;
 use crate::message::is_sqs_character;
 use crate::qase::{DefectEvent, DefectOrigin, Webhook};
 
@@ -22,7 +22,8 @@ pub const QASE_APP_URL: &str = "https://app.qase.io";
 
 /// `[DEMO] defect.created #42: Login button does nothing`: one line of UTF-8 text (SNS:
 /// "UTF-8 text with no line breaks or control characters"), single spaces, at most
-/// [`MAX_SUBJECT_CHARS`] characters, the title cut with `...`. People's words are kept in
+/// [`MAX_SUBJECT_UTF16_UNITS`] UTF-16 units (99 characters, fewer with emoji), the title cut
+/// with `...`. People's words are kept in
 /// their own script; only what SNS or SQS would refuse becomes a space.
 #[must_use]
 pub fn subject(webhook: &Webhook) -> String {
@@ -43,13 +44,13 @@ pub fn subject(webhook: &Webhook) -> String {
         .map(clean_line)
         .unwrap_or_default();
     if title.is_empty() {
-        return cut(&head, MAX_SUBJECT_CHARS);
+        return cut_utf16(&head, MAX_SUBJECT_UTF16_UNITS);
     }
-    let room = MAX_SUBJECT_CHARS.saturating_sub(head.chars().count() + 2);
+    let room = MAX_SUBJECT_UTF16_UNITS.saturating_sub(head.encode_utf16().count() + 2);
     if room < 4 {
-        return cut(&head, MAX_SUBJECT_CHARS);
+        return cut_utf16(&head, MAX_SUBJECT_UTF16_UNITS);
     }
-    format!("{head}: {}", cut(&title, room))
+    format!("{head}: {}", cut_utf16(&title, room))
 }
 
 /// The plain text people read: project, event, id and title, severity or origin, and a link
@@ -135,10 +136,30 @@ fn clean_line(text: &str) -> String {
 
 /// Cuts `text` to `max` characters (not bytes), ending in `...` when it was cut.
 fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
+    cut_by(text, max, |_| 1)
+}
+
+/// Cuts `text` to `max` UTF-16 code units, never inside a character, ending in `...` when it
+/// was cut.
+fn cut_utf16(text: &str, max: usize) -> String {
+    cut_by(text, max, char::len_utf16)
+}
+
+/// Cuts `text` to at most `max` by `size` of each character, ending in `...` (three) when
+/// it was cut.
+fn cut_by(text: &str, max: usize, size: fn(char) -> usize) -> String {
+    if text.chars().map(size).sum::<usize>() <= max {
         return text.to_owned();
     }
-    let kept: String = text.chars().take(max.saturating_sub(3)).collect();
+    let mut room = max.saturating_sub(3);
+    let kept: String = text
+        .chars()
+        .take_while(|c| {
+            let fits = size(*c) <= room;
+            room = room.saturating_sub(size(*c));
+            fits
+        })
+        .collect();
     format!("{}...", kept.trim_end())
 }
 
@@ -172,11 +193,8 @@ mod tests {
         })
         .to_string();
         let s = subject(&webhook(&body));
-        assert_eq!(s.chars().count(), MAX_SUBJECT_CHARS, "{s}");
-        assert!(
-            s.len() > MAX_SUBJECT_CHARS,
-            "cut by characters, not bytes: {s}"
-        );
+        assert_eq!(s.chars().count(), 99, "{s}");
+        assert!(s.len() > 99, "cut by characters, not bytes: {s}");
         assert!(
             s.starts_with("[DEMO] defect.created #7: Crash in «checkout» ééééééééééxxx"),
             "{s}"
@@ -200,6 +218,25 @@ mod tests {
             .to_string();
             assert_eq!(subject(&webhook(&body)), want);
         }
+    }
+
+    #[test]
+    fn subject_counts_an_emoji_as_two_as_sns_may_and_never_splits_one() {
+        let title = "😀".repeat(60);
+        let body = serde_json::json!({
+            "event_name": "defect.created",
+            "payload": {"id": 1, "title": title},
+            "project_code": "DEMO"
+        })
+        .to_string();
+        let s = subject(&webhook(&body));
+        // "[DEMO] defect.created #1: " is 26 units; 73 left, 3 for "...": 35 emoji.
+        assert_eq!(
+            s,
+            format!("[DEMO] defect.created #1: {}...", "😀".repeat(35))
+        );
+        assert_eq!(s.encode_utf16().count(), 99);
+        assert_eq!(s.chars().count(), 64);
     }
 
     #[test]

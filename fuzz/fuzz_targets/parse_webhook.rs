@@ -7,7 +7,7 @@ use qase_defect_fanout::message::{
     MAX_ATTRIBUTE_CHARS, MAX_PUBLISH_BYTES, MessageError, Outbound, is_sqs_character,
 };
 use qase_defect_fanout::qase::{EventName, Webhook};
-use qase_defect_fanout::summary::{self, MAX_SUBJECT_CHARS};
+use qase_defect_fanout::summary::{self, MAX_SUBJECT_UTF16_UNITS};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(body) = std::str::from_utf8(data) else {
@@ -19,8 +19,8 @@ fuzz_target!(|data: &[u8]| {
     assert!(EventName::parse(webhook.event_name.as_str()).is_ok());
 
     let subject = summary::subject(&webhook);
-    let chars = subject.chars().count();
-    assert!((1..=MAX_SUBJECT_CHARS).contains(&chars), "{subject:?}");
+    let units = subject.encode_utf16().count();
+    assert!((1..=MAX_SUBJECT_UTF16_UNITS).contains(&units), "{subject:?}");
     assert!(
         subject
             .chars()

@@ -297,19 +297,20 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: "subject-one-line-under-100",
         // "Subjects must be UTF-8 text with no line breaks or control characters, and less
-        // than 100 characters long."
+        // than 100 characters long." Characters are counted as UTF-16 code units, as a Java
+        // service counts them: the stricter reading (an emoji is two).
         source: PUBLISH_PAGE,
         check: |p| {
             let Some(subject) = &p.subject else {
                 return Ok(());
             };
-            let length = subject.chars().count();
+            let length = subject.encode_utf16().count();
             let broken = subject
                 .chars()
                 .find(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'));
             match (length, broken) {
                 (1..=99, None) => Ok(()),
-                _ => Err(format!("{length} characters, {broken:?}: {subject:?}")),
+                _ => Err(format!("{length} UTF-16 units, {broken:?}: {subject:?}")),
             }
         },
     },
