@@ -1,4 +1,5 @@
-//! Who may call: the `X-Qase-Secret` check and the source-address check.
+//! Credentials and who may call: the webhook secret with the `X-Qase-Secret` and
+//! source-address checks, and the Qase API token the function calls Qase with.
 //!
 //! Pure functions over header values and addresses, so the rules read (and are tested) apart
 //! from HTTP and Lambda. Nothing here logs, and no error message ever contains a secret.
@@ -34,6 +35,31 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// A Qase API token (`Token` header). Its `Debug` output is redacted and it has no `Display`:
+/// it can only be read on purpose, with [`ApiToken::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken(Box<str>);
+
+impl ApiToken {
+    /// Wraps a token. An empty value is refused.
+    #[must_use]
+    pub fn new(value: &str) -> Option<Self> {
+        (!value.is_empty()).then(|| Self(value.into()))
+    }
+
+    /// The token itself, for the one header that carries it.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiToken(<redacted>)")
     }
 }
 
@@ -103,6 +129,14 @@ mod tests {
         assert!(Secret::new("").is_none());
         let shown = format!("{:?}", Secret::new("hunter2").unwrap());
         assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn the_api_token_is_redacted_and_refuses_empty() {
+        assert!(ApiToken::new("").is_none());
+        let token = ApiToken::new("qase-token-value").unwrap();
+        assert_eq!(token.expose(), "qase-token-value");
+        assert!(!format!("{token:?}").contains("qase-token-value"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use ipnet::IpNet;
 
-use crate::auth::Secret;
+use crate::auth::{ApiToken, Secret};
 
 /// The SNS topic to publish to (required).
 pub const ENV_TOPIC_ARN: &str = "TOPIC_ARN";
@@ -26,6 +26,16 @@ pub const ENV_SECRET: &str = "QASE_WEBHOOK_SECRET";
 pub const ENV_SECRET_ARN: &str = "QASE_WEBHOOK_SECRET_ARN";
 /// `true` to accept webhooks without a secret; anything but `true`/`false` is an error.
 pub const ENV_SECRET_DISABLED: &str = "QASE_WEBHOOK_SECRET_DISABLED";
+
+/// A Qase API token: set, it switches enrichment of defect events on.
+pub const ENV_QASE_API_TOKEN: &str = "QASE_API_TOKEN";
+/// The ARN of a Secrets Manager secret holding the token, read once at cold start instead of
+/// [`ENV_QASE_API_TOKEN`].
+pub const ENV_QASE_API_TOKEN_ARN: &str = "QASE_API_TOKEN_ARN";
+/// The Qase API's base URL (enterprise workspaces have their own host).
+pub const ENV_QASE_API_URL: &str = "QASE_API_URL";
+/// [`ENV_QASE_API_URL`] when unset.
+pub const DEFAULT_QASE_API_URL: &str = "https://api.qase.io/v1";
 
 /// Comma-separated addresses or CIDR blocks allowed to call; unset or empty = anyone.
 pub const ENV_ALLOWED_SOURCE_IPS: &str = "ALLOWED_SOURCE_IPS";
@@ -127,6 +137,29 @@ pub enum SecretSource {
     Disabled,
 }
 
+/// Where the Qase API token comes from.
+#[derive(Debug, Clone)]
+pub enum TokenSource {
+    /// The token itself, from [`ENV_QASE_API_TOKEN`].
+    Value(ApiToken),
+    /// A Secrets Manager secret, from [`ENV_QASE_API_TOKEN_ARN`], to read at cold start.
+    SecretsManager {
+        /// The secret's ARN.
+        arn: String,
+        /// The secret's region (from the ARN).
+        region: String,
+    },
+}
+
+/// How to call the Qase API, when enrichment is on.
+#[derive(Debug, Clone)]
+pub struct QaseApiConfig {
+    /// The base URL, without a trailing `/`: `https://`, or `http://` to a loopback address.
+    pub url: String,
+    /// Where the token comes from.
+    pub token: TokenSource,
+}
+
 /// Static credentials from the environment. `Debug` shows the key id only.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AwsCredentials {
@@ -173,6 +206,8 @@ pub struct Config {
     pub secret: SecretSource,
     /// The source addresses allowed to call; `None` means any.
     pub allowed_sources: Option<Vec<IpNet>>,
+    /// The Qase API, when a token is configured (enrichment on); `None`: enrichment off.
+    pub qase_api: Option<QaseApiConfig>,
     /// Credentials, endpoints and trust roots for the AWS clients.
     pub aws: AwsEnvironment,
 }
@@ -228,7 +263,10 @@ impl Config {
             (Some(value), None, false) => {
                 SecretSource::Value(Secret::new(&value).expect("value is non-empty"))
             }
-            (None, Some(arn), false) => secrets_manager_source(&arn)?,
+            (None, Some(arn), false) => {
+                let (arn, region) = secrets_manager_arn(ENV_SECRET_ARN, &arn)?;
+                SecretSource::SecretsManager { arn, region }
+            }
             (None, None, true) => SecretSource::Disabled,
             (None, None, false) => return Err(ConfigError::Missing(ENV_SECRET)),
             (Some(_), Some(_), _) => {
@@ -248,6 +286,11 @@ impl Config {
             .map(|list| parse_sources(&list))
             .transpose()?
             .filter(|nets| !nets.is_empty());
+        let qase_api = qase_api(
+            get(ENV_QASE_API_TOKEN),
+            get(ENV_QASE_API_TOKEN_ARN),
+            get(ENV_QASE_API_URL).as_deref(),
+        )?;
         let credentials = AwsCredentials {
             access_key_id: get(ENV_ACCESS_KEY_ID).ok_or(ConfigError::Missing(ENV_ACCESS_KEY_ID))?,
             secret_access_key: get(ENV_SECRET_ACCESS_KEY)
@@ -264,6 +307,7 @@ impl Config {
             notification_topic,
             secret,
             allowed_sources,
+            qase_api,
             aws: AwsEnvironment {
                 credentials,
                 endpoint_urls,
@@ -279,8 +323,70 @@ fn is_endpoint_variable(name: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
 }
 
-/// `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`.
-fn secrets_manager_source(arn: &str) -> Result<SecretSource, ConfigError> {
+/// Enrichment is on when a token or a token ARN is set (not both); the URL is checked even
+/// when it is off, so a typo is found at once.
+fn qase_api(
+    token: Option<String>,
+    token_arn: Option<String>,
+    url: Option<&str>,
+) -> Result<Option<QaseApiConfig>, ConfigError> {
+    let url = api_url(url.unwrap_or(DEFAULT_QASE_API_URL))?;
+    let token = match (token, token_arn) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Invalid {
+                name: ENV_QASE_API_TOKEN_ARN,
+                reason: "is set together with QASE_API_TOKEN; set only one of them",
+            });
+        }
+        (Some(token), None) => {
+            TokenSource::Value(ApiToken::new(&token).expect("empty values count as unset"))
+        }
+        (None, Some(arn)) => {
+            let (arn, region) = secrets_manager_arn(ENV_QASE_API_TOKEN_ARN, &arn)?;
+            TokenSource::SecretsManager { arn, region }
+        }
+    };
+    Ok(Some(QaseApiConfig { url, token }))
+}
+
+/// An `https://` URL, or `http://` to a loopback address (a local stand-in), with no user,
+/// query or fragment; answered without a trailing `/`.
+fn api_url(text: &str) -> Result<String, ConfigError> {
+    let invalid = |reason| ConfigError::Invalid {
+        name: ENV_QASE_API_URL,
+        reason,
+    };
+    let url = url::Url::parse(text).map_err(|_| invalid("is not a URL"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => {}
+        "http" if loopback => {}
+        _ => {
+            return Err(invalid(
+                "must be https://, or http:// to a loopback address",
+            ));
+        }
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "must not hold a user or password (the token is separate)",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("must not have a query or fragment"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`, from the variable
+/// `name`: the ARN and the secret's region.
+fn secrets_manager_arn(name: &'static str, arn: &str) -> Result<(String, String), ConfigError> {
     match arn.split(':').collect::<Vec<_>>()[..] {
         [
             "arn",
@@ -295,13 +401,10 @@ fn secrets_manager_source(arn: &str) -> Result<SecretSource, ConfigError> {
             && !account.is_empty()
             && !name.is_empty() =>
         {
-            Ok(SecretSource::SecretsManager {
-                arn: arn.to_owned(),
-                region: region.to_owned(),
-            })
+            Ok((arn.to_owned(), region.to_owned()))
         }
         _ => Err(ConfigError::Invalid {
-            name: ENV_SECRET_ARN,
+            name,
             reason: "expected arn:<partition>:secretsmanager:<region>:<account-id>:secret:<name>",
         }),
     }
@@ -582,5 +685,84 @@ mod tests {
         .unwrap();
         let names: Vec<_> = c.aws.endpoint_urls.keys().map(String::as_str).collect();
         assert_eq!(names, ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SNS"]);
+    }
+
+    #[test]
+    fn enrichment_is_off_without_a_token_and_on_with_one() {
+        let base = [(ENV_TOPIC_ARN, ARN), (ENV_SECRET, "s")];
+        assert!(config(&base).unwrap().qase_api.is_none());
+
+        let on = config(&[base[0], base[1], (ENV_QASE_API_TOKEN, "qase-token")]).unwrap();
+        let api = on.qase_api.unwrap();
+        assert_eq!(api.url, "https://api.qase.io/v1");
+        let TokenSource::Value(token) = api.token else {
+            panic!("{:?}", api.token)
+        };
+        assert_eq!(token.expose(), "qase-token");
+        assert!(!format!("{:?}", on.secret).contains("qase-token"));
+
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:qase-api-AbCd";
+        let from_arn = config(&[base[0], base[1], (ENV_QASE_API_TOKEN_ARN, arn)]).unwrap();
+        let TokenSource::SecretsManager { region, .. } = from_arn.qase_api.unwrap().token else {
+            panic!("the ARN source")
+        };
+        assert_eq!(region, "eu-west-1");
+
+        let both = config(&[
+            base[0],
+            base[1],
+            (ENV_QASE_API_TOKEN, "t"),
+            (ENV_QASE_API_TOKEN_ARN, arn),
+        ]);
+        let text = both.unwrap_err().to_string();
+        assert!(text.starts_with("QASE_API_TOKEN_ARN is invalid"), "{text}");
+        let bad_arn = config(&[base[0], base[1], (ENV_QASE_API_TOKEN_ARN, "arn:aws:ssm:x")]);
+        assert!(
+            bad_arn
+                .unwrap_err()
+                .to_string()
+                .starts_with("QASE_API_TOKEN_ARN")
+        );
+    }
+
+    #[test]
+    fn the_api_url_is_https_or_loopback_http() {
+        let with_url = |url: &str| {
+            config(&[
+                (ENV_TOPIC_ARN, ARN),
+                (ENV_SECRET, "s"),
+                (ENV_QASE_API_TOKEN, "t"),
+                (ENV_QASE_API_URL, url),
+            ])
+            .map(|c| c.qase_api.unwrap().url)
+        };
+        for (url, kept) in [
+            (
+                "https://api-acme.qase.io/v1/",
+                "https://api-acme.qase.io/v1",
+            ),
+            ("http://127.0.0.1:8080/v1", "http://127.0.0.1:8080/v1"),
+            ("http://[::1]:9/v1", "http://[::1]:9/v1"),
+            ("http://localhost:9/v1", "http://localhost:9/v1"),
+        ] {
+            assert_eq!(with_url(url).unwrap(), kept, "{url}");
+        }
+        for url in [
+            "http://api.qase.io/v1",
+            "http://10.0.0.1/v1",
+            "ftp://api.qase.io",
+            "api.qase.io/v1",
+            "https://user:pw@api.qase.io/v1",
+            "https://api.qase.io/v1?x=1",
+        ] {
+            let err = with_url(url).unwrap_err().to_string();
+            assert!(err.starts_with("QASE_API_URL is invalid"), "{url}: {err}");
+        }
+        let off_but_typo = config(&[
+            (ENV_TOPIC_ARN, ARN),
+            (ENV_SECRET, "s"),
+            (ENV_QASE_API_URL, "http://api.qase.io"),
+        ]);
+        assert!(off_but_typo.is_err(), "checked even with enrichment off");
     }
 }

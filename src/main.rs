@@ -1,10 +1,15 @@
-//! Cold start only: logging, configuration, the secret, the SNS clients, then the runtime loop.
+//! Cold start only: logging, configuration, secrets, the SNS clients, the Qase API lookup,
+//! then the runtime loop.
 
-use qase_defect_fanout::auth::Secret;
+use qase_defect_fanout::auth::{ApiToken, Secret};
 use qase_defect_fanout::aws::sns::SnsPublisher;
 use qase_defect_fanout::aws::{self, EndpointUrls, secrets_manager, tls};
-use qase_defect_fanout::config::{Config, ENV_SECRET_DISABLED, SecretSource};
+use qase_defect_fanout::config::{
+    Config, ENV_QASE_API_TOKEN_ARN, ENV_SECRET_ARN, ENV_SECRET_DISABLED, SecretSource, TokenSource,
+};
+use qase_defect_fanout::enrichment::Enricher;
 use qase_defect_fanout::lambda::{self, App};
+use qase_defect_fanout::qase_api::QaseApi;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -17,20 +22,35 @@ async fn main() -> Result<(), lambda_http::Error> {
         .map(tls::read_ca_bundle)
         .transpose()?;
     let sdk = aws::sdk_config(
-        tls::https_client(extra_roots),
+        tls::https_client(extra_roots.clone()),
         aws::credentials(&config.aws.credentials),
         EndpointUrls::new(config.aws.endpoint_urls),
     );
-    let secret: Option<Secret> = match config.secret {
+    let secret = match config.secret {
         SecretSource::Value(secret) => Some(secret),
         SecretSource::SecretsManager { arn, region } => {
-            Some(secrets_manager::fetch(&sdk, &arn, &region).await?)
+            let value = secrets_manager::fetch(&sdk, ENV_SECRET_ARN, &arn, &region).await?;
+            Some(Secret::new(&value).expect("fetch refuses an empty value"))
         }
         SecretSource::Disabled => {
             lambda_http::tracing::warn!(
                 "{ENV_SECRET_DISABLED}=true: webhooks are accepted without checking X-Qase-Secret"
             );
             None
+        }
+    };
+    let enricher = match config.qase_api {
+        None => None,
+        Some(api) => {
+            let token = match api.token {
+                TokenSource::Value(token) => token,
+                TokenSource::SecretsManager { arn, region } => {
+                    let value =
+                        secrets_manager::fetch(&sdk, ENV_QASE_API_TOKEN_ARN, &arn, &region).await?;
+                    ApiToken::new(&value).expect("fetch refuses an empty value")
+                }
+            };
+            Some(Enricher::new(QaseApi::new(&api.url, &token, extra_roots)?))
         }
     };
     let events = SnsPublisher::from_config(&sdk, &config.topic);
@@ -44,6 +64,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         fifo: config.topic.is_fifo(),
         events,
         notifications,
+        enricher,
     };
     lambda::run(app).await
 }

@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
-use crate::qase::Webhook;
+use crate::qase::{DefectDetails, Webhook};
 
 /// Attribute: the full event name, e.g. `defect.created` (String, always present).
 pub const ATTR_EVENT_NAME: &str = "event_name";
@@ -34,6 +34,11 @@ pub const ATTR_ENTITY_ID: &str = "entity_id";
 pub const ATTR_SEVERITY: &str = "severity";
 /// Attribute: who triggered the event; 0 for an automation token (Number).
 pub const ATTR_TEAM_MEMBER_ID: &str = "team_member_id";
+/// Attribute: the defect's status from the Qase API, e.g. `resolved` (String; enrichment).
+pub const ATTR_STATUS: &str = "status";
+/// Attribute: the defect's tags from the Qase API, e.g. `["login","ui"]` (String.Array;
+/// enrichment): a filter policy `{"tags": ["login"]}` matches any one of them.
+pub const ATTR_TAGS: &str = "tags";
 
 /// The most SNS accepts in one `Publish`: the message and every attribute's name, type and
 /// value, 262,144 bytes (SNS API Reference, `Publish` and `MessageAttributeValue`).
@@ -48,6 +53,8 @@ pub const MAX_NUMBER_ATTRIBUTE: u64 = 1_000_000_000;
 /// Counted in UTF-16 code units, as a Java service counts `String` characters: never fewer
 /// than code points, so a subject within it is within either reading (an emoji is two).
 pub const MAX_SUBJECT_UTF16_UNITS: usize = 99;
+/// The most tags sent in [`ATTR_TAGS`]; more are left out.
+pub const MAX_TAGS: usize = 20;
 /// `MessageGroupId` on FIFO topics when the webhook carries no usable project code.
 pub const FALLBACK_MESSAGE_GROUP: &str = "qase";
 
@@ -58,6 +65,8 @@ pub enum DataType {
     String,
     /// `Number`: matched by numeric filter policies.
     Number,
+    /// `String.Array`: a JSON array of strings; a filter policy matches any one of them.
+    StringArray,
 }
 
 impl DataType {
@@ -67,6 +76,7 @@ impl DataType {
         match self {
             Self::String => "String",
             Self::Number => "Number",
+            Self::StringArray => "String.Array",
         }
     }
 }
@@ -152,29 +162,36 @@ pub fn is_sqs_character(c: char) -> bool {
 
 impl<'a> Outbound<'a> {
     /// The events topic's publish for `webhook`, whose raw body is `body`: the body byte for
-    /// byte, the routing attributes, `subject`, and the FIFO keys when `fifo`. Refused when
-    /// a queue could not be given the body as it is, or SNS could not take it.
+    /// byte, the routing attributes (with what the Qase API said of the defect, `details`),
+    /// `subject`, and the FIFO keys when `fifo`. Refused when a queue could not be given the
+    /// body as it is, or SNS could not take it; what `details` adds is left out rather than
+    /// make the message too large.
     pub fn event(
         webhook: &Webhook,
         body: &'a str,
         subject: String,
         fifo: bool,
+        details: Option<&DefectDetails>,
     ) -> Result<Self, MessageError> {
         if let Some((offset, character)) = body.char_indices().find(|(_, c)| !is_sqs_character(*c))
         {
             return Err(MessageError::UnsupportedCharacter { character, offset });
         }
-        let attributes = routing_attributes(webhook);
         let fifo = fifo.then(|| FifoKeys {
-            message_group_id: message_group_id(attribute(&attributes, ATTR_PROJECT_CODE)),
+            message_group_id: message_group_id(
+                webhook.project_code.as_deref().filter(|s| is_clean(s)),
+            ),
             message_deduplication_id: sha256_hex(body),
         });
-        let outbound = Self {
+        let mut outbound = Self {
             message: Cow::Borrowed(body),
             subject,
-            attributes,
+            attributes: routing_attributes(webhook, details),
             fifo,
         };
+        if details.is_some() && outbound.size() > MAX_PUBLISH_BYTES {
+            outbound.attributes = routing_attributes(webhook, None);
+        }
         let size = outbound.size();
         if size > MAX_PUBLISH_BYTES {
             return Err(MessageError::TooLarge {
@@ -219,9 +236,11 @@ impl<'a> Outbound<'a> {
 }
 
 /// The attributes subscribers filter on: the event name and its two halves always, the
-/// project, ids and severity when the webhook has usable values.
+/// project, ids and severity when the webhook has usable values, and what the Qase API said
+/// of the defect (`details`): its severity when the payload has none, its status and tags.
+/// At most 9 attributes, under the 10 a raw SQS subscription takes.
 #[must_use]
-pub fn routing_attributes(webhook: &Webhook) -> Vec<Attribute> {
+pub fn routing_attributes(webhook: &Webhook, details: Option<&DefectDetails>) -> Vec<Attribute> {
     let name = &webhook.event_name;
     let mut attributes = vec![
         Attribute::string(ATTR_EVENT_NAME, name.as_str()),
@@ -232,12 +251,34 @@ pub fn routing_attributes(webhook: &Webhook) -> Vec<Attribute> {
     attributes.extend(project_code.map(|v| Attribute::string(ATTR_PROJECT_CODE, v)));
     let entity_id = webhook.payload.id.filter(|id| *id <= MAX_NUMBER_ATTRIBUTE);
     attributes.extend(entity_id.map(|v| Attribute::number(ATTR_ENTITY_ID, v)));
-    let severity = webhook.payload.severity.as_deref().filter(|s| is_clean(s));
+    let severity = [webhook.payload.severity.as_deref()]
+        .into_iter()
+        .chain([details.and_then(|d| d.severity.as_deref())])
+        .flatten()
+        .find(|s| is_clean(s));
     attributes.extend(severity.map(|v| Attribute::string(ATTR_SEVERITY, v)));
     let member = webhook
         .team_member_id
         .filter(|id| id.unsigned_abs() <= MAX_NUMBER_ATTRIBUTE);
     attributes.extend(member.map(|v| Attribute::number(ATTR_TEAM_MEMBER_ID, v)));
+    if let Some(details) = details {
+        let status = details.status.as_deref().filter(|s| is_clean(s));
+        attributes.extend(status.map(|v| Attribute::string(ATTR_STATUS, v)));
+        let tags: Vec<&str> = details
+            .tags
+            .iter()
+            .map(String::as_str)
+            .filter(|t| is_clean(t))
+            .take(MAX_TAGS)
+            .collect();
+        if !tags.is_empty() {
+            attributes.push(Attribute {
+                name: ATTR_TAGS,
+                data_type: DataType::StringArray,
+                value: serde_json::to_string(&tags).expect("a list of strings serialises"),
+            });
+        }
+    }
     attributes
 }
 
@@ -303,7 +344,7 @@ mod tests {
 
     /// The events topic's publish of `body`, with a fixed subject.
     fn event(body: &str, fifo: bool) -> Result<Outbound<'_>, MessageError> {
-        Outbound::event(&webhook(body), body, "subject".to_owned(), fifo)
+        Outbound::event(&webhook(body), body, "subject".to_owned(), fifo, None)
     }
 
     #[test]
@@ -500,5 +541,81 @@ mod tests {
         let out = event(body, false).unwrap();
         assert_eq!(out.attribute(ATTR_SEVERITY), None);
         assert_eq!(out.attribute(ATTR_PROJECT_CODE), None);
+    }
+
+    fn details(tags: &[&str]) -> DefectDetails {
+        DefectDetails {
+            title: Some("t".into()),
+            severity: Some("critical".into()),
+            status: Some("resolved".into()),
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn enrichment_adds_severity_status_and_tags_as_a_string_array() {
+        let body = r#"{"event_name":"defect.resolved","payload":{"id":3},"project_code":"DEMO","team_member_id":1}"#;
+        let details = details(&["login", "ui \"quoted\"", "", "bad\u{FFFF}"]);
+        let out = Outbound::event(&webhook(body), body, "s".into(), false, Some(&details)).unwrap();
+        let got: Vec<_> = out
+            .attributes
+            .iter()
+            .map(|a| (a.name, a.data_type.as_str(), a.value.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("event_name", "String", "defect.resolved"),
+                ("entity", "String", "defect"),
+                ("action", "String", "resolved"),
+                ("project_code", "String", "DEMO"),
+                ("entity_id", "Number", "3"),
+                ("severity", "String", "critical"),
+                ("team_member_id", "Number", "1"),
+                ("status", "String", "resolved"),
+                ("tags", "String.Array", r#"["login","ui \"quoted\""]"#),
+            ]
+        );
+        assert_eq!(out.message, body, "the body is not touched");
+    }
+
+    #[test]
+    fn the_payloads_severity_wins_and_tags_are_capped() {
+        let body = r#"{"event_name":"defect.created","payload":{"id":3,"severity":"minor"},"project_code":"DEMO"}"#;
+        let many: Vec<String> = (0..30).map(|n| format!("t{n}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let out = Outbound::event(
+            &webhook(body),
+            body,
+            "s".into(),
+            false,
+            Some(&details(&many)),
+        )
+        .unwrap();
+        assert_eq!(out.attribute(ATTR_SEVERITY), Some("minor"));
+        let tags: Vec<String> = serde_json::from_str(out.attribute(ATTR_TAGS).unwrap()).unwrap();
+        assert_eq!(tags.len(), 20);
+        assert_eq!(tags[19], "t19");
+    }
+
+    #[test]
+    fn what_enrichment_adds_is_dropped_rather_than_make_an_event_too_large() {
+        let pad = "x".repeat(262_144 - 200);
+        let body = format!(
+            r#"{{"event_name":"defect.resolved","payload":{{"id":3,"pad":"{pad}"}},"project_code":"DEMO"}}"#
+        );
+        let long_tags: Vec<String> = (0..20).map(|n| format!("{n}{}", "t".repeat(200))).collect();
+        let long_tags: Vec<&str> = long_tags.iter().map(String::as_str).collect();
+        let out = Outbound::event(
+            &webhook(&body),
+            &body,
+            "s".into(),
+            false,
+            Some(&details(&long_tags)),
+        )
+        .expect("published without enrichment, not refused");
+        assert_eq!(out.attribute(ATTR_TAGS), None);
+        assert_eq!(out.attribute(ATTR_STATUS), None);
+        assert!(out.size() <= 262_144);
     }
 }

@@ -1,4 +1,5 @@
-//! Qase's wire format: the webhook envelope, event names and the defect payloads.
+//! Qase's wire format: the webhook envelope, event names, the defect payloads, and the Qase
+//! API's answer about one defect.
 //!
 //! Everything here is a pure function over strings. Parsing is deliberately lenient inside
 //! the payload (a field of an unexpected type is skipped, never fatal) and strict about the
@@ -309,6 +310,75 @@ struct PayloadFields<'a> {
     step: Option<&'a RawValue>,
 }
 
+/// What the Qase API says of one defect (`GET /defect/{code}/{id}`, qase-tms/specs
+/// `testops-api/v1/schemas/Defect.yaml`), read as leniently as a webhook payload: a field of
+/// an unexpected type is `None` (or, for tags, skipped).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DefectDetails {
+    /// `title`.
+    pub title: Option<String>,
+    /// `severity`, a label such as `critical` (workspaces may rename them).
+    pub severity: Option<String>,
+    /// `status`: `open`, `resolved`, `in_progress`, `invalid`.
+    pub status: Option<String>,
+    /// The `title` of each of `tags`.
+    pub tags: Vec<String>,
+}
+
+/// The Qase API's answer is not `{"status": true, "result": {...}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the Qase API answer is not {{\"status\": true, \"result\": {{...}}}}")]
+pub struct NotADefectAnswer;
+
+impl DefectDetails {
+    /// Reads the body of a successful `GET /defect/{code}/{id}`.
+    pub fn from_answer(body: &[u8]) -> Result<Self, NotADefectAnswer> {
+        #[derive(Deserialize)]
+        struct Answer<'a> {
+            status: bool,
+            #[serde(borrow)]
+            result: &'a RawValue,
+        }
+        #[derive(Deserialize)]
+        struct Fields<'a> {
+            #[serde(borrow, default)]
+            title: Option<&'a RawValue>,
+            #[serde(borrow, default)]
+            severity: Option<&'a RawValue>,
+            #[serde(borrow, default)]
+            status: Option<&'a RawValue>,
+            #[serde(borrow, default)]
+            tags: Option<&'a RawValue>,
+        }
+        #[derive(Deserialize)]
+        struct Tag<'a> {
+            #[serde(borrow, default)]
+            title: Option<&'a RawValue>,
+        }
+        let answer: Answer<'_> = serde_json::from_slice(body).map_err(|_| NotADefectAnswer)?;
+        if !answer.status || !is_object(answer.result.get()) {
+            return Err(NotADefectAnswer);
+        }
+        let fields: Fields<'_> =
+            serde_json::from_str(answer.result.get()).map_err(|_| NotADefectAnswer)?;
+        let tags: Vec<&RawValue> = fields.tags.and_then(lenient_borrowed).unwrap_or_default();
+        Ok(Self {
+            title: fields.title.and_then(lenient),
+            severity: fields.severity.and_then(lenient),
+            status: fields.status.and_then(lenient),
+            tags: tags
+                .into_iter()
+                .filter_map(|tag| lenient_borrowed::<Tag<'_>>(tag)?.title.and_then(lenient))
+                .collect(),
+        })
+    }
+}
+
+/// Reads a raw JSON value as `T`, borrowing from it, or `None` when it has another shape.
+fn lenient_borrowed<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Option<T> {
+    serde_json::from_str(raw.get()).ok()
+}
+
 /// Whether well-formed JSON `text` is an object (its first token is `{`).
 fn is_object(text: &str) -> bool {
     text.trim_start().starts_with('{')
@@ -532,5 +602,57 @@ mod tests {
         ));
         let longest = format!("defect.{}", "a".repeat(MAX_EVENT_NAME_LEN - 7));
         assert!(EventName::parse(&longest).is_ok());
+    }
+
+    #[test]
+    fn reads_the_qase_api_answer_about_a_defect() {
+        let answer = br#"{"status":true,"result":{"id":3,"title":"Login button does nothing","actual_result":"x","severity":"critical","status":"resolved","milestone_id":null,"tags":[{"title":"login","internal_id":1},{"title":"ui","internal_id":2}],"resolved_at":"2021-12-30T19:23:59+00:00"}}"#;
+        assert_eq!(
+            DefectDetails::from_answer(answer).unwrap(),
+            DefectDetails {
+                title: Some("Login button does nothing".into()),
+                severity: Some("critical".into()),
+                status: Some("resolved".into()),
+                tags: vec!["login".into(), "ui".into()],
+            }
+        );
+    }
+
+    #[test]
+    fn skips_fields_of_an_unexpected_type_in_the_answer() {
+        let answer = br#"{"status":true,"result":{"title":7,"severity":{"id":2},"status":null,"tags":[{"title":5},"x",{"title":"kept"},{}]}}"#;
+        assert_eq!(
+            DefectDetails::from_answer(answer).unwrap(),
+            DefectDetails {
+                tags: vec!["kept".into()],
+                ..DefectDetails::default()
+            }
+        );
+        let tags_not_a_list = br#"{"status":true,"result":{"title":"t","tags":"login"}}"#;
+        let details = DefectDetails::from_answer(tags_not_a_list).unwrap();
+        assert_eq!(
+            (details.title.as_deref(), details.tags.len()),
+            (Some("t"), 0)
+        );
+    }
+
+    #[test]
+    fn refuses_an_answer_that_is_not_a_successful_result() {
+        for answer in [
+            &b""[..],
+            b"<html>",
+            b"[]",
+            br#"{"status":false,"errorMessage":"Not found"}"#,
+            br#"{"status":true}"#,
+            br#"{"status":true,"result":[1]}"#,
+            br#"{"status":"true","result":{}}"#,
+        ] {
+            assert_eq!(
+                DefectDetails::from_answer(answer),
+                Err(NotADefectAnswer),
+                "{}",
+                String::from_utf8_lossy(answer)
+            );
+        }
     }
 }

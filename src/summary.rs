@@ -2,14 +2,15 @@
 //!
 //! Machines get the request body untouched on the events topic (see [`crate::message`]);
 //! people (email, chat) get this summary on the notifications topic, built from the parsed
-//! [`Webhook`]. Pure functions over plain data; no payload text beyond the title ever goes in
-//! (actual results may be personal data).
+//! [`Webhook`] and, when enrichment is on, what the Qase API said of the defect
+//! ([`DefectDetails`]). Pure functions over plain data; no payload text beyond the title ever
+//! goes in (actual results may be personal data).
 
 use std::fmt::Write as _;
 
 pub use crate::message::MAX_SUBJECT_UTF16_UNITS;
 use crate::message::is_sqs_character;
-use crate::qase::{DefectEvent, DefectOrigin, Webhook};
+use crate::qase::{DefectDetails, DefectEvent, DefectOrigin, Webhook};
 
 /// Titles in the text are cut to this many characters.
 pub const MAX_EMAIL_TITLE_CHARS: usize = 200;
@@ -23,10 +24,10 @@ pub const QASE_APP_URL: &str = "https://app.qase.io";
 /// `[DEMO] defect.created #42: Login button does nothing`: one line of UTF-8 text (SNS:
 /// "UTF-8 text with no line breaks or control characters"), single spaces, at most
 /// [`MAX_SUBJECT_UTF16_UNITS`] UTF-16 units (99 characters, fewer with emoji), the title cut
-/// with `...`. People's words are kept in
-/// their own script; only what SNS or SQS would refuse becomes a space.
+/// with `...`. People's words are kept in their own script; only what SNS or SQS would refuse
+/// becomes a space. The title is the payload's, or else the Qase API's (`details`).
 #[must_use]
-pub fn subject(webhook: &Webhook) -> String {
+pub fn subject(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
     let mut head = String::new();
     if let Some(code) = webhook.project_code.as_deref().map(clean_line)
         && !code.is_empty()
@@ -37,12 +38,7 @@ pub fn subject(webhook: &Webhook) -> String {
     if let Some(id) = webhook.payload.id {
         let _ = write!(head, " #{id}");
     }
-    let title = webhook
-        .payload
-        .title
-        .as_deref()
-        .map(clean_line)
-        .unwrap_or_default();
+    let title = title(webhook, details).unwrap_or_default();
     if title.is_empty() {
         return cut_utf16(&head, MAX_SUBJECT_UTF16_UNITS);
     }
@@ -53,10 +49,11 @@ pub fn subject(webhook: &Webhook) -> String {
     format!("{head}: {}", cut_utf16(&title, room))
 }
 
-/// The plain text people read: project, event, id and title, severity or origin, and a link
-/// to the defect in Qase when the project code and id are known.
+/// The plain text people read: project, event, id and title, severity or origin, the status
+/// (from the Qase API), and a link to the defect in Qase when the project code and id are
+/// known. Title and severity are the payload's, or else the Qase API's (`details`).
 #[must_use]
-pub fn text(webhook: &Webhook) -> String {
+pub fn text(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
     let name = webhook.event_name.as_str();
     let code = webhook
         .project_code
@@ -69,7 +66,7 @@ pub fn text(webhook: &Webhook) -> String {
     };
 
     let entity = entity_label(webhook.event_name.entity());
-    let title = webhook.payload.title.as_deref().map(clean_line);
+    let title = title(webhook, details);
     let title = title.as_deref().filter(|t| !t.is_empty());
     match (webhook.payload.id, title) {
         (Some(id), Some(title)) => {
@@ -88,16 +85,24 @@ pub fn text(webhook: &Webhook) -> String {
         (None, None) => {}
     }
 
-    if let Some(DefectEvent::Created { origin, .. }) = webhook.defect() {
-        match origin {
-            DefectOrigin::Severity(severity) => {
-                let _ = writeln!(text, "Severity: {}", cut(&clean_line(severity), 50));
-            }
-            DefectOrigin::CaseStep { case_id, step } => {
-                let _ = writeln!(text, "Found in test case #{case_id}, step {step}");
-            }
-            DefectOrigin::Unknown => {}
+    let origin = match webhook.defect() {
+        Some(DefectEvent::Created { origin, .. }) => origin,
+        _ => DefectOrigin::Unknown,
+    };
+    let api_severity = details.and_then(|d| d.severity.as_deref());
+    match (origin, api_severity) {
+        (DefectOrigin::Severity(severity), _) | (_, Some(severity)) => {
+            let _ = writeln!(text, "Severity: {}", cut(&clean_line(severity), 50));
         }
+        (DefectOrigin::CaseStep { .. } | DefectOrigin::Unknown, None) => {}
+    }
+    if let DefectOrigin::CaseStep { case_id, step } = origin {
+        let _ = writeln!(text, "Found in test case #{case_id}, step {step}");
+    }
+    if let Some(status) = details.and_then(|d| d.status.as_deref()).map(clean_line)
+        && !status.is_empty()
+    {
+        let _ = writeln!(text, "Status: {}", cut(&status, 50));
     }
 
     // Only a code that is whole and URL-safe makes a link that leads somewhere.
@@ -108,6 +113,14 @@ pub fn text(webhook: &Webhook) -> String {
         let _ = writeln!(text, "Open in Qase: {QASE_APP_URL}/defect/{code}/{id}");
     }
     text
+}
+
+/// The title on one line: the payload's, or else the Qase API's.
+fn title(webhook: &Webhook, details: Option<&DefectDetails>) -> Option<String> {
+    let from_payload = webhook.payload.title.as_deref().map(clean_line);
+    from_payload
+        .filter(|t| !t.is_empty())
+        .or_else(|| details.and_then(|d| d.title.as_deref()).map(clean_line))
 }
 
 /// `shared_step` → `Shared step`.
@@ -175,7 +188,7 @@ mod tests {
     fn subject_reads_like_the_readme_example() {
         let body = r#"{"event_name":"defect.created","payload":{"id":42,"title":"Login button does nothing"},"project_code":"DEMO"}"#;
         assert_eq!(
-            subject(&webhook(body)),
+            subject(&webhook(body), None),
             "[DEMO] defect.created #42: Login button does nothing"
         );
     }
@@ -192,7 +205,7 @@ mod tests {
             "project_code": "DEMO"
         })
         .to_string();
-        let s = subject(&webhook(&body));
+        let s = subject(&webhook(&body), None);
         assert_eq!(s.chars().count(), 99, "{s}");
         assert!(s.len() > 99, "cut by characters, not bytes: {s}");
         assert!(
@@ -216,7 +229,7 @@ mod tests {
                 "project_code": "DEMO"
             })
             .to_string();
-            assert_eq!(subject(&webhook(&body)), want);
+            assert_eq!(subject(&webhook(&body), None), want);
         }
     }
 
@@ -229,7 +242,7 @@ mod tests {
             "project_code": "DEMO"
         })
         .to_string();
-        let s = subject(&webhook(&body));
+        let s = subject(&webhook(&body), None);
         // "[DEMO] defect.created #1: " is 26 units; 73 left, 3 for "...": 35 emoji.
         assert_eq!(
             s,
@@ -242,10 +255,10 @@ mod tests {
     #[test]
     fn subject_without_project_id_or_title_is_the_event_name() {
         let body = r#"{"event":"shared_step.deleted","payload":{"hash":"abc"}}"#;
-        assert_eq!(subject(&webhook(body)), "shared_step.deleted");
+        assert_eq!(subject(&webhook(body), None), "shared_step.deleted");
         let body =
             r#"{"event_name":"defect.created","payload":{"title":" \n "},"project_code":"DEMO"}"#;
-        assert_eq!(subject(&webhook(body)), "[DEMO] defect.created");
+        assert_eq!(subject(&webhook(body), None), "[DEMO] defect.created");
     }
 
     #[test]
@@ -258,8 +271,8 @@ mod tests {
         })
         .to_string();
         let webhook = webhook(&body);
-        assert!(subject(&webhook).starts_with(&format!("[{}...] ", "Q".repeat(17))));
-        let text = text(&webhook);
+        assert!(subject(&webhook, None).starts_with(&format!("[{}...] ", "Q".repeat(17))));
+        let text = text(&webhook, None);
         assert!(
             text.starts_with(&format!("Qase project {}...: ", "Q".repeat(47))),
             "{text}"
@@ -271,7 +284,7 @@ mod tests {
     fn text_for_a_new_defect_has_title_severity_and_a_link() {
         let body = r#"{"event_name":"defect.created","payload":{"id":42,"title":"Login button does nothing","severity":"critical","actual_result":"private text"},"project_code":"DEMO"}"#;
         assert_eq!(
-            text(&webhook(body)),
+            text(&webhook(body), None),
             "Qase project DEMO: defect.created\n\
              Defect #42: Login button does nothing\n\
              Severity: critical\n\
@@ -282,7 +295,7 @@ mod tests {
     #[test]
     fn text_for_the_older_defect_shape_names_case_and_step() {
         let body = r#"{"event_name":"defect.created","payload":{"id":3,"title":"t","case_id":12,"step":2},"project_code":"DEMO"}"#;
-        let text = text(&webhook(body));
+        let text = text(&webhook(body), None);
         assert!(text.contains("Found in test case #12, step 2\n"), "{text}");
     }
 
@@ -290,7 +303,7 @@ mod tests {
     fn text_for_a_resolved_defect_has_the_link_but_no_title() {
         let body = r#"{"event_name":"defect.resolved","payload":{"id":5},"project_code":"QA1"}"#;
         assert_eq!(
-            text(&webhook(body)),
+            text(&webhook(body), None),
             "Qase project QA1: defect.resolved\nDefect #5\nOpen in Qase: https://app.qase.io/defect/QA1/5\n"
         );
     }
@@ -298,13 +311,13 @@ mod tests {
     #[test]
     fn text_links_only_defects_with_a_url_safe_code_and_an_id() {
         let no_code = r#"{"event":"defect.resolved","payload":{"id":5}}"#;
-        assert!(!text(&webhook(no_code)).contains("http"));
+        assert!(!text(&webhook(no_code), None).contains("http"));
         let odd_code =
             r#"{"event_name":"defect.resolved","payload":{"id":5},"project_code":"A/../B"}"#;
-        assert!(!text(&webhook(odd_code)).contains("http"));
+        assert!(!text(&webhook(odd_code), None).contains("http"));
         let run = r#"{"event_name":"run.started","payload":{"id":1,"title":"Nightly"},"project_code":"DEMO"}"#;
         assert_eq!(
-            text(&webhook(run)),
+            text(&webhook(run), None),
             "Qase project DEMO: run.started\nRun #1: Nightly\n"
         );
     }
@@ -318,7 +331,7 @@ mod tests {
             "project_code": "DEMO"
         })
         .to_string();
-        let text = text(&webhook(&body));
+        let text = text(&webhook(&body), None);
         let line = text.lines().nth(1).unwrap();
         assert!(line.starts_with("Shared step: Ошибка входа я"), "{line}");
         assert_eq!(
@@ -326,5 +339,49 @@ mod tests {
             "Shared step: ".len() + MAX_EMAIL_TITLE_CHARS
         );
         assert!(line.ends_with("..."));
+    }
+
+    fn details() -> DefectDetails {
+        DefectDetails {
+            title: Some("Login button does nothing".into()),
+            severity: Some("critical".into()),
+            status: Some("resolved".into()),
+            tags: vec!["login".into()],
+        }
+    }
+
+    #[test]
+    fn a_thin_defect_event_reads_with_what_the_qase_api_said() {
+        let body = r#"{"event_name":"defect.resolved","payload":{"id":3},"project_code":"DEMO"}"#;
+        let webhook = webhook(body);
+        assert_eq!(
+            subject(&webhook, Some(&details())),
+            "[DEMO] defect.resolved #3: Login button does nothing"
+        );
+        assert_eq!(
+            text(&webhook, Some(&details())),
+            "Qase project DEMO: defect.resolved\n\
+             Defect #3: Login button does nothing\n\
+             Severity: critical\n\
+             Status: resolved\n\
+             Open in Qase: https://app.qase.io/defect/DEMO/3\n"
+        );
+        assert_eq!(
+            text(&webhook, None),
+            "Qase project DEMO: defect.resolved\nDefect #3\nOpen in Qase: https://app.qase.io/defect/DEMO/3\n",
+            "without enrichment, as before"
+        );
+    }
+
+    #[test]
+    fn the_payload_wins_over_the_api_where_both_have_a_value() {
+        let body = r#"{"event_name":"defect.created","payload":{"id":3,"title":"From the webhook","severity":"minor"},"project_code":"DEMO"}"#;
+        let text = text(&webhook(body), Some(&details()));
+        assert!(text.contains("Defect #3: From the webhook\n"), "{text}");
+        assert!(
+            text.contains("Severity: minor\n") && !text.contains("critical"),
+            "{text}"
+        );
+        assert!(text.contains("Status: resolved\n"), "{text}");
     }
 }

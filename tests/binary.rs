@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::corpus::full_corpus;
 use common::oracle::Oracle;
+use common::qase_mock::{self, QaseMock};
 use common::runtime_api::{Done, Log, RuntimeApi};
 use common::{Api, SECRET};
 
@@ -119,7 +120,13 @@ fn invocations() -> Vec<Expected> {
 }
 
 /// The bootstrap with the environment Lambda gives it (nothing else), its output to `logs`.
-fn spawn(bootstrap: &Path, runtime: &RuntimeApi, oracle: &Oracle, logs: &Path) -> Child {
+fn spawn(
+    bootstrap: &Path,
+    runtime: &RuntimeApi,
+    oracle: &Oracle,
+    qase: &QaseMock,
+    logs: &Path,
+) -> Child {
     Command::new(bootstrap)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
@@ -140,6 +147,8 @@ fn spawn(bootstrap: &Path, runtime: &RuntimeApi, oracle: &Oracle, logs: &Path) -
         .env("TOPIC_ARN", EVENTS)
         .env("NOTIFICATION_TOPIC_ARN", NOTIFICATIONS)
         .env("QASE_WEBHOOK_SECRET", SECRET)
+        .env("QASE_API_URL", &qase.url)
+        .env("QASE_API_TOKEN", qase_mock::TOKEN)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(logs).unwrap())
         .stderr(Stdio::inherit())
@@ -199,12 +208,13 @@ fn check(expected: &Expected, done: &Done, oracle: &Oracle) -> bool {
 fn one_release_process_answers_the_whole_hostile_corpus_as_documented() {
     let bootstrap = release_bootstrap();
     let oracle = Oracle::start();
+    let qase = QaseMock::start();
     let runtime = RuntimeApi::start();
     let expected = invocations();
     runtime.queue(expected.iter().map(|e| e.event.clone()));
     let logs = std::env::temp_dir().join(format!("qase-binary-{}.log", std::process::id()));
 
-    let mut child = spawn(&bootstrap, &runtime, &oracle, &logs);
+    let mut child = spawn(&bootstrap, &runtime, &oracle, &qase, &logs);
     let (log, still_running) = wait_for_answers(&runtime, &mut child, expected.len());
     let _ = child.kill();
     let _ = child.wait();
@@ -243,6 +253,20 @@ fn one_release_process_answers_the_whole_hostile_corpus_as_documented() {
 
     assert!(!printed.contains(SECRET), "the secret was printed");
     assert!(
+        !printed.contains(qase_mock::TOKEN),
+        "the Qase API token was printed"
+    );
+    let lookups = qase.seen();
+    assert!(
+        !lookups.is_empty(),
+        "defect events were looked up in the Qase API"
+    );
+    assert!(
+        lookups
+            .iter()
+            .all(|s| s.token.as_deref() == Some(qase_mock::TOKEN))
+    );
+    assert!(
         !printed.contains("test/test/test"),
         "the AWS secret key was printed"
     );
@@ -255,10 +279,11 @@ fn one_release_process_answers_the_whole_hostile_corpus_as_documented() {
     println!(
         "release bootstrap: {} invocations in one process ({published} published, {} refused, \
          {} invocation errors for events that are not API Gateway events); still running; \
-         {} publishes, all within the contract",
+         {} publishes, all within the contract; {} Qase API lookups",
         expected.len(),
         requests - published,
         NOT_API_GATEWAY.len(),
-        oracle.publishes().len()
+        oracle.publishes().len(),
+        lookups.len()
     );
 }

@@ -12,6 +12,7 @@ use std::sync::LazyLock;
 use aws_sdk_sns::types::MessageAttributeValue;
 use common::corpus::accepted_corpus;
 use common::oracle::{Oracle, Publish, RULES, violations};
+use common::qase_mock::{self, QaseMock};
 use common::{Api, EventBuilder, SECRET, json_body, qase_fixtures, send};
 use proptest::prelude::*;
 use qase_defect_fanout::auth::Secret;
@@ -77,6 +78,12 @@ fn broken_publishes() -> Vec<(&'static str, Customize)> {
         ("attribute-type", |p| {
             p.message_attributes("n", typed("Integer", "1"))
         }),
+        ("string-array-is-a-json-array", |p| {
+            p.message_attributes("tags", typed("String.Array", "login"))
+        }),
+        ("string-array-is-a-json-array", |p| {
+            p.message_attributes("tags", typed("String.Array", r#"[{"title":"login"}]"#))
+        }),
         ("attribute-not-empty", |p| {
             p.message_attributes("severity", string(""))
         }),
@@ -127,9 +134,11 @@ async fn the_oracle_finds_each_documented_rule_broken_and_passes_a_good_publish(
         .message_attributes("ratio", typed("Number", "-0.12345"))
         .message_attributes("exp", typed("Number", "3.015e2"))
         .message_attributes("labelled", typed("String.label", "x"));
-    for n in 0..6 {
+    for n in 0..5 {
         good = good.message_attributes(format!("a.{n}_-"), string("Кнопка 😀"));
     }
+    let tags = r#"["login","вход",1,null]"#;
+    good = good.message_attributes("tags", typed("String.Array", tags));
     let good_attributes: usize = [
         "entity_id".len() + 6 + 10,
         "ratio".len() + 6 + 8,
@@ -138,7 +147,8 @@ async fn the_oracle_finds_each_documented_rule_broken_and_passes_a_good_publish(
     ]
     .iter()
     .sum::<usize>()
-        + 6 * ("a.0_-".len() + 6 + "Кнопка 😀".len());
+        + 5 * ("a.0_-".len() + 6 + "Кнопка 😀".len())
+        + ("tags".len() + "String.Array".len() + tags.len());
     good.message("m".repeat(262_144 - good_attributes))
         .send()
         .await
@@ -201,6 +211,7 @@ fn app_on(oracle: &Oracle, fifo: bool) -> App<SnsPublisher> {
         fifo,
         events,
         notifications: Some(notifications),
+        enricher: None,
     }
 }
 
@@ -293,6 +304,41 @@ async fn every_documented_qase_event_keeps_the_contract_on_both_topics_standard_
         "contract: {checked} publishes of the 40 fixtures checked against {} rules",
         RULES.len()
     );
+}
+
+#[tokio::test]
+async fn enriched_publishes_keep_the_contract_string_array_tags_included() {
+    let oracle = Oracle::start();
+    let qase = QaseMock::start();
+    let mut checked = 0;
+    for fifo in [false, true] {
+        let app = App {
+            enricher: Some(qase.enricher()),
+            ..app_on(&oracle, fifo)
+        };
+        for action in ["created", "updated", "resolved", "deleted"] {
+            for id in [3, qase_mock::ODD_TAGS] {
+                let body = format!(
+                    r#"{{"event_name":"defect.{action}","payload":{{"id":{id}}},"project_code":"DEMO"}}"#
+                );
+                let what = format!("defect.{action} #{id} (fifo: {fifo})");
+                let event = EventBuilder::qase(Api::Http, &body);
+                let (event, _) = publish_and_check(&oracle, &app, &what, &event, &body).await;
+                let tags = event.attributes.iter().find(|(n, _, _)| n == "tags");
+                let (_, data_type, value) = tags.unwrap_or_else(|| panic!("{what}: no tags"));
+                assert_eq!(data_type, "String.Array", "{what}");
+                let tags: Vec<String> = serde_json::from_str(value.as_deref().unwrap()).unwrap();
+                if id == qase_mock::ODD_TAGS {
+                    // Kept: quotes, Cyrillic, emoji; left out: U+FFFF, empty; capped at 20.
+                    assert_eq!(&tags[..3], ["say \"hi\"", "вход", "😀"], "{what}");
+                    assert_eq!(tags.len(), 20, "{what}");
+                }
+                checked += 2;
+            }
+        }
+    }
+    assert_eq!(checked, 2 * 4 * 2 * 2);
+    println!("contract: {checked} enriched publishes checked");
 }
 
 #[tokio::test]

@@ -65,6 +65,7 @@ async fn defect_events_reach_each_queue_byte_for_byte_as_their_filter_policy_sel
         allowed_sources: None,
         events: moto.publisher(&topic),
         notifications: None,
+        enricher: None,
     };
 
     // Act: every defect event, plus one that is not a defect.
@@ -153,6 +154,7 @@ async fn a_filter_on_project_and_numeric_id_selects_by_attribute_type() {
         allowed_sources: None,
         events: moto.publisher(&topic),
         notifications: None,
+        enricher: None,
     };
 
     let other_project = qase_fixture("defect.deleted").replace("\"ID\"", "\"OTHER\"");
@@ -181,6 +183,7 @@ async fn a_fifo_topic_delivers_in_the_project_group() {
         allowed_sources: None,
         events: moto.publisher(&topic),
         notifications: None,
+        enricher: None,
     };
 
     let body = qase_fixture("defect.created");
@@ -211,6 +214,7 @@ async fn answers_502_without_a_message_id_when_the_topic_does_not_exist() {
         allowed_sources: None,
         events: moto.publisher(&missing),
         notifications: None,
+        enricher: None,
     };
 
     let response = send(
@@ -239,6 +243,7 @@ async fn answers_503_quickly_when_sns_is_unreachable() {
         allowed_sources: None,
         events: qase_defect_fanout::aws::sns::SnsPublisher::from_config(&aws, &topic_arn),
         notifications: None,
+        enricher: None,
     };
 
     let started = std::time::Instant::now();
@@ -284,6 +289,7 @@ async fn people_get_the_text_on_the_notifications_topic_selected_by_the_same_fil
         fifo: false,
         events: moto.publisher(&events),
         notifications: Some(moto.publisher(&notes)),
+        enricher: None,
     };
 
     // Act

@@ -47,6 +47,7 @@ async fn rig(name: &str) -> Rig {
         allowed_sources: None,
         events: publisher,
         notifications: None,
+        enricher: None,
     };
     Rig {
         moto,
@@ -302,6 +303,7 @@ async fn a_failing_notifications_topic_still_answers_202_with_one_error_line() {
             &through_proxy,
             &TopicArn::parse(&notes).unwrap(),
         )),
+        enricher: None,
     };
     let (logs, _guard) = capture_logs(Level::INFO);
     proxy.set(Fault::SERVER_ERROR);

@@ -1,11 +1,13 @@
-//! The secret never leaks into the logs (at any level) or a response body, payload text is
-//! not logged above debug, and each request is logged exactly once.
+//! The webhook secret and the Qase API token never leak into the logs (at any level) or a
+//! response body, payload text is not logged above debug, and each request is logged exactly
+//! once.
 //!
 //! A binary of its own, and one test at a time (see `common::ONE_AT_A_TIME`).
 
 mod common;
 
 use common::moto::Moto;
+use common::qase_mock::{self, QaseMock};
 use common::{
     Api, EventBuilder, ONE_AT_A_TIME, RecordingPublisher, SECRET, app_with_notifications,
     capture_logs, qase_fixture, send,
@@ -31,12 +33,15 @@ async fn run_everything(level: Level) -> (String, Vec<String>) {
     let _one = ONE_AT_A_TIME.lock().await;
     let moto = Moto::start();
     let topic = moto.create_topic("secrets", false).await;
+    // Enrichment on: the defect events are looked up in the Qase API with its token.
+    let qase = QaseMock::start();
     let app = App {
         secret: Secret::new(SECRET),
         fifo: false,
         allowed_sources: None,
         events: moto.publisher(&topic),
         notifications: None,
+        enricher: Some(qase.enricher()),
     };
     let (logs, _guard) = capture_logs(level);
 
@@ -70,12 +75,20 @@ async fn the_secret_appears_in_no_log_line_at_any_level_and_in_no_response() {
 
     assert!(logs.contains("published"), "the run was logged:\n{logs}");
     assert!(logs.contains("wrong_secret"), "the run was logged:\n{logs}");
+    assert!(
+        logs.contains("enrichment=\"added\""),
+        "the Qase API was called:\n{logs}"
+    );
     assert!(logs.lines().count() > 20, "TRACE captured the SDK too");
     assert!(!logs.contains(SECRET), "the secret leaked into the logs");
+    assert!(
+        !logs.contains(qase_mock::TOKEN),
+        "the Qase API token leaked into the logs"
+    );
     for body in bodies {
         assert!(
-            !body.contains(SECRET),
-            "the secret leaked into a response: {body}"
+            !body.contains(SECRET) && !body.contains(qase_mock::TOKEN),
+            "a secret leaked into a response: {body}"
         );
     }
 }

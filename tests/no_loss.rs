@@ -99,6 +99,7 @@ async fn no_webhook_answered_2xx_is_lost_or_duplicated_under_faults_and_concurre
         allowed_sources: None,
         events: SnsPublisher::from_config(&aws, &TopicArn::parse(&topic).unwrap()),
         notifications: None,
+        enricher: None,
     });
 
     // Read the queue while sending: moto slows down with every message left in a queue.

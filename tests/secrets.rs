@@ -5,6 +5,7 @@ mod common;
 
 use common::moto::Moto;
 use common::{Api, EventBuilder, SECRET, qase_fixture, send};
+use qase_defect_fanout::auth::Secret;
 use qase_defect_fanout::aws::secrets_manager::{self as secrets, SecretFetchError};
 use qase_defect_fanout::config::Config;
 use qase_defect_fanout::lambda::App;
@@ -30,6 +31,7 @@ fn debug_output_of_the_configuration_and_app_is_redacted() {
         allowed_sources: None,
         events: (),
         notifications: None,
+        enricher: None,
     };
     for shown in [
         format!("{config:?}"),
@@ -59,11 +61,16 @@ async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
         .unwrap();
     let arn = created.arn().unwrap();
 
-    let secret = secrets::fetch(&moto.sdk_config(), arn, "us-east-1")
-        .await
-        .unwrap();
-    assert!(secret.matches(SECRET.as_bytes()));
-    assert!(!format!("{secret:?}").contains(SECRET));
+    let value = secrets::fetch(
+        &moto.sdk_config(),
+        "QASE_WEBHOOK_SECRET_ARN",
+        arn,
+        "us-east-1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(value, SECRET);
+    let secret = Secret::new(&value).unwrap();
 
     // The fetched secret guards the handler like one from the environment.
     let topic = moto.create_topic("from-secrets-manager", false).await;
@@ -73,6 +80,7 @@ async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
         allowed_sources: None,
         events: moto.publisher(&topic),
         notifications: None,
+        enricher: None,
     };
     let body = qase_fixture("defect.created");
     let ok = send(&app, &EventBuilder::qase(Api::Http, &body)).await;
@@ -83,13 +91,18 @@ async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
     assert_eq!(send(&app, &wrong).await.status(), 401);
 
     let missing = arn.replace("qase-webhook", "no-such-secret");
-    let err = secrets::fetch(&moto.sdk_config(), &missing, "us-east-1")
-        .await
-        .unwrap_err();
-    assert!(matches!(err, SecretFetchError::Unreadable(_)), "{err}");
+    let err = secrets::fetch(
+        &moto.sdk_config(),
+        "QASE_API_TOKEN_ARN",
+        &missing,
+        "us-east-1",
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, SecretFetchError::Unreadable(..)), "{err}");
     assert!(
-        err.to_string().starts_with("QASE_WEBHOOK_SECRET_ARN"),
-        "{err}"
+        err.to_string().starts_with("QASE_API_TOKEN_ARN: "),
+        "the message names the variable that asked: {err}"
     );
 
     let binary = sm
@@ -99,8 +112,13 @@ async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
         .send()
         .await
         .unwrap();
-    let err = secrets::fetch(&moto.sdk_config(), binary.arn().unwrap(), "us-east-1")
-        .await
-        .unwrap_err();
-    assert!(matches!(err, SecretFetchError::NotAString), "{err}");
+    let err = secrets::fetch(
+        &moto.sdk_config(),
+        "QASE_WEBHOOK_SECRET_ARN",
+        binary.arn().unwrap(),
+        "us-east-1",
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, SecretFetchError::NotAString(_)), "{err}");
 }

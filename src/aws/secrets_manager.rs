@@ -1,35 +1,37 @@
-//! Reads the webhook secret from AWS Secrets Manager, once, at cold start.
+//! Reads a secret string from AWS Secrets Manager, once, at cold start: the webhook secret
+//! (`QASE_WEBHOOK_SECRET_ARN`) or the Qase API token (`QASE_API_TOKEN_ARN`).
 //!
-//! Used when `QASE_WEBHOOK_SECRET_ARN` is set instead of `QASE_WEBHOOK_SECRET`. The secret's
-//! value is its `SecretString`, used as it is (no JSON key lookup). Nothing here logs it.
+//! The value is the secret's `SecretString`, used as it is (no JSON key lookup). Nothing here
+//! logs it, and no error contains it.
 
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
-
-use crate::auth::Secret;
 
 /// Why the secret could not be read. Each message names the variable to look at.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretFetchError {
     /// Secrets Manager refused or could not be reached (permissions, wrong ARN, network).
-    #[error("QASE_WEBHOOK_SECRET_ARN: cannot read the secret from Secrets Manager")]
-    Unreadable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("{0}: cannot read the secret from Secrets Manager")]
+    Unreadable(
+        &'static str,
+        #[source] Box<dyn std::error::Error + Send + Sync>,
+    ),
     /// The secret holds binary data, not a string.
-    #[error(
-        "QASE_WEBHOOK_SECRET_ARN: the secret has no string value (binary secrets are not supported)"
-    )]
-    NotAString,
+    #[error("{0}: the secret has no string value (binary secrets are not supported)")]
+    NotAString(&'static str),
     /// The secret's string is empty.
-    #[error("QASE_WEBHOOK_SECRET_ARN: the secret's value is empty")]
-    Empty,
+    #[error("{0}: the secret's value is empty")]
+    Empty(&'static str),
 }
 
-/// Fetches the current value of the secret `arn` (in `region`) with `config`'s credentials,
-/// endpoint, timeouts and retries (see [`super::sdk_config`]).
+/// Fetches the current value of the secret `arn` (in `region`), named by the variable
+/// `variable`, with `config`'s credentials, endpoint, timeouts and retries (see
+/// [`super::sdk_config`]).
 pub async fn fetch(
     config: &aws_config::SdkConfig,
+    variable: &'static str,
     arn: &str,
     region: &str,
-) -> Result<Secret, SecretFetchError> {
+) -> Result<String, SecretFetchError> {
     let config = aws_sdk_secretsmanager::config::Builder::from(config)
         .region(aws_config::Region::new(region.to_owned()))
         .build();
@@ -39,7 +41,12 @@ pub async fn fetch(
         .secret_id(arn)
         .send()
         .await
-        .map_err(|e| SecretFetchError::Unreadable(DisplayErrorContext(e).to_string().into()))?;
-    let value = output.secret_string().ok_or(SecretFetchError::NotAString)?;
-    Secret::new(value).ok_or(SecretFetchError::Empty)
+        .map_err(|e| {
+            SecretFetchError::Unreadable(variable, DisplayErrorContext(e).to_string().into())
+        })?;
+    match output.secret_string() {
+        None => Err(SecretFetchError::NotAString(variable)),
+        Some("") => Err(SecretFetchError::Empty(variable)),
+        Some(value) => Ok(value.to_owned()),
+    }
 }

@@ -17,10 +17,12 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt as _, Response, tracing};
 
 use crate::auth::{self, AuthError, SECRET_HEADER, Secret};
+use crate::enrichment::{Enricher, Enrichment};
 use crate::lambda::event::INVALID_BASE64_MARKER;
 use crate::message::{MAX_PUBLISH_BYTES, MessageError, Outbound};
 use crate::publisher::{PublishError, Publisher};
-use crate::qase::{Webhook, WebhookError};
+use crate::qase::{DefectDetails, Webhook, WebhookError};
+use crate::qase_api::LookupError;
 use crate::summary;
 
 /// What the handler needs, built once at cold start and borrowed by every request.
@@ -36,6 +38,8 @@ pub struct App<P> {
     pub events: P,
     /// The notifications topic, when configured: the text people read.
     pub notifications: Option<P>,
+    /// The Qase API lookup of defect events, when a token is configured.
+    pub enricher: Option<Enricher>,
 }
 
 /// What the topics answered for an admitted webhook: each its message id or why not.
@@ -133,14 +137,24 @@ impl RequestError {
 /// Handles one request; always a response, never an `Err`.
 pub async fn handle<P: Publisher>(app: &App<P>, request: Request) -> Response<Body> {
     let started = Instant::now();
-    let (webhook, result) = match admit(app, &request) {
+    let (webhook, enrichment, result) = match admit(app, &request) {
         Ok((webhook, body)) => {
-            let result = publish(app, &webhook, body).await;
-            (Some(webhook), result)
+            let enrichment = match &app.enricher {
+                Some(enricher) => enricher.enrich(&webhook).await,
+                None => None,
+            };
+            let details = enrichment.as_ref().and_then(|e| e.as_ref().ok());
+            let result = publish(app, &webhook, body, details).await;
+            (Some(webhook), enrichment, result)
         }
-        Err(err) => (None, Err(err)),
+        Err(err) => (None, None, Err(err)),
     };
-    log_and_answer(webhook.as_ref(), result, started.elapsed())
+    log_and_answer(
+        webhook.as_ref(),
+        enrichment.as_ref(),
+        result,
+        started.elapsed(),
+    )
 }
 
 /// Everything checked before anything is published: method, caller, body, envelope.
@@ -180,15 +194,17 @@ async fn publish<P: Publisher>(
     app: &App<P>,
     webhook: &Webhook,
     body: &str,
+    details: Option<&DefectDetails>,
 ) -> Result<Fanout, RequestError> {
-    let event = Outbound::event(webhook, body, summary::subject(webhook), app.fifo)?;
+    let subject = summary::subject(webhook, details);
+    let event = Outbound::event(webhook, body, subject, app.fifo, details)?;
     let Some(notifications) = &app.notifications else {
         return Ok(Fanout {
             event: app.events.publish(&event).await,
             notification: None,
         });
     };
-    let notification = event.notification(summary::text(webhook));
+    let notification = event.notification(summary::text(webhook, details));
     let (event, notification) = tokio::join!(
         app.events.publish(&event),
         notifications.publish(&notification)
@@ -216,6 +232,7 @@ macro_rules! request_line {
             event_name = request.event_name,
             project_code = request.project_code,
             entity_id = request.entity_id,
+            enrichment = request.enrichment,
             latency_us = request.latency_us,
             $($fields)*
         )
@@ -227,12 +244,15 @@ struct RequestLog<'a> {
     event_name: Option<&'a str>,
     project_code: Option<&'a str>,
     entity_id: Option<u64>,
+    /// `added`, or why the Qase API lookup added nothing; absent when there was none.
+    enrichment: Option<&'static str>,
     latency_us: u64,
 }
 
 /// The one log line of a request, and its response.
 fn log_and_answer(
     webhook: Option<&Webhook>,
+    enrichment: Option<&Enrichment>,
     result: Result<Fanout, RequestError>,
     elapsed: Duration,
 ) -> Response<Body> {
@@ -246,6 +266,7 @@ fn log_and_answer(
         event_name: webhook.map(|w| w.event_name.as_str()),
         project_code,
         entity_id: webhook.and_then(|w| w.payload.id),
+        enrichment: enrichment.map(|e| e.as_ref().map_or_else(LookupError::code, |_| "added")),
         latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
     };
     let (event, notification) = match result {
@@ -300,14 +321,28 @@ fn log_and_answer(
         if let Some(id) = notification_id {
             body["notification_id"] = id.into();
         }
-        request_line!(
-            info,
-            &line,
-            status = 202,
-            message_id,
-            notification_id,
-            "published"
-        );
+        if let Some(failed) = enrichment.and_then(|e| e.as_ref().err()) {
+            // Published all the same, without what the lookup would have added.
+            let cause = error_chain(failed);
+            request_line!(
+                warn,
+                &line,
+                status = 202,
+                message_id,
+                notification_id,
+                cause,
+                "published without enrichment"
+            );
+        } else {
+            request_line!(
+                info,
+                &line,
+                status = 202,
+                message_id,
+                notification_id,
+                "published"
+            );
+        }
     }
     json_response(StatusCode::ACCEPTED, &body)
 }

@@ -4,16 +4,62 @@
 #![allow(dead_code)] // each user takes what it needs
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
 
-/// Reads one request: its request line (`POST /path HTTP/1.1`) and its body. `None` when the
-/// client closed the connection or sent something that is not HTTP/1.1.
-pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, Vec<u8>)> {
+/// Listens on a free loopback port and serves each connection on a thread of its own with
+/// `serve`; the threads end with the process. Answers the address listened on.
+pub fn listen<F>(serve: F) -> SocketAddr
+where
+    F: Fn(TcpStream) + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind loopback");
+    let address = listener
+        .local_addr()
+        .expect("a bound socket has an address");
+    let serve = Arc::new(serve);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let serve = serve.clone();
+            std::thread::spawn(move || serve(stream));
+        }
+    });
+    address
+}
+
+/// One request as it came.
+pub struct Request {
+    /// The request line, e.g. `POST /path HTTP/1.1`.
+    pub line: String,
+    /// The headers, names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body (`Content-Length` bytes).
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The path of the request line.
+    pub fn path(&self) -> &str {
+        self.line.split_whitespace().nth(1).unwrap_or_default()
+    }
+
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one request. `None` when the client closed the connection or sent something that is
+/// not HTTP/1.1.
+pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
     }
-    let mut length = 0;
+    let mut headers = Vec::new();
     loop {
         let mut header = String::new();
         reader.read_line(&mut header).ok()?;
@@ -21,15 +67,21 @@ pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, Vec<u8
         if header.is_empty() {
             break;
         }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().ok()?;
+        if let Some((name, value)) = header.split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
         }
     }
+    let length = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .map_or(Some(0), |(_, v)| v.parse().ok())?;
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
-    Some((line.trim_end().to_owned(), body))
+    Some(Request {
+        line: line.trim_end().to_owned(),
+        headers,
+        body,
+    })
 }
 
 /// Writes one response in a single write (a header and a body written apart meet the

@@ -7,6 +7,7 @@ pub mod faults;
 pub mod http1;
 pub mod moto;
 pub mod oracle;
+pub mod qase_mock;
 pub mod runtime_api;
 
 use std::io::Write;
@@ -91,6 +92,7 @@ pub fn app<P>(events: P) -> App<P> {
         fifo: false,
         events,
         notifications: None,
+        enricher: None,
     }
 }
 

@@ -8,7 +8,7 @@
 //! test sees the whole request; tests assert that [`Oracle::violations`] is empty.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 
 use super::http1;
@@ -281,6 +281,26 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
+        id: "string-array-is-a-json-array",
+        // String.Array: "An array, formatted as a string", of strings, numbers, and the
+        // keywords true, false and null (Message attribute data types).
+        source: ATTRIBUTES_PAGE,
+        check: |p| {
+            for (name, data_type, value) in &p.attributes {
+                if data_type != "String.Array" {
+                    continue;
+                }
+                let array: Result<Vec<serde_json::Value>, _> =
+                    serde_json::from_str(value.as_deref().unwrap_or_default());
+                let scalar = |v: &serde_json::Value| !(v.is_array() || v.is_object());
+                if !array.is_ok_and(|items| items.iter().all(scalar)) {
+                    return Err(format!("{name} = {value:?}"));
+                }
+            }
+            Ok(())
+        },
+    },
+    Rule {
         id: "number-attribute-matchable",
         // "For numeric matching, the value can range from -10^9 to 10^9 (-1 billion to 1
         // billion), with five digits of accuracy after the decimal point."
@@ -390,17 +410,13 @@ pub struct Oracle {
 impl Oracle {
     /// Starts on a free loopback port; its threads end with the test process.
     pub fn start() -> Self {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind loopback");
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let seen: Arc<Mutex<Vec<Publish>>> = Arc::default();
         let recorded = seen.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let recorded = recorded.clone();
-                std::thread::spawn(move || serve(stream, &recorded));
-            }
-        });
-        Self { endpoint, seen }
+        let address = http1::listen(move |stream| serve(stream, &recorded));
+        Self {
+            endpoint: format!("http://{address}"),
+            seen,
+        }
     }
 
     /// Every `Publish` so far, in arrival order.
@@ -428,7 +444,7 @@ impl Oracle {
 
 fn serve(stream: TcpStream, seen: &Mutex<Vec<Publish>>) {
     let (mut reader, mut writer) = http1::split(stream);
-    while let Some((_, body)) = http1::read_request(&mut reader) {
+    while let Some(http1::Request { body, .. }) = http1::read_request(&mut reader) {
         let (status, xml) = {
             let mut seen = seen.lock().unwrap();
             let message_id = format!("oracle-{:06}", seen.len() + 1);

@@ -7,7 +7,7 @@
 #![allow(dead_code)] // each user takes what it needs
 
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,16 +51,9 @@ pub struct RuntimeApi {
 impl RuntimeApi {
     /// Listens on a free loopback port; its threads end with the process.
     pub fn start() -> Self {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind loopback");
-        let port = listener.local_addr().unwrap().port();
         let state: Arc<Shared> = Arc::default();
         let shared = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let shared = shared.clone();
-                std::thread::spawn(move || serve(stream, &shared));
-            }
-        });
+        let port = http1::listen(move |stream| serve(stream, &shared)).port();
         Self { port, state }
     }
 
@@ -98,13 +91,10 @@ impl RuntimeApi {
 
 fn serve(stream: TcpStream, state: &Shared) {
     let (mut reader, mut writer) = http1::split(stream);
-    while let Some((line, body)) = http1::read_request(&mut reader) {
+    while let Some(request) = http1::read_request(&mut reader) {
         let now = Instant::now();
-        let path = line
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or_default()
-            .to_owned();
+        let path = request.path().to_owned();
+        let body = request.body;
         let (lock, cvar) = state;
         if path.ends_with("/invocation/next") {
             let mut guard = lock.lock().unwrap();

@@ -32,34 +32,24 @@ use runtime_api::{Log, RuntimeApi};
 
 /// An SNS stub: answers every request with a valid `Publish` response at once.
 fn start_sns_stub() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind loopback");
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let (mut reader, mut writer) = http1::split(stream);
-                let mut n = 0u64;
-                while http1::read_request(&mut reader).is_some() {
-                    n += 1;
-                    let body = format!(
-                        "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\">\
-                         <PublishResult><MessageId>00000000-0000-0000-0000-{n:012}</MessageId>\
-                         </PublishResult><ResponseMetadata><RequestId>r-{n}</RequestId>\
-                         </ResponseMetadata></PublishResponse>"
-                    );
-                    if !http1::respond(
-                        &mut writer,
-                        "200 OK",
-                        "content-type: text/xml\r\n",
-                        body.as_bytes(),
-                    ) {
-                        return;
-                    }
-                }
-            });
+    let address = http1::listen(|stream| {
+        let (mut reader, mut writer) = http1::split(stream);
+        let mut n = 0u64;
+        while http1::read_request(&mut reader).is_some() {
+            n += 1;
+            let body = format!(
+                "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\">\
+                 <PublishResult><MessageId>00000000-0000-0000-0000-{n:012}</MessageId>\
+                 </PublishResult><ResponseMetadata><RequestId>r-{n}</RequestId>\
+                 </ResponseMetadata></PublishResponse>"
+            );
+            let xml = "content-type: text/xml\r\n";
+            if !http1::respond(&mut writer, "200 OK", xml, body.as_bytes()) {
+                return;
+            }
         }
     });
-    port
+    address.port()
 }
 
 /// moto's server on a free port, with the bench topic created; killed on drop.

@@ -1,0 +1,207 @@
+//! Thin defect events made useful: `defect.resolved`, `.deleted` and `.updated` carry only an
+//! id, so the function asks the Qase API for the defect's title, severity, status and tags,
+//! once, at the source, for every subscriber.
+//!
+//! What this module decides: which events are looked up, the budget a lookup may take, and
+//! when to stop asking (a small circuit breaker, [`Breaker`]). It never fails an event: any
+//! failure means the event is published without what the lookup would have added. The HTTP
+//! is `crate::qase_api`'s.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::qase::{DefectDetails, Webhook};
+use crate::qase_api::{LookupError, QaseApi};
+
+/// The most a lookup may take, connecting included: with the SNS budget (7 s) it stays under
+/// the function's 10 s timeout and far under Qase's 15 s.
+pub const BUDGET: Duration = Duration::from_millis(1500);
+/// Failures in a row after which lookups pause.
+pub const FAILURES_BEFORE_PAUSE: u32 = 3;
+/// How long lookups pause after [`FAILURES_BEFORE_PAUSE`] failures in a row.
+pub const PAUSE: Duration = Duration::from_secs(30);
+/// The longest pause a `Retry-After` is obeyed for; Qase documents 60 s.
+pub const MAX_RATE_LIMIT_PAUSE: Duration = Duration::from_mins(1);
+/// The pause after a 429 without a `Retry-After`: Qase's documented lockout.
+pub const RATE_LIMIT_PAUSE: Duration = Duration::from_mins(1);
+
+/// What a lookup brought: the details, or why there are none.
+pub type Enrichment = Result<DefectDetails, LookupError>;
+
+/// The circuit breaker: after [`FAILURES_BEFORE_PAUSE`] failures in a row, or a 429, no
+/// lookup for a while, so that an outage at Qase costs nothing per event. The first lookup
+/// after the pause is a trial: success closes it, failure pauses again. A 404 is an answer
+/// (the defect was deleted), not a failure. Pure: the caller passes the clock.
+#[derive(Debug, Default)]
+pub struct Breaker {
+    failures_in_a_row: u32,
+    paused_until: Option<Instant>,
+}
+
+impl Breaker {
+    /// Whether a lookup may be made at `now`.
+    #[must_use]
+    pub fn allows(&self, now: Instant) -> bool {
+        self.paused_until.is_none_or(|until| now >= until)
+    }
+
+    /// Takes the outcome of a lookup made at `now`.
+    pub fn record(&mut self, outcome: &Enrichment, now: Instant) {
+        match outcome {
+            Ok(_) | Err(LookupError::NotFound) => *self = Self::default(),
+            Err(LookupError::Paused) => {}
+            Err(LookupError::RateLimited { retry_after }) => {
+                let pause =
+                    retry_after.map_or(RATE_LIMIT_PAUSE, |after| after.min(MAX_RATE_LIMIT_PAUSE));
+                self.failures_in_a_row += 1;
+                self.paused_until = Some(now + pause);
+            }
+            Err(_) => {
+                self.failures_in_a_row += 1;
+                if self.failures_in_a_row >= FAILURES_BEFORE_PAUSE {
+                    self.paused_until = Some(now + PAUSE);
+                }
+            }
+        }
+    }
+}
+
+/// Looks defects up in the Qase API, within [`BUDGET`], minding the [`Breaker`].
+#[derive(Debug)]
+pub struct Enricher {
+    api: QaseApi,
+    breaker: Mutex<Breaker>,
+}
+
+impl Enricher {
+    /// Looks defects up with `api`.
+    #[must_use]
+    pub fn new(api: QaseApi) -> Self {
+        Self {
+            api,
+            breaker: Mutex::default(),
+        }
+    }
+
+    /// What the Qase API says of the defect `webhook` is about; `None` when it is not a
+    /// defect event with a project code and an id (nothing is asked then).
+    pub async fn enrich(&self, webhook: &Webhook) -> Option<Enrichment> {
+        let (code, id) = lookup_key(webhook)?;
+        if !self.breaker().allows(Instant::now()) {
+            return Some(Err(LookupError::Paused));
+        }
+        let outcome = tokio::time::timeout(BUDGET, self.api.defect(code, id))
+            .await
+            .unwrap_or(Err(LookupError::TimedOut(BUDGET)));
+        self.breaker().record(&outcome, Instant::now());
+        Some(outcome)
+    }
+
+    fn breaker(&self) -> std::sync::MutexGuard<'_, Breaker> {
+        // A panic elsewhere cannot leave a Breaker half-updated: every write is one assignment.
+        self.breaker
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The project code and id to look a defect event up by: Qase's codes are letters and digits
+/// (other values cannot name a project, and would not be safe in the URL path).
+fn lookup_key(webhook: &Webhook) -> Option<(&str, u64)> {
+    webhook.defect()?;
+    let code = webhook
+        .project_code
+        .as_deref()
+        .filter(|c| (1..=64).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_alphanumeric()))?;
+    Some((code, webhook.payload.id?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure() -> Enrichment {
+        Err(LookupError::Status(hyper::http::StatusCode::BAD_GATEWAY))
+    }
+
+    #[test]
+    fn pauses_after_failures_in_a_row_and_tries_once_when_the_pause_is_over() {
+        let start = Instant::now();
+        let mut breaker = Breaker::default();
+        for n in 1..=3 {
+            assert!(breaker.allows(start), "before failure {n}");
+            breaker.record(&failure(), start);
+        }
+        assert!(!breaker.allows(start), "paused after 3 failures");
+        assert!(!breaker.allows(start + Duration::from_secs(29)));
+        let trial = start + Duration::from_secs(30);
+        assert!(breaker.allows(trial), "one trial after 30 s");
+        breaker.record(&failure(), trial);
+        assert!(!breaker.allows(trial), "a failed trial pauses again");
+        let later = trial + Duration::from_secs(30);
+        breaker.record(&Ok(DefectDetails::default()), later);
+        assert!(breaker.allows(later));
+        breaker.record(&failure(), later);
+        assert!(breaker.allows(later), "a success starts the count again");
+    }
+
+    #[test]
+    fn a_deleted_defect_is_an_answer_not_a_failure() {
+        let now = Instant::now();
+        let mut breaker = Breaker::default();
+        for _ in 0..10 {
+            breaker.record(&Err(LookupError::NotFound), now);
+        }
+        assert!(breaker.allows(now));
+    }
+
+    #[test]
+    fn a_rate_limit_pauses_at_once_for_retry_after_capped_at_a_minute() {
+        let now = Instant::now();
+        let limited = |secs: Option<u64>| {
+            Err(LookupError::RateLimited {
+                retry_after: secs.map(Duration::from_secs),
+            })
+        };
+        let mut breaker = Breaker::default();
+        breaker.record(&limited(Some(5)), now);
+        assert!(!breaker.allows(now + Duration::from_secs(4)));
+        assert!(breaker.allows(now + Duration::from_secs(5)));
+
+        let mut breaker = Breaker::default();
+        breaker.record(&limited(Some(3600)), now);
+        assert!(
+            breaker.allows(now + Duration::from_mins(1)),
+            "capped at 60 s"
+        );
+
+        let mut breaker = Breaker::default();
+        breaker.record(&limited(None), now);
+        assert!(!breaker.allows(now + Duration::from_secs(59)));
+        assert!(
+            breaker.allows(now + Duration::from_mins(1)),
+            "Qase's 60 s lockout"
+        );
+    }
+
+    #[test]
+    fn only_defect_events_with_a_clean_code_and_an_id_are_looked_up() {
+        let key = |body: &str| {
+            let webhook = Webhook::parse(body).unwrap();
+            lookup_key(&webhook).map(|(c, id)| (c.to_owned(), id))
+        };
+        assert_eq!(
+            key(r#"{"event_name":"defect.resolved","payload":{"id":3},"project_code":"DEMO"}"#),
+            Some(("DEMO".to_owned(), 3))
+        );
+        for body in [
+            r#"{"event_name":"run.started","payload":{"id":3},"project_code":"DEMO"}"#,
+            r#"{"event_name":"defect.resolved","payload":{},"project_code":"DEMO"}"#,
+            r#"{"event":"defect.resolved","payload":{"id":3}}"#,
+            r#"{"event_name":"defect.resolved","payload":{"id":3},"project_code":"DE/../MO"}"#,
+            r#"{"event_name":"defect.resolved","payload":{"id":3},"project_code":""}"#,
+        ] {
+            assert_eq!(key(body), None, "{body}");
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The Qase API client: `GET {QASE_API_URL}/defect/{code}/{id}` with the `Token` header, the
+//! only code that talks to Qase.
+//!
+//! hyper's client over rustls (ring), trusting the Mozilla roots compiled in (`webpki-roots`:
+//! `api.qase.io` is not an AWS endpoint, so the Amazon roots the SDK client trusts do not
+//! cover it) plus `AWS_CA_BUNDLE`'s, if any. No system trust store is read. The client is
+//! built on the first lookup, not at cold start, so a function with enrichment off, or one
+//! that never sees a defect event, pays nothing for it. Every failure is a [`LookupError`];
+//! none carries the token. The overall budget is the caller's (`crate::enrichment`).
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use http_body_util::{BodyExt as _, Empty, Limited};
+use hyper::body::Bytes;
+use hyper::http::header::{ACCEPT, RETRY_AFTER};
+use hyper::http::{HeaderValue, Request, StatusCode};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
+
+use crate::auth::ApiToken;
+use crate::qase::DefectDetails;
+
+/// The header the Qase API takes the token in (the `TokenAuth` scheme of its `OpenAPI` spec).
+pub const TOKEN_HEADER: &str = "Token";
+/// Connect timeout of one lookup.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// The largest answer read; a defect is a few kilobytes.
+pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// Why the Qase API said nothing useful about a defect. Each variant maps to a stable code.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// 404: the defect was deleted (or never existed in that project).
+    #[error("the Qase API has no such defect (404)")]
+    NotFound,
+    /// 401 or 403: the token is wrong, or its user may not read the project.
+    #[error("the Qase API refused the token ({0})")]
+    Unauthorized(StatusCode),
+    /// 429: over the rate limit; `Retry-After` says for how long, when it is there.
+    #[error("the Qase API rate-limited the lookup (429)")]
+    RateLimited {
+        /// `Retry-After`, in seconds.
+        retry_after: Option<Duration>,
+    },
+    /// 5xx, or any other status the API does not document for this call.
+    #[error("the Qase API answered {0}")]
+    Status(StatusCode),
+    /// 200, but not a defect answer (or larger than [`MAX_ANSWER_BYTES`]).
+    #[error("the Qase API's answer is not a defect")]
+    Malformed,
+    /// No answer: connection refused or reset, DNS, TLS.
+    #[error("the Qase API could not be reached")]
+    Unreachable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// No answer within the budget.
+    #[error("the Qase API did not answer within {0:?}")]
+    TimedOut(Duration),
+    /// Not asked: recent lookups failed, and lookups pause for a while.
+    #[error("lookups are paused after repeated failures")]
+    Paused,
+}
+
+impl LookupError {
+    /// The stable, machine-readable code in the log line.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "qase_not_found",
+            Self::Unauthorized(_) => "qase_unauthorized",
+            Self::RateLimited { .. } => "qase_rate_limited",
+            Self::Status(_) => "qase_error",
+            Self::Malformed => "qase_malformed",
+            Self::Unreachable(_) => "qase_unreachable",
+            Self::TimedOut(_) => "qase_timeout",
+            Self::Paused => "qase_paused",
+        }
+    }
+}
+
+/// The token is not a valid HTTP header value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("QASE_API_TOKEN is invalid: not a valid HTTP header value")]
+pub struct InvalidToken;
+
+type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
+
+/// The Qase API at one base URL, with one token.
+pub struct QaseApi {
+    base_url: String,
+    token: HeaderValue,
+    extra_roots_pem: Option<Vec<u8>>,
+    client: OnceLock<HttpsClient>,
+}
+
+impl std::fmt::Debug for QaseApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QaseApi")
+            .field("base_url", &self.base_url)
+            .field("token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl QaseApi {
+    /// The API at `base_url` (checked by `crate::config`: `https://`, or `http://` to a
+    /// loopback address; no trailing `/`), calling with `token`, trusting `extra_roots_pem`
+    /// (the `AWS_CA_BUNDLE` file, already checked) besides the Mozilla roots.
+    pub fn new(
+        base_url: &str,
+        token: &ApiToken,
+        extra_roots_pem: Option<Vec<u8>>,
+    ) -> Result<Self, InvalidToken> {
+        let mut token = HeaderValue::from_str(token.expose()).map_err(|_| InvalidToken)?;
+        token.set_sensitive(true);
+        Ok(Self {
+            base_url: base_url.to_owned(),
+            token,
+            extra_roots_pem,
+            client: OnceLock::new(),
+        })
+    }
+
+    /// What the API says of defect `id` of project `code` (letters and digits only).
+    pub async fn defect(&self, code: &str, id: u64) -> Result<DefectDetails, LookupError> {
+        debug_assert!(code.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let request = Request::get(format!("{}/defect/{code}/{id}", self.base_url))
+            .header(TOKEN_HEADER, self.token.clone())
+            .header(ACCEPT, "application/json")
+            .body(Empty::new())
+            .map_err(|e| LookupError::Unreachable(e.into()))?;
+        let response = self
+            .client()
+            .request(request)
+            .await
+            .map_err(|e| LookupError::Unreachable(e.into()))?;
+        match response.status() {
+            StatusCode::OK => {}
+            StatusCode::NOT_FOUND => return Err(LookupError::NotFound),
+            status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
+                return Err(LookupError::Unauthorized(status));
+            }
+            StatusCode::TOO_MANY_REQUESTS => {
+                let retry_after = response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                return Err(LookupError::RateLimited { retry_after });
+            }
+            status => return Err(LookupError::Status(status)),
+        }
+        let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+            .collect()
+            .await
+            .map_err(|_| LookupError::Malformed)?
+            .to_bytes();
+        DefectDetails::from_answer(&body).map_err(|_| LookupError::Malformed)
+    }
+
+    /// The HTTPS client, built on first use.
+    fn client(&self) -> &HttpsClient {
+        self.client.get_or_init(|| {
+            let mut roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            if let Some(pem) = &self.extra_roots_pem {
+                roots.add_parsable_certificates(
+                    CertificateDer::pem_slice_iter(pem).filter_map(Result::ok),
+                );
+            }
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let tls = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("ring supports rustls's default protocol versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            let mut http = HttpConnector::new();
+            http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+            http.enforce_http(false);
+            // http:// only reaches here for a loopback stand-in (crate::config checks it).
+            let https = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls)
+                .https_or_http()
+                .enable_http1()
+                .wrap_connector(http);
+            Client::builder(TokioExecutor::new()).build(https)
+        })
+    }
+}
