@@ -10,17 +10,23 @@ requests, prints what each subscriber received and one email in full, and stops 
 started, also on Ctrl-C or failure. It exits non-zero when any event did not arrive exactly
 where its subscriber's filter policy says.
 
+Enrichment is on: a mock Qase API on loopback (a thread of this script) answers the function's
+`GET /v1/defect/ID/1` with the demo's defect, so the email for `defect.resolved`, whose webhook
+carries only the id, shows the defect's title, severity and status.
+
 `make watch` runs it with --serve: the same set-up on fixed ports, then it waits for you to
 send requests (curl, or `make invoke EVENT=events/<file>.json`) until Ctrl-C.
 """
 
 import argparse
+import http.server
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -32,6 +38,14 @@ from cfnlint.decode.cfn_yaml import load
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTION = "qase-defect-fanout"
 SECRET = "local-demo-secret"  # the value in events/*.json; never a production secret
+QASE_API_TOKEN = "local-demo-qase-token"  # what the mock Qase API accepts; never a real token
+# What the mock Qase API says of defect 1 of project ID (the fixtures' defect).
+DEFECT = {
+    "id": 1, "title": "Example defect", "actual_result": "Something", "severity": "normal",
+    "status": "resolved", "milestone_id": None,
+    "tags": [{"title": "login", "internal_id": 1}, {"title": "checkout", "internal_id": 2}],
+    "resolved_at": "2026-11-22T10:00:00+00:00",
+}
 REGION = "us-east-1"
 TOPIC_NAME = "qase-defect-fanout-demo-events"
 NOTIFICATION_TOPIC_NAME = "qase-defect-fanout-demo-notifications"
@@ -55,6 +69,36 @@ def wait_for_port(port, process, what, timeout):
         except OSError:
             time.sleep(0.1)
     raise SystemExit(f"{what} did not listen on 127.0.0.1:{port} within {timeout} s")
+
+
+class MockQaseApi(http.server.BaseHTTPRequestHandler):
+    """`GET /v1/defect/ID/1` with the demo's token: the demo's defect; anything else: 404."""
+
+    def do_GET(self):
+        if self.headers.get("Token") != QASE_API_TOKEN:
+            self.answer(401, {"status": False, "errorMessage": "API token is invalid"})
+        elif self.path == "/v1/defect/ID/1":
+            self.answer(200, {"status": True, "result": DEFECT})
+        else:
+            self.answer(404, {"status": False, "errorMessage": "Defect not found"})
+
+    def answer(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):  # quiet: the function's log says what it asked
+        pass
+
+
+def start_mock_qase_api():
+    """The mock Qase API on a free loopback port, in a thread that ends with this script."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), MockQaseApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/v1"
 
 
 class Processes:
@@ -173,6 +217,7 @@ def start_everything(processes, moto_port, watch_port):
     env = dict(os.environ,
                TOPIC_ARN=topics["events"], NOTIFICATION_TOPIC_ARN=topics["notifications"],
                QASE_WEBHOOK_SECRET=SECRET,
+               QASE_API_URL=start_mock_qase_api(), QASE_API_TOKEN=QASE_API_TOKEN,
                AWS_ENDPOINT_URL=emulator.endpoint, AWS_REGION=REGION,
                AWS_ACCESS_KEY_ID="demo", AWS_SECRET_ACCESS_KEY="demo",
                RUST_LOG=os.environ.get("RUST_LOG", "info"))
@@ -314,16 +359,25 @@ def run_demo(emulator, queues, url):
     for name in names:
         events = sorted({a["event_name"] for _, _, a in received.get(name, [])})
         print(f"  {name} received {len(received.get(name, []))}: {', '.join(events) or 'nothing'}")
-    emails = received.get("email", [])
+    # The resolved defect's email: its webhook carries only the id; the rest is enrichment.
+    emails = [m for m in received.get("email", []) if m[2].get("event_name") == "defect.resolved"]
     if emails:
         _, text, attributes = emails[0]
-        print(f"\n  One email, as its subscriber reads it:\n    Subject: {attributes['_subject']}")
+        print(f"\n  The email for defect.resolved (its webhook has only the id), as its subscriber "
+              f"reads it:\n    Subject: {attributes['_subject']}")
         print("".join(f"    {line}\n" for line in text.splitlines()), end="")
         if text.lstrip().startswith("{"):
             problems.append("the email carries the JSON body, not the text people read")
-    for _, _, attributes in received.get("queue", [])[:1]:
+        if "Example defect" not in text or "Severity: normal" not in text:
+            problems.append("the resolved defect's email lacks the title and severity "
+                            "the Qase API gave")
+    else:
+        problems.append("no email for defect.resolved arrived")
+    for _, _, attributes in [m for m in received.get("queue", [])
+                             if m[2].get("event_name") == "defect.resolved"][:1]:
         shown = {k: v for k, v in attributes.items() if not k.startswith("_")}
-        print(f"\n  A queue message's attributes: {json.dumps(shown, sort_keys=True)}")
+        print(f"\n  The queue message's attributes for defect.resolved: "
+              f"{json.dumps(shown, sort_keys=True)}")
     unmatched = [
         (name, text[:60]) for name, _, _, raw, _ in subscriptions
         for message in received.get(name, [])

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use common::moto::Moto;
+use common::qase_mock::{self, QaseMock};
 use common::{Api, EventBuilder, SECRET, json_body, qase_fixture, send};
 use lambda_http::http::StatusCode;
 use qase_defect_fanout::auth::Secret;
@@ -337,4 +338,51 @@ async fn people_get_the_text_on_the_notifications_topic_selected_by_the_same_fil
         created["MessageAttributes"][ATTR_SEVERITY],
         serde_json::json!({"Type": "String", "Value": "normal"})
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filter_policies_select_on_what_enrichment_adds_tags_included() {
+    // Defects resolved: #3 is critical and tagged login; #404 was deleted (no enrichment).
+    let moto = Moto::start();
+    let qase = QaseMock::start();
+    let topic = moto.create_topic("enriched", false).await;
+    let login = moto
+        .subscribe_queue(&topic, "login", Some(r#"{"tags":["login"]}"#))
+        .await;
+    let critical_resolved = moto
+        .subscribe_queue(
+            &topic,
+            "critical-resolved",
+            Some(r#"{"severity":["critical"],"status":["resolved"]}"#),
+        )
+        .await;
+    let app = App {
+        secret: Secret::new(SECRET),
+        allowed_sources: None,
+        fifo: false,
+        events: moto.publisher(&topic),
+        notifications: None,
+        enricher: Some(qase.enricher()),
+    };
+    for id in [3, qase_mock::NOT_FOUND] {
+        let body = format!(
+            r#"{{"event_name":"defect.resolved","payload":{{"id":{id}}},"project_code":"DEMO"}}"#
+        );
+        let response = send(&app, &EventBuilder::qase(Api::Http, &body)).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+
+    for queue in [login, critical_resolved] {
+        let received = moto.drain(&queue).await;
+        let ids: Vec<_> = received
+            .iter()
+            .map(|m| attributes(m)[ATTR_ENTITY_ID].1.clone())
+            .collect();
+        assert_eq!(ids, ["3"], "only the enriched defect matches");
+        let got = attributes(&received[0]);
+        assert_eq!(
+            got["tags"],
+            ("String.Array".into(), r#"["login","ui"]"#.into())
+        );
+    }
 }

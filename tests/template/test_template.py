@@ -131,6 +131,13 @@ def test_function_may_publish_to_exactly_these_two_topics_and_read_only_its_own_
                 {"Ref": "AWS::NoValue"},
             ]
         },
+        {
+            "Fn::If": [
+                "HasApiTokenArn",
+                {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "QaseApiTokenArn"}}},
+                {"Ref": "AWS::NoValue"},
+            ]
+        },
     ]
 
 
@@ -145,14 +152,54 @@ def test_function_may_publish_to_exactly_these_two_topics_and_read_only_its_own_
 )
 def test_exactly_one_secret_source_is_required(secret, arn, valid):
     parameters = {"QaseWebhookSecret": secret, "QaseWebhookSecretArn": arn}
-    for rule in TEMPLATE["Rules"].values():
-        for assertion in rule["Assertions"]:
-            if not evaluate(assertion["Assert"], parameters):
-                assert not valid, assertion["AssertDescription"]
-                return
-    assert valid
+    assert rules_hold(parameters) is valid
     for name, value in parameters.items():
         assert re.fullmatch(PARAMETERS[name]["AllowedPattern"], value), name
+
+
+def rules_hold(parameters):
+    """Whether every template rule's assertions hold for these parameters."""
+    return all(
+        evaluate(assertion["Assert"], parameters)
+        for rule in TEMPLATE["Rules"].values()
+        for assertion in rule["Assertions"]
+    )
+
+
+@pytest.mark.parametrize(
+    "token, arn, valid",
+    [
+        ("", "", True),
+        ("qase-token", "", True),
+        ("", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:qase-api-AbCd", True),
+        ("qase-token", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:qase-api-AbCd", False),
+    ],
+)
+def test_at_most_one_qase_api_token_source(token, arn, valid):
+    parameters = {
+        "QaseWebhookSecret": "a" * 24,
+        "QaseApiToken": token,
+        "QaseApiTokenArn": arn,
+    }
+    assert rules_hold(parameters) is valid
+
+
+def test_qase_api_token_is_a_noecho_parameter_passed_only_when_set():
+    token = PARAMETERS["QaseApiToken"]
+    assert token["NoEcho"] is True
+    assert token["Default"] == "", "enrichment is off unless a token is given"
+    env = RESOURCES["WebhookFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["QASE_API_TOKEN"] == {
+        "Fn::If": ["HasApiToken", {"Ref": "QaseApiToken"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert env["QASE_API_TOKEN_ARN"] == {
+        "Fn::If": ["HasApiTokenArn", {"Ref": "QaseApiTokenArn"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert env["QASE_API_URL"] == {"Ref": "QaseApiUrl"}
+    assert PARAMETERS["QaseApiUrl"]["Default"] == "https://api.qase.io/v1"
+    pattern = PARAMETERS["QaseApiUrl"]["AllowedPattern"]
+    assert re.fullmatch(pattern, "https://api-example.qase.io/v1")
+    assert not re.fullmatch(pattern, "http://api.qase.io/v1"), "the function refuses it too"
 
 
 def test_queue_policy_admits_only_this_topic():
@@ -175,11 +222,13 @@ def test_function_is_a_cargo_lambda_build_that_answers_before_qase_gives_up():
     assert props["Architectures"] == [{"Ref": "Architecture"}]
     assert PARAMETERS["Architecture"]["Default"] == "arm64"
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
-    # The SNS client's whole-publish budget must fit inside the function timeout, and that
-    # inside Qase's 15 s.
-    source = (ROOT / "src" / "aws" / "mod.rs").read_text()
-    budget = int(re.search(r"PUBLISH_TIMEOUT: Duration = Duration::from_secs\((\d+)\)", source)[1])
-    assert budget < props["Timeout"] < 15
+    # A Qase API lookup's budget and the SNS client's whole-publish budget, one after the other,
+    # must fit inside the function timeout, and that inside Qase's 15 s.
+    aws = (ROOT / "src" / "aws" / "mod.rs").read_text()
+    publish_s = int(re.search(r"PUBLISH_TIMEOUT: Duration = Duration::from_secs\((\d+)\)", aws)[1])
+    enrichment = (ROOT / "src" / "enrichment.rs").read_text()
+    lookup_ms = int(re.search(r"BUDGET: Duration = Duration::from_millis\((\d+)\)", enrichment)[1])
+    assert publish_s + lookup_ms / 1000 < props["Timeout"] < 15
 
 
 def test_secret_is_a_noecho_parameter_passed_only_when_no_secret_arn_is():

@@ -52,6 +52,24 @@ fn start_sns_stub() -> u16 {
     address.port()
 }
 
+/// A Qase API stub: answers every request with the same defect at once; counts them.
+fn start_qase_stub() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = count.clone();
+    let address = http1::listen(move |stream| {
+        let (mut reader, mut writer) = http1::split(stream);
+        while http1::read_request(&mut reader).is_some() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let body = br#"{"status":true,"result":{"id":1,"title":"Example defect","severity":"critical","status":"open","tags":[{"title":"login","internal_id":1}]}}"#;
+            let json = "content-type: application/json\r\n";
+            if !http1::respond(&mut writer, "200 OK", json, body) {
+                return;
+            }
+        }
+    });
+    (format!("http://{address}/v1"), count)
+}
+
 /// moto's server on a free port, with the bench topic created; killed on drop.
 struct Moto(Child, u16);
 
@@ -107,8 +125,9 @@ impl Drop for Moto {
     }
 }
 
-fn spawn(binary: &Path, runtime: &RuntimeApi, sns_port: u16) -> Child {
-    Command::new(binary)
+fn spawn(binary: &Path, runtime: &RuntimeApi, sns_port: u16, qase_url: Option<&str>) -> Child {
+    let mut command = Command::new(binary);
+    command
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("AWS_LAMBDA_RUNTIME_API", runtime.address())
@@ -132,7 +151,13 @@ fn spawn(binary: &Path, runtime: &RuntimeApi, sns_port: u16) -> Child {
         .env("TOPIC_ARN", TOPIC_ARN)
         // Both publishes on, as template.yaml deploys the function.
         .env("NOTIFICATION_TOPIC_ARN", NOTIFICATION_TOPIC_ARN)
-        .env("QASE_WEBHOOK_SECRET", SECRET)
+        .env("QASE_WEBHOOK_SECRET", SECRET);
+    if let Some(url) = qase_url {
+        command
+            .env("QASE_API_URL", url)
+            .env("QASE_API_TOKEN", "bench-qase-token");
+    }
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -238,6 +263,8 @@ struct Subject<'a> {
     /// What every answer must contain.
     expect: &'a [&'a str],
     sns_port: u16,
+    /// The Qase API the function enriches defect events from; `None`: enrichment off.
+    qase_url: Option<&'a str>,
 }
 
 impl Subject<'_> {
@@ -260,7 +287,7 @@ impl Subject<'_> {
         let runtime = RuntimeApi::start();
         runtime.queue([event.to_vec()]);
         let started = Instant::now();
-        let child = spawn(self.binary, &runtime, self.sns_port);
+        let child = spawn(self.binary, &runtime, self.sns_port, self.qase_url);
         let log = runtime
             .wait_done(1, Duration::from_secs(30))
             .expect("the first invocation is answered within 30 s");
@@ -418,37 +445,54 @@ fn main() {
     let (colds, warms) = if args.quick { (3, 100) } else { (20, 2000) };
     let stub = start_sns_stub();
 
-    // The floor echoes the event; the function must answer 202 with both publishes, every time.
+    let (qase_url, qase_lookups) = start_qase_stub();
+
+    // The floor echoes the event; the function must answer 202 with both publishes, every time:
+    // without enrichment, and with it (the event is a defect.created the stub knows).
     let published: &[&str] = &["\"statusCode\":202", "notification_id"];
     let subjects = [
         Subject {
             binary: &args.floor,
             expect: &["\"routeKey\""],
             sns_port: stub,
+            qase_url: None,
         },
         Subject {
             binary: &args.function,
             expect: published,
             sns_port: stub,
+            qase_url: None,
+        },
+        Subject {
+            binary: &args.function,
+            expect: published,
+            sns_port: stub,
+            qase_url: Some(&qase_url),
         },
     ];
-    let [floor, ours] = measure(&subjects, &event, colds, warms)[..] else {
+    let [floor, ours, enriched] = measure(&subjects, &event, colds, warms)[..] else {
         unreachable!("one figure set per subject")
     };
+    let lookups = qase_lookups.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        lookups >= u64::try_from(colds + warms).unwrap(),
+        "the enriched function looked every event up: {lookups} lookups"
+    );
     let moto = args.moto.as_ref().map(|path| {
         let moto = Moto::start(path);
         let subject = Subject {
             binary: &args.function,
             expect: published,
             sns_port: moto.1,
+            qase_url: None,
         };
         measure(&[subject], &event, colds.min(5), warms.min(200))[0]
     });
 
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
     let row = |name, unit, target, figure: fn(&Figures) -> f64| {
-        let (f, o) = (figure(&floor), figure(&ours));
-        (name, unit, target, f, o, moto.as_ref().map(figure))
+        let (f, o, e) = (figure(&floor), figure(&ours), figure(&enriched));
+        (name, unit, target, f, o, e, moto.as_ref().map(figure))
     };
     let rows = [
         row(
@@ -489,32 +533,38 @@ fn main() {
         String::new()
     };
     println!(
-        "\n{colds} cold starts, {warms} warm invocations of {} (stub SNS){moto_note}\n",
+        "\n{colds} cold starts, {warms} warm invocations of {} (stub SNS){moto_note}; \
+         enrichment from a stub Qase API: {lookups} lookups\n",
         args.event.display()
     );
     println!(
-        "| figure | unit | bare floor | qase-defect-fanout | × floor | target | met | with moto SNS |"
+        "| figure | unit | bare floor | qase-defect-fanout | × floor | target | met \
+         | + enrichment | × floor | met | with moto SNS |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut json_rows = Vec::new();
-    for (name, unit, target, f, o, m) in rows {
+    for (name, unit, target, f, o, e, m) in rows {
         let m_text = m.map_or("-".to_owned(), |m| format!("{m:.2}"));
-        let met = target.met(o, f);
+        let (met, met_enriched) = (target.met(o, f), target.met(e, f));
         println!(
-            "| {name} | {unit} | {f:.2} | {o:.2} | {:.2} | {target} | {} | {m_text} |",
+            "| {name} | {unit} | {f:.2} | {o:.2} | {:.2} | {target} | {} | {e:.2} | {:.2} | {} \
+             | {m_text} |",
             ratio(o, f),
-            yes_no(met)
+            yes_no(met),
+            ratio(e, f),
+            yes_no(met_enriched)
         );
         json_rows.push(serde_json::json!({
             "figure": name, "unit": unit, "floor": f, "function": o,
             "ratio_to_floor": ratio(o, f), "target": target.to_string(), "met": met,
-            "with_moto": m,
+            "with_enrichment": e, "with_enrichment_ratio_to_floor": ratio(e, f),
+            "with_enrichment_met": met_enriched, "with_moto": m,
         }));
     }
     let floor_size = size_mb(&args.floor).unwrap_or(f64::NAN);
     let ours_size = size_mb(&args.function).unwrap_or(f64::NAN);
     println!(
-        "| bootstrap size (host build) | MB | {floor_size:.2} | {ours_size:.2} | {:.2} | - | - | - |",
+        "| bootstrap size (host build) | MB | {floor_size:.2} | {ours_size:.2} | {:.2} | - | - | - | - | - | - |",
         ratio(ours_size, floor_size)
     );
     let mut zips = Vec::new();
@@ -523,7 +573,7 @@ fn main() {
         if let Some(size) = size_mb(path) {
             let met = zip_target.met(size, f64::NAN);
             println!(
-                "| deploy zip, {label} | MB | - | {size:.2} | - | {zip_target} | {} | - |",
+                "| deploy zip, {label} | MB | - | {size:.2} | - | {zip_target} | {} | - | - | - | - |",
                 yes_no(met)
             );
             zips.push(serde_json::json!({
