@@ -44,9 +44,11 @@ impl fmt::Debug for Secret {
 pub struct ApiToken(Box<str>);
 
 impl ApiToken {
-    /// Wraps a token. An empty value is refused.
+    /// Wraps a token, without the whitespace around it (a newline pasted into a secret with
+    /// it); a token that is empty then is refused.
     #[must_use]
     pub fn new(value: &str) -> Option<Self> {
+        let value = value.trim();
         (!value.is_empty()).then(|| Self(value.into()))
     }
 
@@ -134,6 +136,8 @@ mod tests {
     #[test]
     fn the_api_token_is_redacted_and_refuses_empty() {
         assert!(ApiToken::new("").is_none());
+        assert!(ApiToken::new(" \n").is_none());
+        assert_eq!(ApiToken::new("tok\n").unwrap().expose(), "tok");
         let token = ApiToken::new("qase-token-value").unwrap();
         assert_eq!(token.expose(), "qase-token-value");
         assert!(!format!("{token:?}").contains("qase-token-value"));

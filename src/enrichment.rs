@@ -20,9 +20,8 @@ pub const BUDGET: Duration = Duration::from_millis(1500);
 pub const FAILURES_BEFORE_PAUSE: u32 = 3;
 /// How long lookups pause after [`FAILURES_BEFORE_PAUSE`] failures in a row.
 pub const PAUSE: Duration = Duration::from_secs(30);
-/// The longest pause a `Retry-After` is obeyed for; Qase documents 60 s.
-pub const MAX_RATE_LIMIT_PAUSE: Duration = Duration::from_mins(1);
-/// The pause after a 429 without a `Retry-After`: Qase's documented lockout.
+/// The pause after a 429: its `Retry-After`, at most this long, or this long without one.
+/// Qase documents a 60 s lockout once the limit is exceeded.
 pub const RATE_LIMIT_PAUSE: Duration = Duration::from_mins(1);
 
 /// What a lookup brought: the details, or why there are none.
@@ -52,7 +51,7 @@ impl Breaker {
             Err(LookupError::Paused) => {}
             Err(LookupError::RateLimited { retry_after }) => {
                 let pause =
-                    retry_after.map_or(RATE_LIMIT_PAUSE, |after| after.min(MAX_RATE_LIMIT_PAUSE));
+                    retry_after.map_or(RATE_LIMIT_PAUSE, |after| after.min(RATE_LIMIT_PAUSE));
                 self.failures_in_a_row += 1;
                 self.paused_until = Some(now + pause);
             }

@@ -5,7 +5,8 @@ use qase_defect_fanout::auth::{ApiToken, Secret};
 use qase_defect_fanout::aws::sns::SnsPublisher;
 use qase_defect_fanout::aws::{self, EndpointUrls, secrets_manager, tls};
 use qase_defect_fanout::config::{
-    Config, ENV_QASE_API_TOKEN_ARN, ENV_SECRET_ARN, ENV_SECRET_DISABLED, SecretSource, TokenSource,
+    Config, ConfigError, ENV_QASE_API_TOKEN, ENV_QASE_API_TOKEN_ARN, ENV_SECRET_ARN,
+    ENV_SECRET_DISABLED, SecretSource, TokenSource,
 };
 use qase_defect_fanout::enrichment::Enricher;
 use qase_defect_fanout::lambda::{self, App};
@@ -42,15 +43,22 @@ async fn main() -> Result<(), lambda_http::Error> {
     let enricher = match config.qase_api {
         None => None,
         Some(api) => {
-            let token = match api.token {
-                TokenSource::Value(token) => token,
+            let (token, variable) = match api.token {
+                TokenSource::Value(token) => (Some(token), ENV_QASE_API_TOKEN),
                 TokenSource::SecretsManager { arn, region } => {
                     let value =
                         secrets_manager::fetch(&sdk, ENV_QASE_API_TOKEN_ARN, &arn, &region).await?;
-                    ApiToken::new(&value).expect("fetch refuses an empty value")
+                    (ApiToken::new(&value), ENV_QASE_API_TOKEN_ARN)
                 }
             };
-            Some(Enricher::new(QaseApi::new(&api.url, &token, extra_roots)?))
+            let invalid = |reason| ConfigError::Invalid {
+                name: variable,
+                reason,
+            };
+            let token = token.ok_or_else(|| invalid("the token is blank"))?;
+            let api = QaseApi::new(&api.url, &token, extra_roots)
+                .map_err(|_| invalid("the token is not a valid HTTP header value"))?;
+            Some(Enricher::new(api))
         }
     };
     let events = SnsPublisher::from_config(&sdk, &config.topic);

@@ -43,7 +43,8 @@ pub const ATTR_TAGS: &str = "tags";
 /// The most SNS accepts in one `Publish`: the message and every attribute's name, type and
 /// value, 262,144 bytes (SNS API Reference, `Publish` and `MessageAttributeValue`).
 pub const MAX_PUBLISH_BYTES: usize = 256 * 1024;
-/// The longest string attribute value we send; longer values are omitted, not cut.
+/// The longest string attribute value we send, and the longest element of a `String.Array`;
+/// longer values are omitted, not cut.
 pub const MAX_ATTRIBUTE_CHARS: usize = 256;
 /// The largest magnitude a `Number` attribute is sent with: filter policies match numbers
 /// "from -10^9 to 10^9" (SNS Developer Guide, "Filter policy constraints"). Larger values are
@@ -160,23 +161,43 @@ pub fn is_sqs_character(c: char) -> bool {
     matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
+/// A request body SQS delivers as it is: every character in its set. Checked once, before
+/// anything else is done with the webhook (a lookup in the Qase API included), and carried as
+/// the proof [`Outbound::event`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliverableBody<'a>(&'a str);
+
+impl<'a> DeliverableBody<'a> {
+    /// Checks `body`; the error names its first character SQS does not deliver.
+    pub fn new(body: &'a str) -> Result<Self, MessageError> {
+        match body.char_indices().find(|(_, c)| !is_sqs_character(*c)) {
+            Some((offset, character)) => {
+                Err(MessageError::UnsupportedCharacter { character, offset })
+            }
+            None => Ok(Self(body)),
+        }
+    }
+
+    /// The body.
+    #[must_use]
+    pub fn as_str(&self) -> &'a str {
+        self.0
+    }
+}
+
 impl<'a> Outbound<'a> {
     /// The events topic's publish for `webhook`, whose raw body is `body`: the body byte for
     /// byte, the routing attributes (with what the Qase API said of the defect, `details`),
-    /// `subject`, and the FIFO keys when `fifo`. Refused when a queue could not be given the
-    /// body as it is, or SNS could not take it; what `details` adds is left out rather than
-    /// make the message too large.
+    /// `subject`, and the FIFO keys when `fifo`. Refused when SNS could not take it; what
+    /// `details` adds is left out rather than make the message too large.
     pub fn event(
         webhook: &Webhook,
-        body: &'a str,
+        body: DeliverableBody<'a>,
         subject: String,
         fifo: bool,
         details: Option<&DefectDetails>,
     ) -> Result<Self, MessageError> {
-        if let Some((offset, character)) = body.char_indices().find(|(_, c)| !is_sqs_character(*c))
-        {
-            return Err(MessageError::UnsupportedCharacter { character, offset });
-        }
+        let body = body.as_str();
         let fifo = fifo.then(|| FifoKeys {
             message_group_id: message_group_id(
                 webhook.project_code.as_deref().filter(|s| is_clean(s)),
@@ -344,7 +365,13 @@ mod tests {
 
     /// The events topic's publish of `body`, with a fixed subject.
     fn event(body: &str, fifo: bool) -> Result<Outbound<'_>, MessageError> {
-        Outbound::event(&webhook(body), body, "subject".to_owned(), fifo, None)
+        Outbound::event(
+            &webhook(body),
+            DeliverableBody::new(body)?,
+            "subject".to_owned(),
+            fifo,
+            None,
+        )
     }
 
     #[test]
@@ -556,7 +583,14 @@ mod tests {
     fn enrichment_adds_severity_status_and_tags_as_a_string_array() {
         let body = r#"{"event_name":"defect.resolved","payload":{"id":3},"project_code":"DEMO","team_member_id":1}"#;
         let details = details(&["login", "ui \"quoted\"", "", "bad\u{FFFF}"]);
-        let out = Outbound::event(&webhook(body), body, "s".into(), false, Some(&details)).unwrap();
+        let out = Outbound::event(
+            &webhook(body),
+            DeliverableBody::new(body).unwrap(),
+            "s".into(),
+            false,
+            Some(&details),
+        )
+        .unwrap();
         let got: Vec<_> = out
             .attributes
             .iter()
@@ -586,7 +620,7 @@ mod tests {
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         let out = Outbound::event(
             &webhook(body),
-            body,
+            DeliverableBody::new(body).unwrap(),
             "s".into(),
             false,
             Some(&details(&many)),
@@ -608,7 +642,7 @@ mod tests {
         let long_tags: Vec<&str> = long_tags.iter().map(String::as_str).collect();
         let out = Outbound::event(
             &webhook(&body),
-            &body,
+            DeliverableBody::new(&body).unwrap(),
             "s".into(),
             false,
             Some(&details(&long_tags)),

@@ -8,7 +8,6 @@
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 /// The longest event name accepted; Qase's longest documented one has 30 characters.
@@ -361,22 +360,22 @@ impl DefectDetails {
         }
         let fields: Fields<'_> =
             serde_json::from_str(answer.result.get()).map_err(|_| NotADefectAnswer)?;
-        let tags: Vec<&RawValue> = fields.tags.and_then(lenient_borrowed).unwrap_or_default();
-        Ok(Self {
+        let tags: Vec<&RawValue> = fields.tags.and_then(lenient).unwrap_or_default();
+        let details = Self {
             title: fields.title.and_then(lenient),
             severity: fields.severity.and_then(lenient),
             status: fields.status.and_then(lenient),
             tags: tags
                 .into_iter()
-                .filter_map(|tag| lenient_borrowed::<Tag<'_>>(tag)?.title.and_then(lenient))
+                .filter_map(|tag| lenient::<Tag<'_>>(tag)?.title.and_then(lenient))
                 .collect(),
-        })
+        };
+        // A defect always has a title and a status: an answer with nothing usable is not one.
+        if details == Self::default() {
+            return Err(NotADefectAnswer);
+        }
+        Ok(details)
     }
-}
-
-/// Reads a raw JSON value as `T`, borrowing from it, or `None` when it has another shape.
-fn lenient_borrowed<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Option<T> {
-    serde_json::from_str(raw.get()).ok()
 }
 
 /// Whether well-formed JSON `text` is an object (its first token is `{`).
@@ -384,8 +383,9 @@ fn is_object(text: &str) -> bool {
     text.trim_start().starts_with('{')
 }
 
-/// Reads a raw JSON value as `T`, or `None` when it has another type.
-fn lenient<T: DeserializeOwned>(raw: &RawValue) -> Option<T> {
+/// Reads a raw JSON value as `T` (which may borrow from it), or `None` when it has another
+/// type.
+fn lenient<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Option<T> {
     serde_json::from_str(raw.get()).ok()
 }
 
@@ -621,6 +621,12 @@ mod tests {
     #[test]
     fn skips_fields_of_an_unexpected_type_in_the_answer() {
         let answer = br#"{"status":true,"result":{"title":7,"severity":{"id":2},"status":null,"tags":[{"title":5},"x",{"title":"kept"},{}]}}"#;
+        let nothing_usable =
+            br#"{"status":true,"result":{"title":7,"severity":{"id":2},"tags":"x"}}"#;
+        assert_eq!(
+            DefectDetails::from_answer(nothing_usable),
+            Err(NotADefectAnswer)
+        );
         assert_eq!(
             DefectDetails::from_answer(answer).unwrap(),
             DefectDetails {

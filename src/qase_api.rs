@@ -11,14 +11,14 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use http_body_util::{BodyExt as _, Empty, Limited};
+use http_body_util::{BodyExt as _, Empty, LengthLimitError, Limited};
 use hyper::body::Bytes;
-use hyper::http::header::{ACCEPT, RETRY_AFTER};
+use hyper::http::header::{ACCEPT, RETRY_AFTER, USER_AGENT};
 use hyper::http::{HeaderValue, Request, StatusCode};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
 
@@ -31,6 +31,12 @@ pub const TOKEN_HEADER: &str = "Token";
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// The largest answer read; a defect is a few kilobytes.
 pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+/// How long a connection to Qase is kept for the next lookup. Short, under any server's
+/// keep-alive (nginx closes after 75 s): a connection Qase closed while the function was frozen
+/// is never reused, since an idle one older than this is dropped when the next lookup starts.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+/// `User-Agent` of every lookup.
+pub const USER_AGENT_VALUE: &str = concat!("qase-defect-fanout/", env!("CARGO_PKG_VERSION"));
 
 /// Why the Qase API said nothing useful about a defect. Each variant maps to a stable code.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +56,8 @@ pub enum LookupError {
     /// 5xx, or any other status the API does not document for this call.
     #[error("the Qase API answered {0}")]
     Status(StatusCode),
-    /// 200, but not a defect answer (or larger than [`MAX_ANSWER_BYTES`]).
+    /// 200, but not a defect answer with anything usable (or larger than
+    /// [`MAX_ANSWER_BYTES`]).
     #[error("the Qase API's answer is not a defect")]
     Malformed,
     /// No answer: connection refused or reset, DNS, TLS.
@@ -83,7 +90,7 @@ impl LookupError {
 
 /// The token is not a valid HTTP header value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("QASE_API_TOKEN is invalid: not a valid HTTP header value")]
+#[error("the Qase API token is not a valid HTTP header value")]
 pub struct InvalidToken;
 
 type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
@@ -130,6 +137,7 @@ impl QaseApi {
         let request = Request::get(format!("{}/defect/{code}/{id}", self.base_url))
             .header(TOKEN_HEADER, self.token.clone())
             .header(ACCEPT, "application/json")
+            .header(USER_AGENT, USER_AGENT_VALUE)
             .body(Empty::new())
             .map_err(|e| LookupError::Unreachable(e.into()))?;
         let response = self
@@ -144,12 +152,7 @@ impl QaseApi {
                 return Err(LookupError::Unauthorized(status));
             }
             StatusCode::TOO_MANY_REQUESTS => {
-                let retry_after = response
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
+                let retry_after = response.headers().get(RETRY_AFTER).and_then(retry_after);
                 return Err(LookupError::RateLimited { retry_after });
             }
             status => return Err(LookupError::Status(status)),
@@ -157,7 +160,13 @@ impl QaseApi {
         let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
             .collect()
             .await
-            .map_err(|_| LookupError::Malformed)?
+            .map_err(|e| {
+                if e.is::<LengthLimitError>() {
+                    LookupError::Malformed
+                } else {
+                    LookupError::Unreachable(e)
+                }
+            })?
             .to_bytes();
         DefectDetails::from_answer(&body).map_err(|_| LookupError::Malformed)
     }
@@ -188,7 +197,58 @@ impl QaseApi {
                 .https_or_http()
                 .enable_http1()
                 .wrap_connector(http);
-            Client::builder(TokioExecutor::new()).build(https)
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(IDLE_TIMEOUT)
+                .pool_timer(TokioTimer::new())
+                .build(https)
         })
+    }
+}
+
+/// `Retry-After` in delta-seconds, as Qase sends it; an HTTP date is not used (`None`: the
+/// caller's default).
+fn retry_after(value: &HeaderValue) -> Option<Duration> {
+    value
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_retry_after_in_seconds_and_nothing_else() {
+        let read = |text: &str| retry_after(&HeaderValue::from_str(text).unwrap());
+        assert_eq!(read("7"), Some(Duration::from_secs(7)));
+        assert_eq!(read(" 60 "), Some(Duration::from_mins(1)));
+        assert_eq!(read("0"), Some(Duration::ZERO));
+        for other in ["Wed, 21 Oct 2015 07:28:00 GMT", "-1", "1.5", ""] {
+            assert_eq!(read(other), None, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn a_token_that_is_no_header_value_is_refused_and_debug_never_shows_it() {
+        let bad = ApiToken::new("a\nb").unwrap();
+        assert_eq!(
+            QaseApi::new("https://api.qase.io/v1", &bad, None).unwrap_err(),
+            InvalidToken
+        );
+        let api = QaseApi::new(
+            "https://api.qase.io/v1",
+            &ApiToken::new("tok-3n").unwrap(),
+            None,
+        )
+        .unwrap();
+        let shown = format!("{api:?}");
+        assert!(
+            shown.contains("api.qase.io") && !shown.contains("tok-3n"),
+            "{shown}"
+        );
     }
 }

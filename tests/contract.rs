@@ -338,6 +338,11 @@ async fn enriched_publishes_keep_the_contract_string_array_tags_included() {
         }
     }
     assert_eq!(checked, 2 * 4 * 2 * 2);
+    assert_eq!(
+        oracle.publishes().len(),
+        checked,
+        "each one reached the oracle"
+    );
     println!("contract: {checked} enriched publishes checked");
 }
 

@@ -202,6 +202,7 @@ async fn every_failure_at_qase_publishes_the_event_without_enrichment_within_the
         let outcome = deliver(&app, &body).await;
 
         assert_published_without_enrichment(what, &outcome, &body, code);
+        assert!(!outcome.log.contains(token), "{what}: the token leaked");
         assert!(
             outcome.elapsed < BUDGET + Duration::from_millis(300),
             "{what}: within the budget: {:?}",
@@ -240,15 +241,16 @@ async fn an_unreachable_qase_is_a_warning_not_a_failure() {
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn a_result_with_wrong_types_adds_only_what_it_can() {
+async fn a_result_with_some_wrong_types_adds_only_what_it_can() {
     let _one = ONE_AT_A_TIME.lock().await;
     let mock = QaseMock::start();
     let app = app(mock.enricher());
-    let body = resolved(qase_mock::WRONG_TYPES);
+    let body = resolved(qase_mock::PARTLY_WRONG);
 
     let outcome = deliver(&app, &body).await;
 
-    for name in ["status", "tags", "severity"] {
+    assert_eq!(outcome.event.attribute("status"), Some("resolved"));
+    for name in ["tags", "severity"] {
         assert_eq!(
             outcome.event.attribute(name),
             None,
@@ -262,8 +264,65 @@ async fn a_result_with_wrong_types_adds_only_what_it_can() {
     );
     assert_eq!(
         outcome.event.subject,
-        format!("[DEMO] defect.resolved #{}", qase_mock::WRONG_TYPES)
+        format!("[DEMO] defect.resolved #{}", qase_mock::PARTLY_WRONG),
+        "no title of the wrong type"
     );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn retry_after_is_obeyed() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mock = QaseMock::start();
+
+    // Retry-After: 7 → the next event, a moment later, does not call Qase.
+    let app1 = app(mock.enricher());
+    deliver(&app1, &resolved(qase_mock::RATE_LIMITED)).await;
+    let next = deliver(&app1, &resolved(3)).await;
+    assert!(
+        next.log.contains("enrichment=\"qase_paused\""),
+        "{}",
+        next.log
+    );
+    assert_eq!(mock.seen().len(), 1);
+
+    // Retry-After: 0 → the next event calls Qase again at once.
+    let app2 = app(mock.enricher());
+    deliver(&app2, &resolved(qase_mock::RATE_LIMITED_BRIEFLY)).await;
+    let next = deliver(&app2, &resolved(3)).await;
+    assert!(next.log.contains("enrichment=\"added\""), "{}", next.log);
+    assert_eq!(mock.seen().len(), 3);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn over_https_the_client_verifies_the_server_against_its_roots() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mock = QaseMock::start_tls();
+    assert!(mock.url.starts_with("https://localhost:"), "{}", mock.url);
+
+    // Trusting the mock's CA (as AWS_CA_BUNDLE adds roots): the lookup works over TLS.
+    let trusted = app(mock.enricher());
+    let outcome = deliver(&trusted, &resolved(3)).await;
+    assert_eq!(outcome.event.attribute("status"), Some("resolved"));
+    assert_eq!(mock.seen().len(), 1, "the request went through TLS");
+
+    // Trusting only the compiled-in Mozilla roots: the certificate is refused.
+    let api = qase_defect_fanout::qase_api::QaseApi::new(
+        &mock.url,
+        &qase_defect_fanout::auth::ApiToken::new(qase_mock::TOKEN).unwrap(),
+        None,
+    )
+    .unwrap();
+    let untrusted = app(Enricher::new(api));
+    let body = resolved(3);
+    let outcome = deliver(&untrusted, &body).await;
+    assert_published_without_enrichment("unknown CA", &outcome, &body, "qase_unreachable");
+    assert!(
+        outcome.log.to_lowercase().contains("certificate"),
+        "{}",
+        outcome.log
+    );
+    assert_eq!(mock.seen().len(), 1, "no request without a verified server");
+    println!("HTTPS, trusted CA: 202 enriched in {:?}", outcome.elapsed);
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -5,10 +5,12 @@ mod common;
 
 use common::moto::Moto;
 use common::{Api, EventBuilder, SECRET, qase_fixture, send};
-use qase_defect_fanout::auth::Secret;
+use qase_defect_fanout::auth::{ApiToken, Secret};
 use qase_defect_fanout::aws::secrets_manager::{self as secrets, SecretFetchError};
 use qase_defect_fanout::config::Config;
+use qase_defect_fanout::enrichment::Enricher;
 use qase_defect_fanout::lambda::App;
+use qase_defect_fanout::qase_api::QaseApi;
 
 #[test]
 fn debug_output_of_the_configuration_and_app_is_redacted() {
@@ -18,10 +20,19 @@ fn debug_output_of_the_configuration_and_app_is_redacted() {
             ("QASE_WEBHOOK_SECRET", SECRET),
             ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
             ("AWS_SECRET_ACCESS_KEY", "aws-secret-value"),
+            ("QASE_API_TOKEN", "qase-token-value"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     )
     .unwrap();
+    let enricher = Enricher::new(
+        QaseApi::new(
+            "https://api.qase.io/v1",
+            &ApiToken::new("qase-token-value").unwrap(),
+            None,
+        )
+        .unwrap(),
+    );
     let qase_defect_fanout::config::SecretSource::Value(secret) = config.secret.clone() else {
         panic!("the value source was configured");
     };
@@ -31,7 +42,7 @@ fn debug_output_of_the_configuration_and_app_is_redacted() {
         allowed_sources: None,
         events: (),
         notifications: None,
-        enricher: None,
+        enricher: Some(enricher),
     };
     for shown in [
         format!("{config:?}"),
@@ -40,6 +51,7 @@ fn debug_output_of_the_configuration_and_app_is_redacted() {
     ] {
         assert!(!shown.contains(SECRET), "{shown}");
         assert!(!shown.contains("aws-secret-value"), "{shown}");
+        assert!(!shown.contains("qase-token-value"), "{shown}");
         assert!(shown.contains("redacted"), "{shown}");
     }
 }

@@ -5,7 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use qase_defect_fanout::message::{
-    MAX_ATTRIBUTE_CHARS, MAX_PUBLISH_BYTES, MessageError, Outbound, is_sqs_character,
+    DataType, DeliverableBody, MAX_ATTRIBUTE_CHARS, MAX_PUBLISH_BYTES, MessageError, Outbound,
+    is_sqs_character,
 };
 use qase_defect_fanout::qase::{DefectDetails, EventName, Webhook};
 use qase_defect_fanout::summary::{self, MAX_SUBJECT_UTF16_UNITS};
@@ -53,7 +54,16 @@ fn check(body: &str, webhook: &Webhook, details: Option<&DefectDetails>) {
         "{text:?}"
     );
 
-    match Outbound::event(webhook, body, subject, true, details) {
+    let checked = match DeliverableBody::new(body) {
+        Ok(checked) => checked,
+        Err(MessageError::UnsupportedCharacter { character, offset }) => {
+            assert!(!is_sqs_character(character));
+            assert_eq!(body[offset..].chars().next(), Some(character));
+            return;
+        }
+        Err(other) => panic!("only characters are checked: {other}"),
+    };
+    match Outbound::event(webhook, checked, subject, true, details) {
         Ok(out) => {
             assert!(out.size() <= MAX_PUBLISH_BYTES);
             assert_eq!(out.message, body, "machines get the body");
@@ -62,18 +72,22 @@ fn check(body: &str, webhook: &Webhook, details: Option<&DefectDetails>) {
             assert!(out.attributes.len() <= 10, "{:?}", out.attributes);
             for attribute in &out.attributes {
                 assert!(!attribute.value.is_empty());
-                assert!(attribute.value.chars().count() <= MAX_ATTRIBUTE_CHARS);
                 assert!(!attribute.value.chars().any(char::is_control));
                 assert!(attribute.value.chars().all(is_sqs_character));
+                // A String.Array holds its values in JSON: the limit is on each of them.
+                let values: Vec<String> = if attribute.data_type == DataType::StringArray {
+                    serde_json::from_str(&attribute.value).expect("a JSON array of strings")
+                } else {
+                    vec![attribute.value.clone()]
+                };
+                assert!(values.iter().all(|v| !v.is_empty()));
+                assert!(values.iter().all(|v| v.chars().count() <= MAX_ATTRIBUTE_CHARS));
             }
             let fifo = out.fifo.expect("asked for FIFO keys");
             assert!((1..=128).contains(&fifo.message_group_id.len()));
             assert_eq!(fifo.message_deduplication_id.len(), 64);
         }
         Err(MessageError::TooLarge { size, .. }) => assert!(size > MAX_PUBLISH_BYTES),
-        Err(MessageError::UnsupportedCharacter { character, offset }) => {
-            assert!(!is_sqs_character(character));
-            assert_eq!(body[offset..].chars().next(), Some(character));
-        }
+        Err(other) => panic!("characters were checked already: {other}"),
     }
 }

@@ -19,7 +19,7 @@ use lambda_http::{Body, Request, RequestExt as _, Response, tracing};
 use crate::auth::{self, AuthError, SECRET_HEADER, Secret};
 use crate::enrichment::{Enricher, Enrichment};
 use crate::lambda::event::INVALID_BASE64_MARKER;
-use crate::message::{MAX_PUBLISH_BYTES, MessageError, Outbound};
+use crate::message::{DeliverableBody, MAX_PUBLISH_BYTES, MessageError, Outbound};
 use crate::publisher::{PublishError, Publisher};
 use crate::qase::{DefectDetails, Webhook, WebhookError};
 use crate::qase_api::LookupError;
@@ -158,7 +158,10 @@ pub async fn handle<P: Publisher>(app: &App<P>, request: Request) -> Response<Bo
 }
 
 /// Everything checked before anything is published: method, caller, body, envelope.
-fn admit<'r, P>(app: &App<P>, request: &'r Request) -> Result<(Webhook, &'r str), RequestError> {
+fn admit<'r, P>(
+    app: &App<P>,
+    request: &'r Request,
+) -> Result<(Webhook, DeliverableBody<'r>), RequestError> {
     if request.method() != Method::POST {
         return Err(RequestError::MethodNotAllowed(request.method().clone()));
     }
@@ -185,7 +188,8 @@ fn admit<'r, P>(app: &App<P>, request: &'r Request) -> Result<(Webhook, &'r str)
         .into());
     }
     let body = std::str::from_utf8(bytes).map_err(|_| RequestError::NotUtf8)?;
-    Ok((Webhook::parse(body)?, body))
+    let webhook = Webhook::parse(body)?;
+    Ok((webhook, DeliverableBody::new(body)?))
 }
 
 /// Publishes the admitted webhook to the events topic and, concurrently, its notification.
@@ -193,7 +197,7 @@ fn admit<'r, P>(app: &App<P>, request: &'r Request) -> Result<(Webhook, &'r str)
 async fn publish<P: Publisher>(
     app: &App<P>,
     webhook: &Webhook,
-    body: &str,
+    body: DeliverableBody<'_>,
     details: Option<&DefectDetails>,
 ) -> Result<Fanout, RequestError> {
     let subject = summary::subject(webhook, details);

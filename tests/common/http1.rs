@@ -3,7 +3,7 @@
 //! `Content-Length` body, write one response. Keep-alive: call them in a loop.
 #![allow(dead_code)] // each user takes what it needs
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 
@@ -54,7 +54,7 @@ impl Request {
 
 /// Reads one request. `None` when the client closed the connection or sent something that is
 /// not HTTP/1.1.
-pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+pub fn read_request(reader: &mut impl BufRead) -> Option<Request> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
@@ -87,7 +87,7 @@ pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
 /// Writes one response in a single write (a header and a body written apart meet the
 /// client's delayed ACK: 40 ms a request). `headers` are whole lines, each ending in `\r\n`.
 /// Answers whether the client is still there.
-pub fn respond(stream: &mut TcpStream, status: &str, headers: &str, body: &[u8]) -> bool {
+pub fn respond(stream: &mut impl Write, status: &str, headers: &str, body: &[u8]) -> bool {
     let mut whole = format!(
         "HTTP/1.1 {status}\r\ncontent-length: {}\r\n{headers}\r\n",
         body.len()

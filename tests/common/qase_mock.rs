@@ -1,8 +1,9 @@
-//! A mock Qase API on loopback: real HTTP, driven by the function's real client
-//! (`qase_api::QaseApi`). `GET /v1/defect/{code}/{id}` answers by id, so a test picks the
-//! failure it wants by the defect id it sends; every other id is a defect. It records each
-//! request's path and `Token` header.
+//! A mock Qase API on loopback: real HTTP (or HTTPS, with a throwaway CA), driven by the
+//! function's real client (`qase_api::QaseApi`). `GET /v1/defect/{code}/{id}` answers by id,
+//! so a test picks the failure it wants by the defect id it sends; every other id is a
+//! defect. It records each request's path and `Token` header.
 
+use std::io::{BufRead, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,6 +32,14 @@ pub const GARBAGE: u64 = 7000;
 pub const WRONG_TYPES: u64 = 7001;
 /// A defect whose tags stretch the attribute rules: quotes, non-Latin, emoji, a U+FFFF, many.
 pub const ODD_TAGS: u64 = 7002;
+/// 200 with 2 MiB of defect, over the client's 1 MiB limit.
+pub const HUGE: u64 = 7003;
+/// 200 with the headers at once and the body a byte every 100 ms: past the budget.
+pub const TRICKLE: u64 = 7004;
+/// 429 with `Retry-After: 0`: try again at once.
+pub const RATE_LIMITED_BRIEFLY: u64 = 4290;
+/// A defect with some fields of the wrong type: `status` is usable, the rest is not.
+pub const PARTLY_WRONG: u64 = 7005;
 
 /// One request the mock got.
 #[derive(Debug, Clone)]
@@ -42,6 +51,8 @@ pub struct Seen {
 pub struct QaseMock {
     /// The base URL to configure (`QASE_API_URL`).
     pub url: String,
+    /// For an HTTPS mock: the PEM of the CA that issued its certificate (for `localhost`).
+    pub ca_pem: Option<Vec<u8>>,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
@@ -50,9 +61,55 @@ impl QaseMock {
     pub fn start() -> Self {
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let recorded = seen.clone();
-        let address = http1::listen(move |stream| serve(stream, &recorded));
+        let address = http1::listen(move |stream| {
+            let (mut reader, mut writer) = http1::split(stream);
+            serve(&mut reader, &mut writer, &recorded);
+        });
         Self {
             url: format!("http://{address}/v1"),
+            ca_pem: None,
+            seen,
+        }
+    }
+
+    /// The same mock behind TLS: a throwaway CA issues its certificate for `localhost`; the
+    /// client trusts it only when given [`Self::ca_pem`] (as it takes `AWS_CA_BUNDLE`).
+    pub fn start_tls() -> Self {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "qase-mock test CA");
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap();
+        let config = Arc::new(config);
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let recorded = seen.clone();
+        let address = http1::listen(move |stream| {
+            let Ok(connection) = rustls::ServerConnection::new(config.clone()) else {
+                return;
+            };
+            let mut tls = std::io::BufReader::new(rustls::StreamOwned::new(connection, stream));
+            serve_tls(&mut tls, &recorded);
+        });
+        Self {
+            url: format!("https://localhost:{}/v1", address.port()),
+            ca_pem: Some(ca.pem().into_bytes()),
             seen,
         }
     }
@@ -64,7 +121,12 @@ impl QaseMock {
 
     /// The function's client aimed at the mock, with `token`.
     pub fn api(&self, token: &str) -> QaseApi {
-        QaseApi::new(&self.url, &ApiToken::new(token).unwrap(), None).unwrap()
+        QaseApi::new(
+            &self.url,
+            &ApiToken::new(token).unwrap(),
+            self.ca_pem.clone(),
+        )
+        .unwrap()
     }
 
     /// A fresh enricher (its own circuit breaker) with the right token.
@@ -107,35 +169,83 @@ pub fn defect_json(id: u64) -> String {
     .to_string()
 }
 
-fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>) {
-    let (mut reader, mut writer) = http1::split(stream);
-    while let Some(request) = http1::read_request(&mut reader) {
-        let path = request.path().to_owned();
-        let token = request.header("token").map(str::to_owned);
-        seen.lock().unwrap().push(Seen {
-            path: path.clone(),
-            token: token.clone(),
-        });
-        let id: u64 = path
-            .rsplit('/')
-            .next()
-            .and_then(|id| id.parse().ok())
-            .unwrap_or(0);
-        if id == SILENT && token.as_deref() == Some(TOKEN) {
-            // Hold the connection until the client gives up on it.
-            while http1::read_request(&mut reader).is_some() {}
-            return;
-        }
-        let (status, headers, body) = if token.as_deref() == Some(TOKEN) {
-            answer(id)
-        } else {
-            let refused = br#"{"status":false,"errorMessage":"API token is invalid"}"#;
-            ("401 Unauthorized", JSON, refused.to_vec())
-        };
-        if !http1::respond(&mut writer, status, headers, &body) {
+/// Serves one TLS connection: the same answers as [`serve`], over the one stream.
+fn serve_tls(
+    tls: &mut std::io::BufReader<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>,
+    seen: &Mutex<Vec<Seen>>,
+) {
+    while let Some(request) = http1::read_request(tls) {
+        if !answer_request(&request, tls.get_mut(), seen) {
             return;
         }
     }
+}
+
+fn serve(reader: &mut impl BufRead, writer: &mut impl Write, seen: &Mutex<Vec<Seen>>) {
+    while let Some(request) = http1::read_request(reader) {
+        if request.path().ends_with(&format!("/{SILENT}")) {
+            seen.lock().unwrap().push(Seen {
+                path: request.path().to_owned(),
+                token: request.header("token").map(str::to_owned),
+            });
+            // Hold the connection until the client gives up on it.
+            while http1::read_request(reader).is_some() {}
+            return;
+        }
+        if !answer_request(&request, writer, seen) {
+            return;
+        }
+    }
+}
+
+/// Records and answers one request; answers whether the client is still there.
+fn answer_request(
+    request: &http1::Request,
+    writer: &mut impl Write,
+    seen: &Mutex<Vec<Seen>>,
+) -> bool {
+    let path = request.path().to_owned();
+    let token = request.header("token").map(str::to_owned);
+    seen.lock().unwrap().push(Seen {
+        path: path.clone(),
+        token: token.clone(),
+    });
+    let id: u64 = path
+        .rsplit('/')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or(0);
+    if token.as_deref() != Some(TOKEN) {
+        let refused = br#"{"status":false,"errorMessage":"API token is invalid"}"#;
+        return http1::respond(writer, "401 Unauthorized", JSON, refused);
+    }
+    if id == TRICKLE {
+        let body = defect_json(id);
+        let head = format!(
+            "HTTP/1.1 200 OK\r\n{JSON}content-length: {}\r\n\r\n",
+            body.len()
+        );
+        if writer
+            .write_all(head.as_bytes())
+            .and_then(|()| writer.flush())
+            .is_err()
+        {
+            return false;
+        }
+        for byte in body.as_bytes() {
+            std::thread::sleep(Duration::from_millis(100));
+            if writer
+                .write_all(&[*byte])
+                .and_then(|()| writer.flush())
+                .is_err()
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+    let (status, headers, body) = answer(id);
+    http1::respond(writer, status, headers, &body)
 }
 
 const JSON: &str = "content-type: application/json\r\n";
@@ -149,6 +259,20 @@ fn answer(id: u64) -> (&'static str, &'static str, Vec<u8>) {
             br#"{"status":false,"errorMessage":"Defect not found"}"#.to_vec(),
         ),
         RATE_LIMITED => ("429 Too Many Requests", "retry-after: 7\r\n", Vec::new()),
+        RATE_LIMITED_BRIEFLY => ("429 Too Many Requests", "retry-after: 0\r\n", Vec::new()),
+        HUGE => {
+            let mut body = defect_json(id).into_bytes();
+            body.truncate(body.len() - 1);
+            body.extend_from_slice(br#","padding":""#);
+            body.extend(std::iter::repeat_n(b'x', 2 * 1024 * 1024));
+            body.extend_from_slice(br#""}"#);
+            ("200 OK", JSON, body)
+        }
+        PARTLY_WRONG => (
+            "200 OK",
+            JSON,
+            br#"{"status":true,"result":{"id":"x","title":5,"severity":{"id":1},"status":"resolved","tags":{"title":"x"}}}"#.to_vec(),
+        ),
         SERVER_ERROR => ("500 Internal Server Error", "", b"oops".to_vec()),
         GARBAGE => (
             "200 OK",

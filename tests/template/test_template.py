@@ -199,7 +199,10 @@ def test_qase_api_token_is_a_noecho_parameter_passed_only_when_set():
     assert PARAMETERS["QaseApiUrl"]["Default"] == "https://api.qase.io/v1"
     pattern = PARAMETERS["QaseApiUrl"]["AllowedPattern"]
     assert re.fullmatch(pattern, "https://api-example.qase.io/v1")
-    assert not re.fullmatch(pattern, "http://api.qase.io/v1"), "the function refuses it too"
+    assert re.fullmatch(pattern, "https://localhost:8443/v1")
+    for refused in ["http://api.qase.io/v1", "https://user:pw@api.qase.io/v1",
+                    "https://api.qase.io/v1?x=1", "https://api.qase.io:port/v1"]:
+        assert not re.fullmatch(pattern, refused), f"the function refuses {refused} too"
 
 
 def test_queue_policy_admits_only_this_topic():
