@@ -30,6 +30,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import boto3
@@ -313,6 +314,20 @@ def copies_of(row, name, raw, received):
             if m[0] is not None and m[0] == answer.get("notification_id")]
 
 
+def emf_documents(expected, timeout=10.0):
+    """The function's metrics documents (the `{"_aws": ...}` lines of its log), once there are
+    `expected` of them: cargo lambda watch copies the function's output to the log a little
+    after the answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = (LOG_DIR / "function.log").read_text(errors="replace").splitlines()
+        documents = [json.loads(line) for line in lines
+                     if line.startswith("{") and '"_aws"' in line]
+        if len(documents) >= expected or time.monotonic() > deadline:
+            return documents
+        time.sleep(0.1)
+
+
 def run_demo(emulator, queues, url):
     subscriptions = template_subscriptions()
     rows = []
@@ -378,6 +393,22 @@ def run_demo(emulator, queues, url):
         shown = {k: v for k, v in attributes.items() if not k.startswith("_")}
         print(f"\n  The queue message's attributes for defect.resolved: "
               f"{json.dumps(shown, sort_keys=True)}")
+    # What CloudWatch would extract from the function's log: one document per request, after
+    # the GET that waited for the function to start.
+    warm_up, *documents = emf_documents(len(rows) + 1) or [None]
+    if warm_up is None or warm_up.get("Code") != "method_not_allowed":
+        problems.append(f"the first metrics document is not the start-up GET's: {warm_up}")
+    outcomes = Counter(d["Outcome"] for d in documents)
+    codes = Counter(d["Code"] for d in documents if "Code" in d)
+    lookups = sum(d.get("EnrichmentLookups", 0) for d in documents)
+    failures = sum(d.get("EnrichmentFailures", 0) for d in documents)
+    print(f"\n  Metrics (namespace QaseDefectFanout, from the {len(documents)} EMF lines the "
+          f"function printed): Webhooks {dict(sorted(outcomes.items()))}; by code "
+          f"{dict(sorted(codes.items()))}; EnrichmentLookups {lookups}, EnrichmentFailures "
+          f"{failures}")
+    if len(documents) != len(rows) or outcomes["published"] != published:
+        problems.append(f"{len(documents)} metrics documents for {len(rows)} requests, "
+                        f"{outcomes['published']} published for {published}")
     unmatched = [
         (name, text[:60]) for name, _, _, raw, _ in subscriptions
         for message in received.get(name, [])

@@ -37,6 +37,11 @@ pub const ENV_QASE_API_URL: &str = "QASE_API_URL";
 /// [`ENV_QASE_API_URL`] when unset.
 pub const DEFAULT_QASE_API_URL: &str = "https://api.qase.io/v1";
 
+/// The Lambda function's name, as Lambda sets it: the `FunctionName` dimension of the metrics.
+pub const ENV_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
+/// The `FunctionName` of the metrics when [`ENV_FUNCTION_NAME`] is unset (run by hand).
+pub const DEFAULT_FUNCTION_NAME: &str = "qase-defect-fanout";
+
 /// Comma-separated addresses or CIDR blocks allowed to call; unset or empty = anyone.
 pub const ENV_ALLOWED_SOURCE_IPS: &str = "ALLOWED_SOURCE_IPS";
 
@@ -208,6 +213,8 @@ pub struct Config {
     pub allowed_sources: Option<Vec<IpNet>>,
     /// The Qase API, when a token is configured (enrichment on); `None`: enrichment off.
     pub qase_api: Option<QaseApiConfig>,
+    /// The function's name, for the metrics.
+    pub function_name: String,
     /// Credentials, endpoints and trust roots for the AWS clients.
     pub aws: AwsEnvironment,
 }
@@ -308,6 +315,8 @@ impl Config {
             secret,
             allowed_sources,
             qase_api,
+            function_name: get(ENV_FUNCTION_NAME)
+                .unwrap_or_else(|| DEFAULT_FUNCTION_NAME.to_owned()),
             aws: AwsEnvironment {
                 credentials,
                 endpoint_urls,

@@ -9,6 +9,7 @@
 //! - [`message`]: what is published and the AWS limits on it, as plain data.
 //! - [`summary`]: the subject and the text people read.
 //! - [`publisher`]: the [`publisher::Publisher`] port and its error.
+//! - [`metrics`]: one CloudWatch EMF document per request.
 //! - [`enrichment`]: which defect events are looked up in the Qase API, the budget, the
 //!   circuit breaker.
 //! - [`qase_api`]: the Qase API client, the only code that talks to Qase.
@@ -24,6 +25,7 @@ pub mod config;
 pub mod enrichment;
 pub mod lambda;
 pub mod message;
+pub mod metrics;
 pub mod publisher;
 pub mod qase;
 pub mod qase_api;

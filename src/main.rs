@@ -10,6 +10,7 @@ use qase_defect_fanout::config::{
 };
 use qase_defect_fanout::enrichment::Enricher;
 use qase_defect_fanout::lambda::{self, App};
+use qase_defect_fanout::metrics::Emf;
 use qase_defect_fanout::qase_api::QaseApi;
 
 #[tokio::main(flavor = "current_thread")]
@@ -73,6 +74,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         events,
         notifications,
         enricher,
+        metrics: Some(Emf::stdout(&config.function_name)),
     };
     lambda::run(app).await
 }

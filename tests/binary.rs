@@ -11,12 +11,12 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use common::corpus::full_corpus;
 use common::oracle::Oracle;
 use common::qase_mock::{self, QaseMock};
-use common::runtime_api::{Done, Log, RuntimeApi};
+use common::runtime_api::{Done, RuntimeApi};
 use common::{Api, SECRET};
 
 const EVENTS: &str = "arn:aws:sns:us-east-1:123456789012:qase-events";
@@ -129,14 +129,7 @@ fn spawn(
 ) -> Child {
     Command::new(bootstrap)
         .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("AWS_LAMBDA_RUNTIME_API", runtime.address())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "qase-defect-fanout")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
-        .env("AWS_REGION", "us-east-1")
+        .envs(runtime.lambda_environment())
         .env("AWS_ACCESS_KEY_ID", "ASIATESTTESTTESTTEST")
         .env(
             "AWS_SECRET_ACCESS_KEY",
@@ -154,21 +147,6 @@ fn spawn(
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", bootstrap.display()))
-}
-
-/// Waits for `n` answers, and stops as soon as the process is gone. Answers the log (if all
-/// came) and whether the process was still running after the last.
-fn wait_for_answers(runtime: &RuntimeApi, child: &mut Child, n: usize) -> (Option<Log>, bool) {
-    let deadline = Instant::now() + Duration::from_mins(2);
-    let log = loop {
-        if let Some(log) = runtime.wait_done(n, Duration::from_millis(200)) {
-            break Some(log);
-        }
-        if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
-            break None;
-        }
-    };
-    (log, child.try_wait().unwrap().is_none())
 }
 
 /// Checks one answer against what it must be; answers whether it published.
@@ -215,7 +193,8 @@ fn one_release_process_answers_the_whole_hostile_corpus_as_documented() {
     let logs = std::env::temp_dir().join(format!("qase-binary-{}.log", std::process::id()));
 
     let mut child = spawn(&bootstrap, &runtime, &oracle, &qase, &logs);
-    let (log, still_running) = wait_for_answers(&runtime, &mut child, expected.len());
+    let log = runtime.wait_answered_by(&mut child, expected.len(), Duration::from_mins(2));
+    let still_running = child.try_wait().unwrap().is_none();
     let _ = child.kill();
     let _ = child.wait();
     let printed = std::fs::read_to_string(&logs).unwrap();
@@ -276,6 +255,21 @@ fn one_release_process_answers_the_whole_hostile_corpus_as_documented() {
         .count();
     let requests = expected.len() - NOT_API_GATEWAY.len();
     assert_eq!(per_request, requests, "one line per request:\n{printed}");
+    let metrics = common::emf::documents(&printed).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(metrics.len(), requests, "one EMF document per request");
+    let webhooks = |outcome| common::emf::count(&metrics, "Webhooks", &[("Outcome", outcome)]);
+    assert_eq!(webhooks("published"), u64::try_from(published).unwrap());
+    assert_eq!(
+        webhooks("rejected"),
+        u64::try_from(requests - published).unwrap()
+    );
+    assert_eq!(webhooks("failed"), 0);
+    assert!(
+        metrics
+            .iter()
+            .all(|d| d["FunctionName"] == "qase-defect-fanout"),
+        "the FunctionName dimension is Lambda's AWS_LAMBDA_FUNCTION_NAME"
+    );
     println!(
         "release bootstrap: {} invocations in one process ({published} published, {} refused, \
          {} invocation errors for events that are not API Gateway events); still running; \

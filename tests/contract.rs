@@ -212,6 +212,7 @@ fn app_on(oracle: &Oracle, fifo: bool) -> App<SnsPublisher> {
         events,
         notifications: Some(notifications),
         enricher: None,
+        metrics: None,
     }
 }
 

@@ -67,6 +67,7 @@ async fn defect_events_reach_each_queue_byte_for_byte_as_their_filter_policy_sel
         events: moto.publisher(&topic),
         notifications: None,
         enricher: None,
+        metrics: None,
     };
 
     // Act: every defect event, plus one that is not a defect.
@@ -156,6 +157,7 @@ async fn a_filter_on_project_and_numeric_id_selects_by_attribute_type() {
         events: moto.publisher(&topic),
         notifications: None,
         enricher: None,
+        metrics: None,
     };
 
     let other_project = qase_fixture("defect.deleted").replace("\"ID\"", "\"OTHER\"");
@@ -185,6 +187,7 @@ async fn a_fifo_topic_delivers_in_the_project_group() {
         events: moto.publisher(&topic),
         notifications: None,
         enricher: None,
+        metrics: None,
     };
 
     let body = qase_fixture("defect.created");
@@ -216,6 +219,7 @@ async fn answers_502_without_a_message_id_when_the_topic_does_not_exist() {
         events: moto.publisher(&missing),
         notifications: None,
         enricher: None,
+        metrics: None,
     };
 
     let response = send(
@@ -245,6 +249,7 @@ async fn answers_503_quickly_when_sns_is_unreachable() {
         events: qase_defect_fanout::aws::sns::SnsPublisher::from_config(&aws, &topic_arn),
         notifications: None,
         enricher: None,
+        metrics: None,
     };
 
     let started = std::time::Instant::now();
@@ -291,6 +296,7 @@ async fn people_get_the_text_on_the_notifications_topic_selected_by_the_same_fil
         events: moto.publisher(&events),
         notifications: Some(moto.publisher(&notes)),
         enricher: None,
+        metrics: None,
     };
 
     // Act
@@ -363,6 +369,7 @@ async fn filter_policies_select_on_what_enrichment_adds_tags_included() {
         events: moto.publisher(&topic),
         notifications: None,
         enricher: Some(qase.enricher()),
+        metrics: None,
     };
     for id in [3, qase_mock::NOT_FOUND] {
         let body = format!(

@@ -48,6 +48,7 @@ async fn rig(name: &str) -> Rig {
         events: publisher,
         notifications: None,
         enricher: None,
+        metrics: None,
     };
     Rig {
         moto,
@@ -304,6 +305,7 @@ async fn a_failing_notifications_topic_still_answers_202_with_one_error_line() {
             &TopicArn::parse(&notes).unwrap(),
         )),
         enricher: None,
+        metrics: None,
     };
     let (logs, _guard) = capture_logs(Level::INFO);
     proxy.set(Fault::SERVER_ERROR);

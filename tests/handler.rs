@@ -179,6 +179,7 @@ async fn accepts_any_request_without_a_secret_header_only_when_checking_is_disab
         events: RecordingPublisher::ok(),
         notifications: None,
         enricher: None,
+        metrics: None,
     };
     let event = EventBuilder::new(Api::Http).body(&qase_fixture("defect.created"));
     let response = send(&app, &event).await;

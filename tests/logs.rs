@@ -42,6 +42,7 @@ async fn run_everything(level: Level) -> (String, Vec<String>) {
         events: moto.publisher(&topic),
         notifications: None,
         enricher: Some(qase.enricher()),
+        metrics: None,
     };
     let (logs, _guard) = capture_logs(level);
 

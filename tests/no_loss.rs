@@ -100,6 +100,7 @@ async fn no_webhook_answered_2xx_is_lost_or_duplicated_under_faults_and_concurre
         events: SnsPublisher::from_config(&aws, &TopicArn::parse(&topic).unwrap()),
         notifications: None,
         enricher: None,
+        metrics: None,
     });
 
     // Read the queue while sending: moto slows down with every message left in a queue.

@@ -43,6 +43,7 @@ fn debug_output_of_the_configuration_and_app_is_redacted() {
         events: (),
         notifications: None,
         enricher: Some(enricher),
+        metrics: None,
     };
     for shown in [
         format!("{config:?}"),
@@ -93,6 +94,7 @@ async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
         events: moto.publisher(&topic),
         notifications: None,
         enricher: None,
+        metrics: None,
     };
     let body = qase_fixture("defect.created");
     let ok = send(&app, &EventBuilder::qase(Api::Http, &body)).await;

@@ -20,6 +20,7 @@ use crate::auth::{self, AuthError, SECRET_HEADER, Secret};
 use crate::enrichment::{Enricher, Enrichment};
 use crate::lambda::event::INVALID_BASE64_MARKER;
 use crate::message::{DeliverableBody, MAX_PUBLISH_BYTES, MessageError, Outbound};
+use crate::metrics::{self, Emf, Outcome};
 use crate::publisher::{PublishError, Publisher};
 use crate::qase::{DefectDetails, Webhook, WebhookError};
 use crate::qase_api::LookupError;
@@ -40,6 +41,8 @@ pub struct App<P> {
     pub notifications: Option<P>,
     /// The Qase API lookup of defect events, when a token is configured.
     pub enricher: Option<Enricher>,
+    /// Where each request's EMF metrics document goes; `None`: no metrics.
+    pub metrics: Option<Emf>,
 }
 
 /// What the topics answered for an admitted webhook: each its message id or why not.
@@ -49,6 +52,8 @@ struct Fanout {
     event: Result<String, PublishError>,
     /// The notifications topic's answer, when there is one.
     notification: Option<Result<String, PublishError>>,
+    /// How long the publishes took (both topics, concurrently).
+    latency: Duration,
 }
 
 /// Project codes in the log are cut to this many characters (Qase's have 2 to 10).
@@ -154,6 +159,7 @@ pub async fn handle<P: Publisher>(app: &App<P>, request: Request) -> Response<Bo
         enrichment.as_ref(),
         result,
         started.elapsed(),
+        app.metrics.as_ref(),
     )
 }
 
@@ -202,10 +208,13 @@ async fn publish<P: Publisher>(
 ) -> Result<Fanout, RequestError> {
     let subject = summary::subject(webhook, details);
     let event = Outbound::event(webhook, body, subject, app.fifo, details)?;
+    let started = Instant::now();
     let Some(notifications) = &app.notifications else {
+        let event = app.events.publish(&event).await;
         return Ok(Fanout {
-            event: app.events.publish(&event).await,
+            event,
             notification: None,
+            latency: started.elapsed(),
         });
     };
     let notification = event.notification(summary::text(webhook, details));
@@ -216,6 +225,7 @@ async fn publish<P: Publisher>(
     Ok(Fanout {
         event,
         notification: Some(notification),
+        latency: started.elapsed(),
     })
 }
 
@@ -253,12 +263,34 @@ struct RequestLog<'a> {
     latency_us: u64,
 }
 
+/// What a request did, in the terms of the metrics.
+fn metrics_of<'a>(
+    event: &'a Result<String, RequestError>,
+    notification: Option<&Result<String, PublishError>>,
+    publish_latency: Option<Duration>,
+    enrichment: Option<&'a str>,
+) -> metrics::Request<'a> {
+    let (outcome, code) = match event {
+        Ok(_) => (Outcome::Published, None),
+        Err(e) if e.status().is_server_error() => (Outcome::Failed, Some(e.code())),
+        Err(e) => (Outcome::Rejected, Some(e.code())),
+    };
+    metrics::Request {
+        outcome,
+        code,
+        publish_latency,
+        notification_failed: notification.map(Result::is_err),
+        enrichment,
+    }
+}
+
 /// The one log line of a request, and its response.
 fn log_and_answer(
     webhook: Option<&Webhook>,
     enrichment: Option<&Enrichment>,
     result: Result<Fanout, RequestError>,
     elapsed: Duration,
+    metrics: Option<&Emf>,
 ) -> Response<Body> {
     let project_code = webhook.and_then(|w| w.project_code.as_deref()).map(|code| {
         match code.char_indices().nth(MAX_LOGGED_CODE_CHARS) {
@@ -273,13 +305,26 @@ fn log_and_answer(
         enrichment: enrichment.map(|e| e.as_ref().map_or_else(LookupError::code, |_| "added")),
         latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
     };
-    let (event, notification) = match result {
+    let (event, notification, publish_latency) = match result {
         Ok(Fanout {
             event,
             notification,
-        }) => (event.map_err(RequestError::from), notification),
-        Err(err) => (Err(err), None),
+            latency,
+        }) => (
+            event.map_err(RequestError::from),
+            notification,
+            Some(latency),
+        ),
+        Err(err) => (Err(err), None, None),
     };
+    if let Some(metrics) = metrics {
+        metrics.emit(&metrics_of(
+            &event,
+            notification.as_ref(),
+            publish_latency,
+            line.enrichment,
+        ));
+    }
     let notification_id = notification.as_ref().and_then(|n| n.as_ref().ok());
     let notification_id = notification_id.map(String::as_str);
     let notification_error = notification.as_ref().and_then(|n| n.as_ref().err());

@@ -3,6 +3,7 @@
 #![allow(dead_code, missing_docs)] // each test binary uses a different part of this module
 
 pub mod corpus;
+pub mod emf;
 pub mod faults;
 pub mod http1;
 pub mod moto;
@@ -93,6 +94,7 @@ pub fn app<P>(events: P) -> App<P> {
         events,
         notifications: None,
         enricher: None,
+        metrics: None,
     }
 }
 

@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::net::TcpStream;
+use std::process::Child;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -62,6 +63,22 @@ impl RuntimeApi {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// The environment Lambda gives a `provided.al2023` bootstrap (and nothing else), for
+    /// `Command::env_clear().envs(..)`; `lambda_runtime` refuses to start without the
+    /// function's name, memory size and version.
+    pub fn lambda_environment(&self) -> [(&'static str, String); 8] {
+        [
+            ("PATH", "/usr/bin:/bin".into()),
+            ("AWS_LAMBDA_RUNTIME_API", self.address()),
+            ("AWS_LAMBDA_FUNCTION_NAME", "qase-defect-fanout".into()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
+            ("AWS_LAMBDA_LOG_LEVEL", "INFO".into()),
+            ("AWS_REGION", "us-east-1".into()),
+        ]
+    }
+
     /// Replaces the queue with `events` and forgets what was logged. Wakes a `/next` that is
     /// already waiting: the function may ask before the events exist.
     pub fn queue(&self, events: impl IntoIterator<Item = Vec<u8>>) {
@@ -86,6 +103,21 @@ impl RuntimeApi {
             guard = cvar.wait_timeout(guard, left).unwrap().0;
         }
         Some(std::mem::take(&mut guard.1))
+    }
+}
+
+impl RuntimeApi {
+    /// As [`Self::wait_done`], but stops as soon as `child` (the bootstrap) is gone.
+    pub fn wait_answered_by(&self, child: &mut Child, n: usize, timeout: Duration) -> Option<Log> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(log) = self.wait_done(n, Duration::from_millis(200)) {
+                return Some(log);
+            }
+            if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
+                return None;
+            }
+        }
     }
 }
 
