@@ -251,41 +251,284 @@ def test_secret_is_a_noecho_parameter_passed_only_when_no_secret_arn_is():
     assert env["NOTIFICATION_TOPIC_ARN"] == {"Ref": "NotificationTopic"}
 
 
-def test_api_is_post_only_on_the_webhook_path_with_stage_throttling():
-    (event,) = RESOURCES["WebhookFunction"]["Properties"]["Events"].values()
-    assert event["Type"] == "HttpApi"
-    assert event["Properties"]["Method"] == "POST"
-    assert event["Properties"]["Path"] == "/qase/webhook"
-    throttling = RESOURCES["HttpApi"]["Properties"]["DefaultRouteSettings"]
-    assert throttling == {
+NO_VALUE = {"Ref": "AWS::NoValue"}
+PSEUDO_PARAMETERS = {"AWS::AccountId", "AWS::NoValue", "AWS::Partition", "AWS::Region",
+                     "AWS::StackId", "AWS::StackName", "AWS::URLSuffix"}
+ENDPOINTS = ["HttpApi", "FunctionUrl"]
+# What each Endpoint option creates, and only it.
+ENDPOINT_RESOURCES = {
+    "HttpApi": {"HttpApi", "HttpApiIntegration", "HttpApiRoute", "HttpApiStage",
+                "HttpApiInvokePermission", "ApiAccessLogGroup", "Api5xxAlarm"},
+    "FunctionUrl": {"WebhookFunctionUrl", "FunctionUrlPermission", "FunctionUrlInvokePermission"},
+}
+
+
+def resolve(node, parameters):
+    """A template node as CloudFormation deploys it for these parameters: each Fn::If
+    chosen, each AWS::NoValue dropped."""
+    if isinstance(node, dict):
+        if list(node) == ["Fn::If"]:
+            condition, if_true, if_false = node["Fn::If"]
+            chosen = if_true if evaluate({"Condition": condition}, parameters) else if_false
+            return resolve(chosen, parameters)
+        resolved = {k: resolve(v, parameters) for k, v in node.items()}
+        return {k: v for k, v in resolved.items() if v != NO_VALUE}
+    if isinstance(node, list):
+        return [v for v in (resolve(v, parameters) for v in node) if v != NO_VALUE]
+    return node
+
+
+def references(node):
+    """Every logical id, parameter or pseudo parameter a node names (Ref, Fn::GetAtt,
+    ${...} in Fn::Sub)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref":
+                yield value
+            elif key == "Fn::GetAtt":
+                yield value[0] if isinstance(value, list) else value.split(".")[0]
+            elif key == "Fn::Sub":
+                text, variables = (value, {}) if isinstance(value, str) else value
+                for name in re.findall(r"\$\{([^!}][^}]*)\}", text):
+                    if name not in variables:
+                        yield name.split(".")[0]
+                yield from references(variables)
+            else:
+                yield from references(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from references(value)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("token", ["", "qase-token"])
+def test_each_endpoint_option_deploys_a_whole_template(endpoint, token):
+    """Every resource and output CloudFormation creates for these parameters refers only to
+    resources it also creates (a reference to a resource whose condition is false fails
+    the deployment)."""
+    parameters = {"Endpoint": endpoint, "QaseApiToken": token, "QaseWebhookSecret": "a" * 24}
+    assert rules_hold(parameters)
+    created = {name for name in RESOURCES if resource_created(name, parameters)}
+    assert ENDPOINT_RESOURCES[endpoint] <= created
+    for other in set(ENDPOINTS) - {endpoint}:
+        assert not ENDPOINT_RESOURCES[other] & created, f"{other} resources with {endpoint}"
+    outputs = {
+        f"output {name}": output
+        for name, output in TEMPLATE["Outputs"].items()
+        if output.get("Condition") is None or evaluate({"Condition": output["Condition"]}, parameters)
+    }
+    known = created | set(PARAMETERS) | PSEUDO_PARAMETERS
+    for name, node in [*((n, RESOURCES[n]) for n in created), *outputs.items()]:
+        deployed = resolve({k: v for k, v in node.items() if k != "Condition"}, parameters)
+        dangling = set(references(deployed)) - known
+        assert not dangling, f"{name} refers to {dangling}, not created with Endpoint={endpoint}"
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_webhook_url_output_is_the_webhook_path_on_either_endpoint(endpoint):
+    url = resolve(TEMPLATE["Outputs"]["WebhookUrl"]["Value"], {"Endpoint": endpoint})["Fn::Sub"]
+    if endpoint == "HttpApi":
+        assert url == "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/qase/webhook"
+    else:
+        # FunctionUrl ends in "/" (https://<id>.lambda-url.<region>.on.aws/); the function
+        # answers on any path, the README's URL is the same on both.
+        assert url == "${WebhookFunctionUrl.FunctionUrl}qase/webhook"
+
+
+def test_http_api_is_post_only_on_the_webhook_path_with_stage_throttling():
+    route = RESOURCES["HttpApiRoute"]["Properties"]
+    assert route["RouteKey"] == "POST /qase/webhook"
+    assert route["Target"] == {"Fn::Sub": "integrations/${HttpApiIntegration}"}
+    integration = RESOURCES["HttpApiIntegration"]["Properties"]
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    assert integration["PayloadFormatVersion"] == "2.0"
+    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["WebhookFunction", "Arn"]}
+    # The API waits for the function's whole timeout, and answers before Qase's 15 s.
+    timeout_ms = RESOURCES["WebhookFunction"]["Properties"]["Timeout"] * 1000
+    assert timeout_ms < integration["TimeoutInMillis"] < 15_000
+    stage = RESOURCES["HttpApiStage"]["Properties"]
+    assert stage["StageName"] == "$default" and stage["AutoDeploy"] is True
+    assert stage["DefaultRouteSettings"] == {
         "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
         "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
     }
+    assert stage["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    json.loads(stage["AccessLogSettings"]["Format"])
+    permission = RESOURCES["HttpApiInvokePermission"]["Properties"]
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    assert permission["SourceArn"]["Fn::Sub"].endswith("${HttpApi}/*/POST/qase/webhook")
 
 
-def test_alarms_watch_function_errors_api_5xx_and_both_dead_letter_queues():
-    alarms = {
-        name: r["Properties"]
-        for name, r in RESOURCES.items()
-        if r["Type"] == "AWS::CloudWatch::Alarm"
+def test_function_url_is_public_buffered_and_has_both_permissions_aws_requires():
+    url = RESOURCES["WebhookFunctionUrl"]["Properties"]
+    # AuthType NONE: Qase cannot sign requests; the X-Qase-Secret check is in the function.
+    assert url["AuthType"] == "NONE"
+    assert url["InvokeMode"] == "BUFFERED"
+    assert url["TargetFunctionArn"] == {"Fn::GetAtt": ["WebhookFunction", "Arn"]}
+    # Lambda Developer Guide, "Control access to Lambda function URLs": "Starting in October
+    # 2025, new function URLs will require both lambda:InvokeFunctionUrl and
+    # lambda:InvokeFunction permissions"; with AuthType NONE the resource-based policy "must
+    # grant public access".
+    permissions = {
+        r["Properties"]["Action"]: r["Properties"]
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::Lambda::Permission" and r.get("Condition") == "UseFunctionUrl"
     }
-    watched = {(a["Namespace"], a["MetricName"]) for a in alarms.values()}
-    assert ("AWS/Lambda", "Errors") in watched
-    assert ("AWS/ApiGateway", "5xx") in watched
-    dlq_alarms = [
-        a["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
-        for a in alarms.values()
-        if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
-    ]
-    assert sorted(dlq_alarms) == ["QueueDeadLetterQueue", "SubscriptionDeadLetterQueue"]
+    assert set(permissions) == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+    for permission in permissions.values():
+        assert permission["Principal"] == "*"
+        assert permission["FunctionName"] == {"Ref": "WebhookFunction"}
+    assert permissions["lambda:InvokeFunctionUrl"]["FunctionUrlAuthType"] == "NONE"
+    # The public InvokeFunction is limited to calls through the function URL.
+    assert permissions["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True
 
 
-def test_outputs_give_the_webhook_url_both_topics_and_queue():
+@pytest.mark.parametrize(
+    "endpoint, reserved, deployed",
+    [("HttpApi", 10, None), ("FunctionUrl", 10, 10), ("FunctionUrl", 0, None), ("FunctionUrl", 3, 3)],
+)
+def test_reserved_concurrency_throttles_a_function_url_only(endpoint, reserved, deployed):
+    props = resolve(RESOURCES["WebhookFunction"]["Properties"],
+                    {"Endpoint": endpoint, "ReservedConcurrency": reserved})
+    assert props.get("ReservedConcurrentExecutions", {}).get("Ref") == (
+        "ReservedConcurrency" if deployed else None
+    )
+    assert PARAMETERS["ReservedConcurrency"]["Default"] == 10
+
+
+def emitted_metrics():
+    """What the function writes as EMF: src/metrics.rs's namespace, metric and dimension
+    names."""
+    source = (ROOT / "src" / "metrics.rs").read_text()
+    consts = dict(re.findall(r'pub const (\w+): &str = "([^"]+)";', source))
+    names = {v for k, v in consts.items() if not k.startswith("DIM_") and k != "NAMESPACE"}
+    dimensions = {v for k, v in consts.items() if k.startswith("DIM_")}
+    return consts["NAMESPACE"], names, dimensions
+
+
+def error_codes():
+    """The error codes the function answers with (each `code()` string in src/)."""
+    return set(re.findall(r'=> "([a-z_]+)"', "".join(
+        p.read_text() for p in (ROOT / "src").rglob("*.rs"))))
+
+
+def alarms():
+    return {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def metric_stats(alarm):
+    """(namespace, metric name, dimensions) of each metric an alarm watches."""
+    if "MetricName" in alarm:
+        yield alarm["Namespace"], alarm["MetricName"], alarm.get("Dimensions", [])
+    for query in alarm.get("Metrics", []):
+        if "MetricStat" in query:
+            metric = query["MetricStat"]["Metric"]
+            yield metric["Namespace"], metric["MetricName"], metric.get("Dimensions", [])
+
+
+def test_alarms_watch_what_the_issue_and_readme_promise():
+    watched = {
+        name: {(ns, metric) for ns, metric, _ in metric_stats(alarm)}
+        for name, alarm in alarms().items()
+    }
+    assert watched == {
+        "FunctionErrorsAlarm": {("AWS/Lambda", "Errors")},
+        "Api5xxAlarm": {("AWS/ApiGateway", "5xx")},
+        "QueueDeadLetterAlarm": {("AWS/SQS", "ApproximateNumberOfMessagesVisible")},
+        "SubscriptionDeadLetterAlarm": {("AWS/SQS", "ApproximateNumberOfMessagesVisible")},
+        "UnauthorizedRequestsAlarm": {("QaseDefectFanout", "Webhooks")},
+        "PublishFailuresAlarm": {("QaseDefectFanout", "Webhooks")},
+        "NotificationFailuresAlarm": {("QaseDefectFanout", "NotificationFailures")},
+        "EnrichmentFailingAlarm": {("QaseDefectFanout", "EnrichmentFailures"),
+                                   ("QaseDefectFanout", "EnrichmentLookups")},
+    }
+    dlq = sorted(a["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+                 for a in alarms().values() if a.get("MetricName") == "ApproximateNumberOfMessagesVisible")
+    assert dlq == ["QueueDeadLetterQueue", "SubscriptionDeadLetterQueue"]
+    assert RESOURCES["EnrichmentFailingAlarm"]["Condition"] == "HasEnrichment"
+    readme = (ROOT / "README.md").read_text()
+    for name in alarms():
+        assert f"`{name}`" in readme, f"the README says what {name} means and what to do"
+
+
+def test_alarms_on_the_functions_metrics_name_what_it_writes():
+    """A typo in a metric, dimension or code would make an alarm that never fires: CloudWatch
+    accepts an alarm on a metric that does not exist."""
+    namespace, names, dimensions = emitted_metrics()
+    codes = error_codes()
+    assert {"wrong_secret", "missing_secret"} <= codes
+    for name, alarm in alarms().items():
+        for ns, metric, dims in metric_stats(alarm):
+            if ns != namespace:
+                continue
+            assert metric in names, f"{name}: {metric}"
+            for dim in dims:
+                assert dim["Name"] in dimensions, f"{name}: {dim['Name']}"
+                if dim["Name"] == "FunctionName":
+                    assert dim["Value"] == {"Ref": "WebhookFunction"}
+                if dim["Name"] == "Outcome":
+                    assert dim["Value"] in {"published", "rejected", "failed"}
+                if dim["Name"] == "Code":
+                    assert dim["Value"] in codes, f"{name}: no such code {dim['Value']}"
+            # EMF metrics exist only when requests come: no data is no failure
+            # (CloudWatch User Guide, "Setting alarms on metrics created with the embedded
+            # metric format").
+        assert alarm["TreatMissingData"] == "notBreaching", name
+        assert alarm["AlarmActions"] == {
+            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+        }, name
+
+
+def dashboard():
+    """The dashboard body as CloudWatch gets it, each ${...} replaced by a plain value."""
+    text, variables = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    body = re.sub(r"\$\{([^}]+)\}", lambda m: f"sub-{m[1].replace(':', '-')}", text)
+    return json.loads(body), variables
+
+
+def test_dashboard_body_is_json_and_shows_what_the_issue_asks():
+    body, variables = dashboard()
+    assert set(variables) == {"QueueDlq", "SubscriptionDlq"}
+    widgets = [w["properties"] for w in body["widgets"]]
+    namespace, names, _ = emitted_metrics()
+    shown = set()
+    for widget in widgets:
+        previous = None
+        for row in widget["metrics"]:
+            row = [c for c in row if not isinstance(c, dict)]
+            if row and row[0] == "...":
+                row = previous[: len(previous) - len(row) + 1] + row[1:]
+            elif previous and row:
+                row = [p if c == "." else c for c, p in zip(row, previous + row[len(previous):])]
+            if len(row) >= 2:
+                shown.add((row[0], row[1]))
+                if row[0] == namespace:
+                    assert row[1] in names, row
+            previous = row
+        search = json.dumps(widget["metrics"])
+        if "SEARCH(" in search:
+            assert "{QaseDefectFanout,FunctionName,Code}" in search
+    assert {
+        (namespace, "Webhooks"),
+        (namespace, "PublishLatency"),
+        (namespace, "NotificationFailures"),
+        (namespace, "EnrichmentFailures"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("AWS/Lambda", "Duration"),
+        ("AWS/Lambda", "ConcurrentExecutions"),
+    } <= shown
+    latency = next(w for w in widgets if "PublishLatency" in json.dumps(w["metrics"]))
+    stats = {c["stat"] for row in latency["metrics"] for c in row if isinstance(c, dict)}
+    assert stats == {"p50", "p99"}
+    assert all(w["region"] == "sub-AWS--Region" for w in widgets)
+
+
+def test_outputs_give_the_webhook_url_dashboard_topics_and_queue():
     outputs = TEMPLATE["Outputs"]
-    assert outputs["WebhookUrl"]["Value"]["Fn::Sub"].endswith("/qase/webhook")
     assert outputs["TopicArn"]["Value"] == {"Ref": "Topic"}
     assert outputs["NotificationTopicArn"]["Value"] == {"Ref": "NotificationTopic"}
     assert outputs["QueueUrl"]["Value"] == {"Ref": "Queue"}
+    assert "#dashboards:name=${Dashboard}" in outputs["DashboardUrl"]["Value"]["Fn::Sub"]
 
 
 def test_events_directory_matches_the_deployed_api_type():
