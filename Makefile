@@ -8,7 +8,13 @@ SHELL := /bin/bash
 VENV      := .venv
 VENV_BIN  := $(CURDIR)/$(VENV)/bin
 PYTHON    := $(VENV_BIN)/python
-TOOLS     := $(VENV)/.installed
+# Each group of pinned Python tools (requirements/*.txt) comes with the targets that use it.
+TEST_TOOLS   := $(VENV)/.test-tools
+LAMBDA_TOOLS := $(VENV)/.lambda-tools
+SAM_TOOLS    := $(VENV)/.sam-tools
+# The Rust toolchain rust-toolchain.toml pins, with its components and the arm64 target.
+TOOLCHAIN    := target/.toolchain-1.95.0
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # cargo-lambda finds zig as `python3 -m ziglang`: the venv's python must come first on PATH.
 export PATH := $(VENV_BIN):$(PATH)
 export MOTO_SERVER := $(VENV_BIN)/moto_server
@@ -29,60 +35,78 @@ BENCH      := bench/target/release/runtime-bench
 BENCH_ARGS := --floor bench/target/release/bare-echo --event events/defect-created.json \
               --moto $(MOTO_SERVER)
 
-.PHONY: help tools build test lint template-check sam-build events demo watch invoke fuzz bench bench-quick check clean
+.PHONY: help tools build test lint template-check sam-build arm64-check events demo watch invoke fuzz bench bench-quick check clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-$(TOOLS): requirements-dev.txt
+$(PYTHON):
+	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 10) and \
+	  "Python 3.10+ is needed: the pinned tools (requirements/) have no wheels for " + sys.version.split()[0])'
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
+
+$(VENV)/.%-tools: requirements/%.txt | $(PYTHON)
+	$(PYTHON) -m pip install --quiet -r $<
 	touch $@
 
-tools: $(TOOLS) ## Install the dev tools (moto, cargo-lambda, zig, SAM CLI, cfn-lint, pytest) into .venv
+# `rustup toolchain install` with no argument installs what rust-toolchain.toml names,
+# including a target or component missing from an installed toolchain (plain cargo does not).
+$(TOOLCHAIN): rust-toolchain.toml
+	rustup toolchain install
+	mkdir -p $(@D) && touch $@
+
+tools: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) $(SAM_TOOLS) ## Install every tool: the pinned Rust; moto, cfn-lint, pytest, cargo-lambda, zig, SAM CLI in .venv
 	@cargo --version
 	@cargo lambda --version
 	@sam --version
 
-demo: $(TOOLS) ## The whole job locally: emulator, function, every sample webhook, what each subscriber got
+demo: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) ## The whole job locally: emulator, function, every sample webhook, what each subscriber got
 	cargo build --quiet --bin qase-defect-fanout
 	$(PYTHON) scripts/demo.py
 
-watch: $(TOOLS) ## Emulator + `cargo lambda watch` on 127.0.0.1:9000 (WATCH_PORT) until Ctrl-C
+watch: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) ## Emulator + `cargo lambda watch` on 127.0.0.1:9000 (WATCH_PORT) until Ctrl-C
 	$(PYTHON) scripts/demo.py --serve --moto-port $(MOTO_PORT) --watch-port $(WATCH_PORT)
 
-invoke: $(TOOLS) ## Send EVENT (default events/defect-created.json) to `make watch`; prints the response
+invoke: $(LAMBDA_TOOLS) ## Send EVENT (default events/defect-created.json) to `make watch`; prints the response
 	cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port $(WATCH_PORT) --data-file $(EVENT) qase-defect-fanout
 
-build: $(TOOLS) ## Build the Lambda (release, x86_64) with cargo-lambda: target/lambda/*/bootstrap
+build: $(TOOLCHAIN) $(LAMBDA_TOOLS) ## Build the Lambda (release, x86_64) with cargo-lambda: target/lambda/*/bootstrap
 	cargo lambda build --release
 	@ls -l target/lambda/qase-defect-fanout/bootstrap
 
-test: $(TOOLS) ## Every test: unit, handler, AWS-contract oracle, emulator, release binary, template
+test: $(TOOLCHAIN) $(TEST_TOOLS) ## Every test: unit, handler, AWS-contract oracle, emulator, release binary, template
 	# tests/binary.rs runs the release bootstrap (panic = "abort") under a Runtime API emulator.
 	cargo build --release --quiet --bin qase-defect-fanout
 	cargo test --all-targets
 	$(PYTHON) -m pytest -q tests/template
 
-events: ## Regenerate events/ from the scenarios in tests/events.rs
+events: $(TOOLCHAIN) ## Regenerate events/ from the scenarios in tests/events.rs
 	UPDATE_EVENTS=1 cargo test --quiet --test events
 	cargo test --quiet --test events
 
-lint: ## cargo fmt --check and clippy with warnings as errors
+lint: $(TOOLCHAIN) ## cargo fmt --check and clippy with warnings as errors
 	cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --all-features -- -D warnings
 
-template-check: $(TOOLS) ## cfn-lint and `sam validate --lint` on template.yaml (offline)
+template-check: $(TEST_TOOLS) $(SAM_TOOLS) ## cfn-lint and `sam validate --lint` on template.yaml (offline)
 	cfn-lint template.yaml
 	sam validate --lint
 
-sam-build: $(TOOLS) ## `sam build` for ARCH (x86_64 by default; ARCH=arm64 adds the Rust target)
-	if [ "$(ARCH)" = arm64 ]; then rustup target add aarch64-unknown-linux-gnu; fi
+sam-build: $(TOOLCHAIN) $(LAMBDA_TOOLS) $(SAM_TOOLS) ## `sam build` for ARCH (x86_64 here; the template's default is arm64)
 	sam build --parameter-overrides Architecture=$(ARCH)
 	@ls -l .aws-sam/build/WebhookFunction/bootstrap
 
-fuzz: ## Fuzz the parsing path for FUZZ_SECONDS (default 60) with cargo-fuzz (libFuzzer)
+ARM64_BUILD := .aws-sam/build-arm64
+QEMU_ARM64  := qemu-aarch64 -L /usr/aarch64-linux-gnu
+arm64-check: sam-build $(TEST_TOOLS) ## `sam build` for arm64, run under qemu-user against moto; both builds' GLIBC within provided.al2023's
+	command -v qemu-aarch64 >/dev/null && [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] \
+	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends qemu-user libc6-arm64-cross; }
+	sam build --parameter-overrides Architecture=arm64 --build-dir $(ARM64_BUILD)
+	LAMBDA_BUILDS="x86_64=.aws-sam/build/WebhookFunction/bootstrap arm64=$(ARM64_BUILD)/WebhookFunction/bootstrap" \
+	  QEMU_ARM64="$(QEMU_ARM64)" cargo test --quiet --features lambda-builds --test lambda_builds -- --nocapture
+
+fuzz: $(TOOLCHAIN) ## Fuzz the parsing path for FUZZ_SECONDS (default 60) with cargo-fuzz (libFuzzer)
 	cargo fuzz --version 2>/dev/null | grep -q ' $(CARGO_FUZZ_VERSION)' \
 	  || cargo install --locked cargo-fuzz --version $(CARGO_FUZZ_VERSION)
 	mkdir -p fuzz/corpus/parse_webhook
@@ -92,9 +116,8 @@ fuzz: ## Fuzz the parsing path for FUZZ_SECONDS (default 60) with cargo-fuzz (li
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run parse_webhook --sanitizer none -- \
 	  -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 | grep -vE '^(#[0-9]|"|INFO:|###)'
 
-bench: $(TOOLS) ## Cold start, warm cost, memory and package size against a bare Rust Lambda
+bench: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) ## Cold start, warm cost, memory and package size against a bare Rust Lambda
 	cargo lambda build --release --output-format zip --lambda-dir target/lambda-zip
-	rustup target add aarch64-unknown-linux-gnu
 	cargo lambda build --release --arm64 --output-format zip --lambda-dir target/lambda-zip-arm64
 	cargo lambda build --release
 	cd bench && cargo build --release --quiet
@@ -102,12 +125,12 @@ bench: $(TOOLS) ## Cold start, warm cost, memory and package size against a bare
 	  --zip x86_64=target/lambda-zip/qase-defect-fanout/bootstrap.zip \
 	  --zip arm64=target/lambda-zip-arm64/qase-defect-fanout/bootstrap.zip
 
-bench-quick: sam-build ## The bench harness end to end in seconds: the sam-build binary, few runs, no targets
+bench-quick: sam-build $(TEST_TOOLS) ## The bench harness end to end in seconds: the sam-build binary, few runs, no targets
 	cd bench && cargo build --release --quiet
 	$(BENCH) --function .aws-sam/build/WebhookFunction/bootstrap $(BENCH_ARGS) \
 	  --quick --json target/bench/quick.json
 
-check: lint template-check test sam-build bench-quick demo fuzz ## Everything CI runs (.ci/run calls this)
+check: lint template-check test sam-build arm64-check bench-quick demo fuzz ## Everything CI runs (.ci/run calls this)
 
 clean: ## Remove build output, SAM artifacts and the tool venv
 	cargo clean
