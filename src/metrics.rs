@@ -6,9 +6,10 @@
 //! metric):
 //! - `Webhooks` (Count) by `FunctionName` × `Outcome` (`published`, `rejected`, `failed`), and
 //!   for a non-2xx also by `FunctionName` × `Code` (the error code of the answer);
-//! - by `FunctionName` alone: `PublishLatency` (Milliseconds; the SNS publishes, both topics
-//!   together), `NotificationFailures`, `EnrichmentLookups` and `EnrichmentFailures` (Count).
-//!   An enrichment failure is any lookup that added nothing but a 404 (a deleted defect is an
+//! - by `FunctionName` alone: `PublishLatency` (Milliseconds; the SNS publishes of a published
+//!   webhook, both topics together), `NotificationFailures` (a published webhook whose
+//!   notification was not), `EnrichmentLookups` and `EnrichmentFailures` (Count). An
+//!   enrichment failure is any lookup that added nothing but a 404 (a deleted defect is an
 //!   answer, not a failure).
 //!
 //! Written here rather than with `metrics` + `metrics_cloudwatch_embedded`: that crate flushes
@@ -32,9 +33,10 @@ pub const DIM_OUTCOME: &str = "Outcome";
 pub const DIM_CODE: &str = "Code";
 /// Metric: webhooks answered (Count).
 pub const WEBHOOKS: &str = "Webhooks";
-/// Metric: how long the SNS publishes took (Milliseconds).
+/// Metric: how long the SNS publishes of a published webhook took (Milliseconds).
 pub const PUBLISH_LATENCY: &str = "PublishLatency";
-/// Metric: notifications that were not published (Count; 0 or 1 per request).
+/// Metric: notifications that were not published though their event was (Count; 0 or 1
+/// per published webhook).
 pub const NOTIFICATION_FAILURES: &str = "NotificationFailures";
 /// Metric: Qase API lookups (Count; the paused ones included).
 pub const ENRICHMENT_LOOKUPS: &str = "EnrichmentLookups";
@@ -71,12 +73,21 @@ pub struct Request<'a> {
     pub outcome: Outcome,
     /// The error code of a non-2xx answer.
     pub code: Option<&'a str>,
-    /// How long the SNS publishes took, when there were any.
+    /// How long the SNS publishes of a published webhook took.
     pub publish_latency: Option<Duration>,
-    /// Whether the notification failed, when one was attempted.
+    /// Whether the notification of a published webhook failed, when one was attempted.
     pub notification_failed: Option<bool>,
-    /// `added`, or why the Qase API lookup added nothing, when there was one.
-    pub enrichment: Option<&'a str>,
+    /// The Qase API lookup, when there was one.
+    pub enrichment: Option<Lookup<'a>>,
+}
+
+/// How a Qase API lookup went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lookup<'a> {
+    /// `added`, or why it added nothing (the log's `enrichment=`), a plain property.
+    pub code: &'a str,
+    /// Whether it counts as a failure: it added nothing, and not because the defect is gone.
+    pub failed: bool,
 }
 
 /// The EMF document of `request` at `timestamp_ms` (milliseconds since the Unix epoch), as
@@ -114,11 +125,10 @@ pub fn document(function_name: &str, timestamp_ms: u64, request: &Request<'_>) -
     if let Some(failed) = request.notification_failed {
         add(NOTIFICATION_FAILURES, "Count", json!(u8::from(failed)));
     }
-    if let Some(enrichment) = request.enrichment {
-        let failed = !matches!(enrichment, "added" | "qase_not_found");
+    if let Some(lookup) = request.enrichment {
         add(ENRICHMENT_LOOKUPS, "Count", json!(1));
-        add(ENRICHMENT_FAILURES, "Count", json!(u8::from(failed)));
-        root.insert("Enrichment".into(), enrichment.into());
+        add(ENRICHMENT_FAILURES, "Count", json!(u8::from(lookup.failed)));
+        root.insert("Enrichment".into(), lookup.code.into());
     }
     if !function_metrics.is_empty() {
         directives.push(json!({
@@ -190,7 +200,10 @@ mod tests {
             code: None,
             publish_latency: Some(Duration::from_micros(12_500)),
             notification_failed: Some(false),
-            enrichment: Some("added"),
+            enrichment: Some(Lookup {
+                code: "added",
+                failed: false,
+            }),
         };
         let doc: Value =
             serde_json::from_str(&document("fanout", 1_700_000_000_123, &request)).unwrap();
@@ -244,21 +257,19 @@ mod tests {
     }
 
     #[test]
-    fn a_deleted_defect_is_a_lookup_not_a_failure() {
-        for (enrichment, failures) in [
-            ("qase_not_found", 0),
-            ("qase_timeout", 1),
-            ("qase_paused", 1),
-        ] {
+    fn a_lookup_is_counted_and_a_failed_one_twice() {
+        for (code, failed, failures) in [("qase_not_found", false, 0), ("qase_timeout", true, 1)] {
             let request = Request {
                 outcome: Outcome::Published,
                 code: None,
                 publish_latency: None,
                 notification_failed: None,
-                enrichment: Some(enrichment),
+                enrichment: Some(Lookup { code, failed }),
             };
             let doc: Value = serde_json::from_str(&document("f", 1, &request)).unwrap();
-            assert_eq!(doc["EnrichmentFailures"], failures, "{enrichment}");
+            assert_eq!(doc["EnrichmentLookups"], 1, "{code}");
+            assert_eq!(doc["EnrichmentFailures"], failures, "{code}");
+            assert_eq!(doc["Enrichment"], code);
         }
     }
 }

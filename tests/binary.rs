@@ -257,7 +257,9 @@ fn one_release_process_answers_the_whole_hostile_corpus_as_documented() {
     assert_eq!(per_request, requests, "one line per request:\n{printed}");
     let metrics = common::emf::documents(&printed).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(metrics.len(), requests, "one EMF document per request");
-    let webhooks = |outcome| common::emf::count(&metrics, "Webhooks", &[("Outcome", outcome)]);
+    let function = ("FunctionName", common::runtime_api::FUNCTION_NAME);
+    let webhooks =
+        |outcome| common::emf::count(&metrics, "Webhooks", &[function, ("Outcome", outcome)]);
     assert_eq!(webhooks("published"), u64::try_from(published).unwrap());
     assert_eq!(
         webhooks("rejected"),
@@ -265,9 +267,7 @@ fn one_release_process_answers_the_whole_hostile_corpus_as_documented() {
     );
     assert_eq!(webhooks("failed"), 0);
     assert!(
-        metrics
-            .iter()
-            .all(|d| d["FunctionName"] == "qase-defect-fanout"),
+        metrics.iter().all(|d| d["FunctionName"] == function.1),
         "the FunctionName dimension is Lambda's AWS_LAMBDA_FUNCTION_NAME"
     );
     println!(

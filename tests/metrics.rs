@@ -25,6 +25,8 @@ fn resolved(id: u64) -> String {
     format!(r#"{{"event_name":"defect.resolved","payload":{{"id":{id}}},"project_code":"DEMO"}}"#)
 }
 
+const FUNCTION: (&str, &str) = ("FunctionName", "qase-fanout-test");
+
 #[tokio::test]
 async fn every_request_is_one_valid_emf_document_and_the_counts_add_up() {
     let qase = QaseMock::start();
@@ -32,24 +34,27 @@ async fn every_request_is_one_valid_emf_document_and_the_counts_add_up() {
     let unavailable = || PublishError::Unavailable("connection refused".into());
     let rejected = || PublishError::KmsDisabled("KMSDisabled".into());
 
-    // Published: 4 (one with a failed notification, two with lookups: found, deleted).
+    // Published: 6. Without a notifications topic; with a notification that failed and one
+    // that did not; with lookups found, deleted (404) and failed (500).
     let (ok, ok_out) = metered(app(RecordingPublisher::ok()));
     send(&ok, &EventBuilder::qase(Api::Http, &body)).await;
-    let (noted, noted_out) = metered(app_with_notifications(
+    let (noted_failing, noted_failing_out) = metered(app_with_notifications(
         RecordingPublisher::ok(),
         RecordingPublisher::failing(unavailable),
+    ));
+    send(&noted_failing, &EventBuilder::qase(Api::Rest, &body)).await;
+    let (noted, noted_out) = metered(app_with_notifications(
+        RecordingPublisher::ok(),
+        RecordingPublisher::ok(),
     ));
     send(&noted, &EventBuilder::qase(Api::Rest, &body)).await;
     let (enriched, enriched_out) = metered(App {
         enricher: Some(Enricher::new(qase.api(qase_mock::TOKEN))),
         ..app(RecordingPublisher::ok())
     });
-    send(&enriched, &EventBuilder::qase(Api::Http, &resolved(3))).await;
-    send(
-        &enriched,
-        &EventBuilder::qase(Api::Http, &resolved(qase_mock::NOT_FOUND)),
-    )
-    .await;
+    for id in [3, qase_mock::NOT_FOUND, qase_mock::SERVER_ERROR] {
+        send(&enriched, &EventBuilder::qase(Api::Http, &resolved(id))).await;
+    }
     // Rejected: 4.
     for event in [
         EventBuilder::new(Api::Http)
@@ -61,14 +66,18 @@ async fn every_request_is_one_valid_emf_document_and_the_counts_add_up() {
     ] {
         send(&ok, &event).await;
     }
-    // Failed: 2.
-    let (failing, failing_out) = metered(app(RecordingPublisher::failing(unavailable)));
+    // Failed: 2, one whose notification failed too (not counted: its event was not published).
+    let (failing, failing_out) = metered(app_with_notifications(
+        RecordingPublisher::failing(unavailable),
+        RecordingPublisher::failing(unavailable),
+    ));
     send(&failing, &EventBuilder::qase(Api::Http, &body)).await;
     let (refusing, refusing_out) = metered(app(RecordingPublisher::failing(rejected)));
     send(&refusing, &EventBuilder::qase(Api::Http, &body)).await;
 
     let output = [
         &ok_out,
+        &noted_failing_out,
         &noted_out,
         &enriched_out,
         &failing_out,
@@ -77,47 +86,51 @@ async fn every_request_is_one_valid_emf_document_and_the_counts_add_up() {
     .map(Captured::text)
     .concat();
     let lines: Vec<&str> = output.lines().collect();
-    assert_eq!(lines.len(), 10, "one line per request:\n{output}");
+    assert_eq!(lines.len(), 12, "one line per request:\n{output}");
     let docs = common::emf::documents(&output).unwrap_or_else(|e| panic!("{e}\n{output}"));
-    assert_eq!(docs.len(), 10, "every line is a document");
+    assert_eq!(docs.len(), 12, "every line is a document");
 
-    let webhooks = |filter: &[(&str, &str)]| common::emf::count(&docs, "Webhooks", filter);
-    assert_eq!(webhooks(&[]), 10);
-    assert_eq!(webhooks(&[("Outcome", "published")]), 4);
-    assert_eq!(webhooks(&[("Outcome", "rejected")]), 4);
-    assert_eq!(webhooks(&[("Outcome", "failed")]), 2);
-    for (code, count) in [
-        ("wrong_secret", 1),
-        ("missing_secret", 1),
-        ("invalid_json", 1),
-        ("method_not_allowed", 1),
-        ("sns_unavailable", 1),
-        ("kms_disabled", 1),
+    // Counted as CloudWatch aggregates: per declared dimension set.
+    let webhooks =
+        |dimension: (&str, &str)| common::emf::count(&docs, "Webhooks", &[FUNCTION, dimension]);
+    assert_eq!(webhooks(("Outcome", "published")), 6);
+    assert_eq!(webhooks(("Outcome", "rejected")), 4);
+    assert_eq!(webhooks(("Outcome", "failed")), 2);
+    for code in [
+        "wrong_secret",
+        "missing_secret",
+        "invalid_json",
+        "method_not_allowed",
+        "sns_unavailable",
+        "kms_disabled",
     ] {
-        assert_eq!(webhooks(&[("Code", code)]), count, "{code}");
+        assert_eq!(webhooks(("Code", code)), 1, "{code}");
     }
-    assert!(
-        docs.iter()
-            .filter(|d| d["Outcome"] == "published")
-            .all(|d| d.get("Code").is_none())
+    assert_eq!(
+        common::emf::count(&docs, "Webhooks", &[FUNCTION]),
+        0,
+        "Webhooks has no series by FunctionName alone"
     );
-    let total = |name| common::emf::count(&docs, name, &[]);
+    let total = |name| common::emf::count(&docs, name, &[FUNCTION]);
+    let carrying = |name| docs.iter().filter(|d| d.get(name).is_some()).count();
     assert_eq!(total("NotificationFailures"), 1);
-    assert_eq!(total("EnrichmentLookups"), 2);
+    assert_eq!(
+        carrying("NotificationFailures"),
+        2,
+        "published webhooks with a notification topic"
+    );
+    assert_eq!(total("EnrichmentLookups"), 3);
     assert_eq!(
         total("EnrichmentFailures"),
-        0,
-        "a deleted defect is not a failure"
+        1,
+        "the 500, not the deleted defect"
     );
-    let latencies = docs
-        .iter()
-        .filter(|d| d.get("PublishLatency").is_some())
-        .count();
     assert_eq!(
-        latencies, 6,
-        "every request that reached SNS has a publish latency"
+        carrying("PublishLatency"),
+        6,
+        "every published webhook has a publish latency, and only those"
     );
-    assert!(docs.iter().all(|d| d["FunctionName"] == "qase-fanout-test"));
+    assert!(docs.iter().all(|d| d["FunctionName"] == FUNCTION.1));
     assert!(!output.contains(SECRET));
     println!("one EMF document, as written:\n{}", lines[0]);
 }

@@ -263,24 +263,30 @@ struct RequestLog<'a> {
     latency_us: u64,
 }
 
-/// What a request did, in the terms of the metrics.
+/// What a request did, in the terms of the metrics. Publish latency and the notification's
+/// fate are counted for published webhooks only (a failed publish's latency is its timeout).
 fn metrics_of<'a>(
     event: &'a Result<String, RequestError>,
     notification: Option<&Result<String, PublishError>>,
     publish_latency: Option<Duration>,
-    enrichment: Option<&'a str>,
+    enrichment: Option<&Enrichment>,
 ) -> metrics::Request<'a> {
     let (outcome, code) = match event {
         Ok(_) => (Outcome::Published, None),
         Err(e) if e.status().is_server_error() => (Outcome::Failed, Some(e.code())),
         Err(e) => (Outcome::Rejected, Some(e.code())),
     };
+    let published = event.is_ok();
     metrics::Request {
         outcome,
         code,
-        publish_latency,
-        notification_failed: notification.map(Result::is_err),
-        enrichment,
+        publish_latency: publish_latency.filter(|_| published),
+        notification_failed: notification.filter(|_| published).map(Result::is_err),
+        enrichment: enrichment.map(|lookup| metrics::Lookup {
+            code: lookup.as_ref().map_or_else(LookupError::code, |_| "added"),
+            // A deleted defect is an answer, not a failure.
+            failed: matches!(lookup, Err(e) if !matches!(e, LookupError::NotFound)),
+        }),
     }
 }
 
@@ -322,7 +328,7 @@ fn log_and_answer(
             &event,
             notification.as_ref(),
             publish_latency,
-            line.enrichment,
+            enrichment,
         ));
     }
     let notification_id = notification.as_ref().and_then(|n| n.as_ref().ok());

@@ -131,16 +131,43 @@ pub fn documents(output: &str) -> Result<Vec<Value>, String> {
         .collect()
 }
 
-/// The total of count metric `name` over the documents whose root members `filter` all
-/// equal; every value must be a whole number.
-pub fn count(documents: &[Value], name: &str, filter: &[(&str, &str)]) -> u64 {
+/// The total of count metric `name` in the series `dimensions` names, as CloudWatch
+/// aggregates it: over the documents that declare `name` under exactly that set of dimension
+/// keys (in any of their directives) and whose root members have those values. Every value
+/// must be a whole number.
+pub fn count(documents: &[Value], name: &str, dimensions: &[(&str, &str)]) -> u64 {
+    let mut keys: Vec<&str> = dimensions.iter().map(|(k, _)| *k).collect();
+    keys.sort_unstable();
+    let declared = |doc: &Value| {
+        doc["_aws"]["CloudWatchMetrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| {
+                d["Metrics"]
+                    .as_array()
+                    .is_some_and(|m| m.iter().any(|m| m["Name"] == name))
+            })
+            .filter_map(|d| d["Dimensions"].as_array())
+            .flatten()
+            .any(|set| {
+                let mut set: Vec<&str> = set
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                set.sort_unstable();
+                set == keys
+            })
+    };
     documents
         .iter()
-        .filter(|d| filter.iter().all(|(k, v)| d[*k] == *v))
-        .filter_map(|d| d.get(name))
-        .map(|v| {
-            v.as_u64()
-                .unwrap_or_else(|| panic!("{name} = {v}: not a count"))
+        .filter(|d| declared(d) && dimensions.iter().all(|(k, v)| d[*k] == *v))
+        .map(|d| {
+            d[name]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{name} = {}: not a count", d[name]))
         })
         .sum()
 }

@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 
 use super::http1;
 
+/// The function name Lambda gives the bootstrap here: not the one the function falls back on
+/// without `AWS_LAMBDA_FUNCTION_NAME`, so a test can tell it was read.
+pub const FUNCTION_NAME: &str = "fanout-under-test";
+
 /// One answered invocation.
 #[derive(Debug, Clone)]
 pub struct Done {
@@ -70,7 +74,7 @@ impl RuntimeApi {
         [
             ("PATH", "/usr/bin:/bin".into()),
             ("AWS_LAMBDA_RUNTIME_API", self.address()),
-            ("AWS_LAMBDA_FUNCTION_NAME", "qase-defect-fanout".into()),
+            ("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME.into()),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
             ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
