@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from cfnlint.decode.cfn_yaml import load
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load(str(ROOT / "template.yaml"))
@@ -257,8 +258,8 @@ PSEUDO_PARAMETERS = {"AWS::AccountId", "AWS::NoValue", "AWS::Partition", "AWS::R
 ENDPOINTS = ["HttpApi", "FunctionUrl"]
 # What each Endpoint option creates, and only it.
 ENDPOINT_RESOURCES = {
-    "HttpApi": {"HttpApi", "HttpApiIntegration", "HttpApiRoute", "HttpApiStage",
-                "HttpApiInvokePermission", "ApiAccessLogGroup", "Api5xxAlarm"},
+    "HttpApi": {"HttpApi", "HttpApiApiGatewayDefaultStage", "WebhookFunctionQaseWebhookPermission",
+                "ApiAccessLogGroup", "Api5xxAlarm"},
     "FunctionUrl": {"WebhookFunctionUrl", "FunctionUrlPermission", "FunctionUrlInvokePermission"},
 }
 
@@ -336,17 +337,18 @@ def test_webhook_url_output_is_the_webhook_path_on_either_endpoint(endpoint):
 
 
 def test_http_api_is_post_only_on_the_webhook_path_with_stage_throttling():
-    route = RESOURCES["HttpApiRoute"]["Properties"]
-    assert route["RouteKey"] == "POST /qase/webhook"
-    assert route["Target"] == {"Fn::Sub": "integrations/${HttpApiIntegration}"}
-    integration = RESOURCES["HttpApiIntegration"]["Properties"]
-    assert integration["IntegrationType"] == "AWS_PROXY"
-    assert integration["PayloadFormatVersion"] == "2.0"
-    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["WebhookFunction", "Arn"]}
+    body = RESOURCES["HttpApi"]["Properties"]["Body"]
+    assert list(body["paths"]) == ["/qase/webhook"]
+    assert list(body["paths"]["/qase/webhook"]) == ["post"]
+    integration = body["paths"]["/qase/webhook"]["post"]["x-amazon-apigateway-integration"]
+    assert integration["type"] == "aws_proxy"
+    assert integration["payloadFormatVersion"] == "2.0"
+    assert "${WebhookFunction.Arn}/invocations" in integration["uri"]["Fn::Sub"]
     # The API waits for the function's whole timeout, and answers before Qase's 15 s.
     timeout_ms = RESOURCES["WebhookFunction"]["Properties"]["Timeout"] * 1000
-    assert timeout_ms < integration["TimeoutInMillis"] < 15_000
-    stage = RESOURCES["HttpApiStage"]["Properties"]
+    assert timeout_ms < integration["timeoutInMillis"] < 15_000
+    stage = RESOURCES["HttpApiApiGatewayDefaultStage"]["Properties"]
+    assert stage["ApiId"] == {"Ref": "HttpApi"}
     assert stage["StageName"] == "$default" and stage["AutoDeploy"] is True
     assert stage["DefaultRouteSettings"] == {
         "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
@@ -354,9 +356,25 @@ def test_http_api_is_post_only_on_the_webhook_path_with_stage_throttling():
     }
     assert stage["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
     json.loads(stage["AccessLogSettings"]["Format"])
-    permission = RESOURCES["HttpApiInvokePermission"]["Properties"]
+    permission = RESOURCES["WebhookFunctionQaseWebhookPermission"]["Properties"]
     assert permission["Principal"] == "apigateway.amazonaws.com"
     assert permission["SourceArn"]["Fn::Sub"].endswith("${HttpApi}/*/POST/qase/webhook")
+
+
+def test_an_http_api_deployed_by_an_earlier_version_is_updated_in_place():
+    """Until the Endpoint option, SAM made the API from an HttpApi event: an
+    AWS::ApiGatewayV2::Api with logical id HttpApi and an OpenAPI Body (no ProtocolType), a
+    stage HttpApiApiGatewayDefaultStage and a permission WebhookFunctionQaseWebhookPermission.
+    ProtocolType is create-only (CloudFormation resource schema of AWS::ApiGatewayV2::Api):
+    setting it, or renaming the API, would replace the API and change the URL Qase posts to,
+    losing every webhook until someone pastes the new one."""
+    api = RESOURCES["HttpApi"]
+    assert api["Type"] == "AWS::ApiGatewayV2::Api"
+    assert "Body" in api["Properties"] and "ProtocolType" not in api["Properties"]
+    assert RESOURCES["HttpApiApiGatewayDefaultStage"]["Type"] == "AWS::ApiGatewayV2::Stage"
+    assert RESOURCES["WebhookFunctionQaseWebhookPermission"]["Type"] == "AWS::Lambda::Permission"
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", "AWS::ApiGatewayV2::Api")
+    assert "/properties/ProtocolType" in schema.schema["createOnlyProperties"]
 
 
 def test_function_url_is_public_buffered_and_has_both_permissions_aws_requires():
@@ -384,16 +402,17 @@ def test_function_url_is_public_buffered_and_has_both_permissions_aws_requires()
 
 
 @pytest.mark.parametrize(
-    "endpoint, reserved, deployed",
-    [("HttpApi", 10, None), ("FunctionUrl", 10, 10), ("FunctionUrl", 0, None), ("FunctionUrl", 3, 3)],
+    "endpoint, reserved, reserves",
+    [("HttpApi", "10", False), ("FunctionUrl", "10", True), ("FunctionUrl", "0", False),
+     ("FunctionUrl", "3", True)],
 )
-def test_reserved_concurrency_throttles_a_function_url_only(endpoint, reserved, deployed):
+def test_reserved_concurrency_throttles_a_function_url_only(endpoint, reserved, reserves):
+    # CloudFormation hands Number parameters to Fn::Equals as strings.
     props = resolve(RESOURCES["WebhookFunction"]["Properties"],
                     {"Endpoint": endpoint, "ReservedConcurrency": reserved})
-    assert props.get("ReservedConcurrentExecutions", {}).get("Ref") == (
-        "ReservedConcurrency" if deployed else None
-    )
-    assert PARAMETERS["ReservedConcurrency"]["Default"] == 10
+    expected = {"Ref": "ReservedConcurrency"} if reserves else None
+    assert props.get("ReservedConcurrentExecutions") == expected
+    assert str(PARAMETERS["ReservedConcurrency"]["Default"]) == "10"
 
 
 def emitted_metrics():
@@ -407,9 +426,30 @@ def emitted_metrics():
 
 
 def error_codes():
-    """The error codes the function answers with (each `code()` string in src/)."""
-    return set(re.findall(r'=> "([a-z_]+)"', "".join(
-        p.read_text() for p in (ROOT / "src").rglob("*.rs"))))
+    """The error codes the function answers with: the strings of every `fn code` in src/."""
+    codes = set()
+    for path in (ROOT / "src").rglob("*.rs"):
+        for body in re.findall(r"fn code\(.*?\n    \}\n", path.read_text(), re.S):
+            codes |= set(re.findall(r'=> "([a-z_]+)"', body))
+    return codes
+
+
+# The dimension sets src/metrics.rs declares for each metric (its `Dimensions` arrays).
+DIMENSION_SETS = {
+    "Webhooks": [{"FunctionName", "Outcome"}, {"FunctionName", "Code"}],
+    "PublishLatency": [{"FunctionName"}],
+    "NotificationFailures": [{"FunctionName"}],
+    "EnrichmentLookups": [{"FunctionName"}],
+    "EnrichmentFailures": [{"FunctionName"}],
+}
+
+
+def test_the_dimension_sets_are_the_ones_the_code_declares():
+    source = (ROOT / "src" / "metrics.rs").read_text()
+    assert "vec![json!([DIM_FUNCTION_NAME, DIM_OUTCOME])]" in source
+    assert "by_outcome.push(json!([DIM_FUNCTION_NAME, DIM_CODE]))" in source
+    assert '"Dimensions": [[DIM_FUNCTION_NAME]]' in source
+    assert set(DIMENSION_SETS) == emitted_metrics()[1]
 
 
 def alarms():
@@ -456,12 +496,15 @@ def test_alarms_on_the_functions_metrics_name_what_it_writes():
     accepts an alarm on a metric that does not exist."""
     namespace, names, dimensions = emitted_metrics()
     codes = error_codes()
-    assert {"wrong_secret", "missing_secret"} <= codes
+    assert {"wrong_secret", "missing_secret", "sns_unavailable", "qase_timeout"} <= codes
+    assert not {"published", "added"} & codes
     for name, alarm in alarms().items():
         for ns, metric, dims in metric_stats(alarm):
             if ns != namespace:
                 continue
             assert metric in names, f"{name}: {metric}"
+            # CloudWatch has a series only for a declared set of dimensions, as a whole.
+            assert {d["Name"] for d in dims} in DIMENSION_SETS[metric], f"{name}: {dims}"
             for dim in dims:
                 assert dim["Name"] in dimensions, f"{name}: {dim['Name']}"
                 if dim["Name"] == "FunctionName":
@@ -507,7 +550,7 @@ def test_dashboard_body_is_json_and_shows_what_the_issue_asks():
             previous = row
         search = json.dumps(widget["metrics"])
         if "SEARCH(" in search:
-            assert "{QaseDefectFanout,FunctionName,Code}" in search
+            shown.add(("SEARCH", search))
     assert {
         (namespace, "Webhooks"),
         (namespace, "PublishLatency"),
@@ -517,6 +560,9 @@ def test_dashboard_body_is_json_and_shows_what_the_issue_asks():
         ("AWS/Lambda", "Duration"),
         ("AWS/Lambda", "ConcurrentExecutions"),
     } <= shown
+    searches = [text for kind, text in shown if kind == "SEARCH"]
+    assert len(searches) == 1 and "{QaseDefectFanout,FunctionName,Code}" in searches[0], \
+        "a widget of the webhooks by error code"
     latency = next(w for w in widgets if "PublishLatency" in json.dumps(w["metrics"]))
     stats = {c["stat"] for row in latency["metrics"] for c in row if isinstance(c, dict)}
     assert stats == {"p50", "p99"}
