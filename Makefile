@@ -8,12 +8,14 @@ SHELL := /bin/bash
 VENV      := .venv
 VENV_BIN  := $(CURDIR)/$(VENV)/bin
 PYTHON    := $(VENV_BIN)/python
-# Each group of pinned Python tools (requirements/*.txt) comes with the targets that use it.
+# Each group of pinned Python tools (requirements/*.txt) comes with the targets that use it;
+# requirements/constraints.txt pins everything they pull in, whichever group comes first.
+CONSTRAINTS  := requirements/constraints.txt
 TEST_TOOLS   := $(VENV)/.test-tools
 LAMBDA_TOOLS := $(VENV)/.lambda-tools
 SAM_TOOLS    := $(VENV)/.sam-tools
 # The Rust toolchain rust-toolchain.toml pins, with its components and the arm64 target.
-TOOLCHAIN    := target/.toolchain-1.95.0
+TOOLCHAIN    := target/.toolchain-installed
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # cargo-lambda finds zig as `python3 -m ziglang`: the venv's python must come first on PATH.
 export PATH := $(VENV_BIN):$(PATH)
@@ -44,16 +46,17 @@ $(PYTHON):
 	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 10) and \
 	  "Python 3.10+ is needed: the pinned tools (requirements/) have no wheels for " + sys.version.split()[0])'
 	python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet pip -c $(CONSTRAINTS)
 
-$(VENV)/.%-tools: requirements/%.txt | $(PYTHON)
-	$(PYTHON) -m pip install --quiet -r $<
+$(VENV)/.%-tools: requirements/%.txt $(CONSTRAINTS) | $(PYTHON)
+	$(PYTHON) -m pip install --quiet -r $< -c $(CONSTRAINTS)
 	touch $@
 
 # `rustup toolchain install` with no argument installs what rust-toolchain.toml names,
 # including a target or component missing from an installed toolchain (plain cargo does not).
 $(TOOLCHAIN): rust-toolchain.toml
-	rustup toolchain install
+	rustup toolchain install || { echo "rustup 1.28 or newer installs rust-toolchain.toml's" \
+	  "toolchain with 'rustup toolchain install': run 'rustup self update'" >&2; exit 1; }
 	mkdir -p $(@D) && touch $@
 
 tools: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) $(SAM_TOOLS) ## Install every tool: the pinned Rust; moto, cfn-lint, pytest, cargo-lambda, zig, SAM CLI in .venv
@@ -97,14 +100,16 @@ sam-build: $(TOOLCHAIN) $(LAMBDA_TOOLS) $(SAM_TOOLS) ## `sam build` for ARCH (x8
 	sam build --parameter-overrides Architecture=$(ARCH)
 	@ls -l .aws-sam/build/WebhookFunction/bootstrap
 
-ARM64_BUILD := .aws-sam/build-arm64
-QEMU_ARM64  := qemu-aarch64 -L /usr/aarch64-linux-gnu
-arm64-check: sam-build $(TEST_TOOLS) ## `sam build` for arm64, run under qemu-user against moto; both builds' GLIBC within provided.al2023's
+LAMBDA_BUILDS := x86_64=.aws-sam/check-x86_64/WebhookFunction/bootstrap \
+                 arm64=.aws-sam/check-arm64/WebhookFunction/bootstrap
+QEMU_ARM64    := qemu-aarch64 -L /usr/aarch64-linux-gnu
+arm64-check: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) $(SAM_TOOLS) ## `sam build` for both architectures: their GLIBC within provided.al2023's, the arm64 one run under qemu-user against moto
 	command -v qemu-aarch64 >/dev/null && [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] \
 	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends qemu-user libc6-arm64-cross; }
-	sam build --parameter-overrides Architecture=arm64 --build-dir $(ARM64_BUILD)
-	LAMBDA_BUILDS="x86_64=.aws-sam/build/WebhookFunction/bootstrap arm64=$(ARM64_BUILD)/WebhookFunction/bootstrap" \
-	  QEMU_ARM64="$(QEMU_ARM64)" cargo test --quiet --features lambda-builds --test lambda_builds -- --nocapture
+	for arch in x86_64 arm64; do \
+	  sam build --parameter-overrides Architecture=$$arch --build-dir .aws-sam/check-$$arch; done
+	LAMBDA_BUILDS="$(LAMBDA_BUILDS)" QEMU_ARM64="$(QEMU_ARM64)" \
+	  cargo test --quiet --features lambda-builds --test lambda_builds -- --nocapture
 
 fuzz: $(TOOLCHAIN) ## Fuzz the parsing path for FUZZ_SECONDS (default 60) with cargo-fuzz (libFuzzer)
 	cargo fuzz --version 2>/dev/null | grep -q ' $(CARGO_FUZZ_VERSION)' \
