@@ -34,7 +34,8 @@ FUZZ_SECONDS ?= 60
 CARGO_FUZZ_VERSION := 0.13.2
 
 BENCH      := bench/target/release/runtime-bench
-BENCH_ARGS := --floor bench/target/release/bare-echo --event events/defect-created.json \
+BENCH_ARGS := --floor bench/target/release/bare-echo --floor-publish bench/target/release/floor-publish \
+              --event events/defect-created.json \
               --moto $(MOTO_SERVER)
 
 .PHONY: help tools build test lint template-check sam-build arm64-check events demo watch invoke fuzz bench bench-quick check clean

@@ -10,6 +10,7 @@ pub mod moto;
 pub mod oracle;
 pub mod qase_mock;
 pub mod runtime_api;
+pub mod throwaway_ca;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

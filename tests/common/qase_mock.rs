@@ -12,7 +12,7 @@ use qase_defect_fanout::auth::ApiToken;
 use qase_defect_fanout::enrichment::Enricher;
 use qase_defect_fanout::qase_api::QaseApi;
 
-use super::http1;
+use super::{http1, throwaway_ca};
 
 /// The token the mock accepts; any other gets 401.
 pub const TOKEN: &str = "qase-api-token-TOKEN-5150";
@@ -75,29 +75,7 @@ impl QaseMock {
     /// The same mock behind TLS: a throwaway CA issues its certificate for `localhost`; the
     /// client trusts it only when given [`Self::ca_pem`] (as it takes `AWS_CA_BUNDLE`).
     pub fn start_tls() -> Self {
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "qase-mock test CA");
-        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-        let key = rcgen::KeyPair::generate().unwrap();
-        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![leaf.der().clone()],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-            )
-            .unwrap();
-        let config = Arc::new(config);
+        let (config, ca_pem) = throwaway_ca::server("localhost");
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let recorded = seen.clone();
         let address = http1::listen(move |stream| {
@@ -109,7 +87,7 @@ impl QaseMock {
         });
         Self {
             url: format!("https://localhost:{}/v1", address.port()),
-            ca_pem: Some(ca.pem().into_bytes()),
+            ca_pem: Some(ca_pem.into_bytes()),
             seen,
         }
     }

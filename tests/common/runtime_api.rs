@@ -111,6 +111,30 @@ impl RuntimeApi {
 }
 
 impl RuntimeApi {
+    /// As [`Self::wait_done`], and then until the function is back in `/next` (idle: what it
+    /// does after posting its last answer belongs to that answer). `make bench` measures CPU
+    /// between such points.
+    pub fn wait_done_idle(&self, n: usize, timeout: Duration) -> Option<Log> {
+        let (lock, cvar) = &*self.state;
+        let deadline = Instant::now() + timeout;
+        let mut guard = lock.lock().unwrap();
+        let idle = |log: &Log| {
+            log.done.len() >= n
+                && log
+                    .done
+                    .last()
+                    .is_none_or(|d| log.next_at.last().is_some_and(|next| *next >= d.at))
+        };
+        while !idle(&guard.1) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            guard = cvar.wait_timeout(guard, left).unwrap().0;
+        }
+        Some(std::mem::take(&mut guard.1))
+    }
+
     /// As [`Self::wait_done`], but stops as soon as `child` (the bootstrap) is gone.
     pub fn wait_answered_by(&self, child: &mut Child, n: usize, timeout: Duration) -> Option<Log> {
         let deadline = Instant::now() + timeout;
@@ -135,6 +159,7 @@ fn serve(stream: TcpStream, state: &Shared) {
         if path.ends_with("/invocation/next") {
             let mut guard = lock.lock().unwrap();
             guard.1.next_at.push(now);
+            cvar.notify_all(); // for wait_done_idle
             let event = loop {
                 if let Some(event) = guard.0.pop_front() {
                     break event;

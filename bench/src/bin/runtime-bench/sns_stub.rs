@@ -1,0 +1,159 @@
+//! The SNS stub the subjects publish to: answers every `Publish` at once, and checks and
+//! counts it first, so a floor that does not really publish cannot pass for one. Plain HTTP,
+//! or TLS with a throwaway CA (the TLS pass), the certificate naming `127.0.0.1`.
+
+use std::io::{BufReader, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::{http1, throwaway_ca};
+
+/// What every `Publish` must be.
+pub struct Expected {
+    /// The events topic's ARN: its message is the webhook body, byte for byte.
+    pub topic: &'static str,
+    /// The notifications topic's ARN: any non-empty message.
+    pub notification_topic: &'static str,
+    /// The webhook body the events topic must carry.
+    pub body: String,
+}
+
+/// Publishes counted per topic, and the first wrong request seen.
+#[derive(Default)]
+pub struct Counts {
+    pub events: AtomicU64,
+    pub notifications: AtomicU64,
+    pub wrong: Mutex<Option<String>>,
+}
+
+impl Counts {
+    /// (events, notifications) published so far; panics if any request was wrong.
+    pub fn take(&self) -> (u64, u64) {
+        if let Some(wrong) = self.wrong.lock().unwrap().take() {
+            panic!("the SNS stub got a wrong request: {wrong}");
+        }
+        (
+            self.events.swap(0, Ordering::Relaxed),
+            self.notifications.swap(0, Ordering::Relaxed),
+        )
+    }
+}
+
+/// A running stub: its endpoint URL, the CA file to trust (TLS only) and its counts.
+pub struct Stub {
+    pub url: String,
+    pub ca_file: Option<std::path::PathBuf>,
+    pub counts: Arc<Counts>,
+}
+
+impl Stub {
+    /// A stub on plain HTTP.
+    pub fn start(expected: Arc<Expected>) -> Self {
+        let counts = Arc::new(Counts::default());
+        let counted = counts.clone();
+        let address = http1::listen(move |stream| {
+            let _ = stream.set_nodelay(true);
+            serve(&mut BufReader::new(stream), &expected, &counted);
+        });
+        Self {
+            url: format!("http://{address}"),
+            ca_file: None,
+            counts,
+        }
+    }
+
+    /// A stub behind TLS: a throwaway CA issues its certificate for the IP address
+    /// `127.0.0.1`; its PEM is written to `ca_file`, which the subjects get as `AWS_CA_BUNDLE`.
+    pub fn start_tls(expected: Arc<Expected>, ca_file: &std::path::Path) -> Self {
+        let (config, ca_pem) = throwaway_ca::server("127.0.0.1");
+        std::fs::write(ca_file, ca_pem).unwrap();
+        let counts = Arc::new(Counts::default());
+        let counted = counts.clone();
+        let address = http1::listen(move |stream| {
+            let _ = stream.set_nodelay(true);
+            let Ok(connection) = rustls::ServerConnection::new(config.clone()) else {
+                return;
+            };
+            let tls = rustls::StreamOwned::new(connection, stream);
+            serve(&mut BufReader::new(tls), &expected, &counted);
+        });
+        Self {
+            url: format!("https://{address}"),
+            ca_file: Some(ca_file.to_owned()),
+            counts,
+        }
+    }
+}
+
+/// Serves one connection, keep-alive: checks, counts, answers.
+fn serve<S: Read + Write>(reader: &mut BufReader<S>, expected: &Expected, counts: &Counts) {
+    let mut n = 0u64;
+    while let Some(request) = http1::read_request(reader) {
+        n += 1;
+        let answer = match check(&request, expected) {
+            Ok(events) => {
+                let counter = if events {
+                    &counts.events
+                } else {
+                    &counts.notifications
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                let body = format!(
+                    "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\">\
+                     <PublishResult><MessageId>00000000-0000-0000-0000-{n:012}</MessageId>\
+                     </PublishResult><ResponseMetadata><RequestId>r-{n}</RequestId>\
+                     </ResponseMetadata></PublishResponse>"
+                );
+                ("200 OK", body)
+            }
+            Err(wrong) => {
+                counts.wrong.lock().unwrap().get_or_insert(wrong.clone());
+                let body = format!(
+                    "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidParameter</Code>\
+                     <Message>{wrong}</Message></Error></ErrorResponse>"
+                );
+                ("400 Bad Request", body)
+            }
+        };
+        let xml = "content-type: text/xml\r\n";
+        if !http1::respond(reader.get_mut(), answer.0, xml, answer.1.as_bytes()) {
+            return;
+        }
+        let _ = reader.get_mut().flush();
+    }
+}
+
+/// Whether `request` is a signed `Publish` to one of the two topics with the right message:
+/// `Ok(true)` for the events topic, `Ok(false)` for the notifications topic.
+fn check(request: &http1::Request, expected: &Expected) -> Result<bool, String> {
+    let signed = request
+        .header("authorization")
+        .is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256 Credential="));
+    if !signed {
+        return Err("not signed with SigV4".to_owned());
+    }
+    let form: Vec<(String, String)> = form_urlencoded::parse(&request.body).into_owned().collect();
+    let field = |name: &str| {
+        form.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    if field("Action") != Some("Publish") {
+        return Err(format!("Action is {:?}", field("Action")));
+    }
+    if field("MessageAttributes.entry.1.Name").is_none() {
+        return Err("no message attributes".to_owned());
+    }
+    let message = field("Message").unwrap_or_default();
+    match field("TopicArn") {
+        Some(topic) if topic == expected.topic => {
+            if message == expected.body {
+                Ok(true)
+            } else {
+                Err("the events topic's message is not the webhook body".to_owned())
+            }
+        }
+        Some(topic) if topic == expected.notification_topic && !message.is_empty() => Ok(false),
+        other => Err(format!("TopicArn {other:?} with message {message:?}")),
+    }
+}
