@@ -139,7 +139,11 @@ impl Publisher {
         )?;
         let (instructions, _) = sign(signable, &params)?.into_parts();
         instructions.apply_to_request_http1x(&mut request);
-        let response = self.client.request(request).await.map_err(|e| format!("{e:?}"))?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
         let ok = response.status().is_success();
         let xml = response.into_body().collect().await?.to_bytes();
         let xml = std::str::from_utf8(&xml)?;

@@ -15,7 +15,10 @@
 //! HTTP, and behind TLS for the TLS pass), or moto (realism).
 //!
 //! Usage: runtime-bench --function PATH --floor PATH --floor-publish PATH --event FILE
-//!        [--moto PATH] [--zip LABEL=PATH]... [--quick] [--json OUT]
+//!        [--compare PATH] [--moto PATH] [--zip LABEL=PATH]... [--quick] [--json OUT]
+//!
+//! `--compare` measures a second build of the function beside the first, in the same blocks:
+//! how the levers in the README's Performance section were judged.
 
 mod measure;
 mod moto;
@@ -61,6 +64,8 @@ struct Args {
     function: PathBuf,
     floor: PathBuf,
     floor_publish: PathBuf,
+    /// A second build of the function, measured beside it (A/B of a change).
+    compare: Option<PathBuf>,
     event: PathBuf,
     moto: Option<PathBuf>,
     zips: Vec<(String, PathBuf)>,
@@ -73,6 +78,7 @@ fn args() -> Args {
         function: PathBuf::new(),
         floor: PathBuf::new(),
         floor_publish: PathBuf::new(),
+        compare: None,
         event: PathBuf::new(),
         moto: None,
         zips: Vec::new(),
@@ -87,6 +93,7 @@ fn args() -> Args {
             "--floor" => args.floor = value().into(),
             "--floor-publish" => args.floor_publish = value().into(),
             "--event" => args.event = value().into(),
+            "--compare" => args.compare = Some(value().into()),
             "--moto" => args.moto = Some(value().into()),
             "--json" => args.json = value().into(),
             "--quick" => args.quick = true,
@@ -120,6 +127,9 @@ enum Column {
     FloorTwoTls,
     OnTls,
     OnMoto,
+    /// `--compare`'s binary (an A/B of a change), notifications off and on.
+    OffCompared,
+    OnCompared,
 }
 
 impl Column {
@@ -134,6 +144,8 @@ impl Column {
             Self::FloorTwoTls => "P2, TLS",
             Self::OnTls => "B, TLS",
             Self::OnMoto => "B, moto SNS",
+            Self::OffCompared => "--compare, notifications off (A')",
+            Self::OnCompared => "--compare, notifications on (B')",
         }
     }
 
@@ -148,6 +160,8 @@ impl Column {
             Self::FloorTwoTls => "floor_publish_2_tls",
             Self::OnTls => "function_notifications_on_tls",
             Self::OnMoto => "function_notifications_on_moto",
+            Self::OffCompared => "compared_notifications_off",
+            Self::OnCompared => "compared_notifications_on",
         }
     }
 }
@@ -214,13 +228,14 @@ fn main() {
             Column::FloorOne | Column::FloorTwo => (&args.floor_publish, false),
             Column::FloorTwoTls => (&args.floor_publish, true),
             Column::OnTls => (&args.function, true),
+            Column::OffCompared | Column::OnCompared => (args.compare.as_ref().unwrap(), false),
             _ => (&args.function, false),
         };
         Subject {
             binary,
             expect: match column {
                 Column::Echo => &["\"routeKey\""],
-                Column::FloorOne | Column::Off => accepted,
+                Column::FloorOne | Column::Off | Column::OffCompared => accepted,
                 _ => both,
             },
             sns: if column == Column::Echo {
@@ -232,12 +247,15 @@ fn main() {
             } else {
                 stub(tls)
             },
-            notifications: !matches!(column, Column::Echo | Column::FloorOne | Column::Off),
+            notifications: !matches!(
+                column,
+                Column::Echo | Column::FloorOne | Column::Off | Column::OffCompared
+            ),
             qase_url: (column == Column::Enriched).then_some(qase_url.as_str()),
         }
     };
 
-    let main_columns = [
+    let mut main_columns = vec![
         Column::Echo,
         Column::FloorOne,
         Column::FloorTwo,
@@ -245,6 +263,9 @@ fn main() {
         Column::On,
         Column::Enriched,
     ];
+    if args.compare.is_some() {
+        main_columns.extend([Column::OffCompared, Column::OnCompared]);
+    }
     let subjects: Vec<Subject> = main_columns.iter().map(|c| subject(*c)).collect();
     let mut figures: Vec<(Column, Figures)> = main_columns
         .into_iter()
@@ -279,7 +300,7 @@ fn main() {
             ca_file: None,
             counts: None,
         };
-        let measured = measure(&[on_moto], &event, moto_colds, moto_warms, 5)[0];
+        let measured = measure(&[on_moto], &event, moto_colds, moto_warms, 5).remove(0);
         figures.push((Column::OnMoto, measured));
     }
 
@@ -288,7 +309,7 @@ fn main() {
 
 fn report(args: &Args, figures: &[(Column, Figures)], runs: (usize, usize, usize), lookups: u64) {
     let (colds, warms, blocks) = runs;
-    let of = |column: Column| figures.iter().find(|(c, _)| *c == column).map(|(_, f)| *f);
+    let of = |column: Column| figures.iter().find(|(c, _)| *c == column).map(|(_, f)| f);
     println!(
         "\n{} on {}: {colds} cold starts and {warms} warm invocations ({blocks} blocks, taken \
          in turns) per subject against an SNS stub that checks and counts every Publish; TLS \
@@ -388,6 +409,27 @@ fn report(args: &Args, figures: &[(Column, Figures)], runs: (usize, usize, usize
             bound: Bound::RatioTo(Column::FloorTwoTls, Some(1.5)),
         },
         Goal {
+            what: "warm CPU per webhook",
+            column: Column::OffCompared,
+            figure: cpu,
+            unit: "µs",
+            bound: Bound::RatioTo(Column::FloorOne, Some(1.5)),
+        },
+        Goal {
+            what: "warm CPU per webhook",
+            column: Column::OnCompared,
+            figure: cpu,
+            unit: "µs",
+            bound: Bound::RatioTo(Column::FloorTwo, Some(1.5)),
+        },
+        Goal {
+            what: "warm CPU per webhook, --compare against the function",
+            column: Column::OnCompared,
+            figure: cpu,
+            unit: "µs",
+            bound: Bound::RatioTo(Column::On, None),
+        },
+        Goal {
             what: "warm latency p99",
             column: Column::On,
             figure: |f| f.warm_p99_us,
@@ -407,15 +449,22 @@ fn report(args: &Args, figures: &[(Column, Figures)], runs: (usize, usize, usize
     );
     let mut json_goals = Vec::new();
     for goal in &goals {
-        let Some(value) = of(goal.column).map(|f| (goal.figure)(&f)) else {
+        let Some(value) = of(goal.column).map(|f| (goal.figure)(f)) else {
             continue;
         };
         let (against, reference, ratio, target, met) = match goal.bound {
             Bound::RatioTo(column, at_most) => {
-                let Some(reference) = of(column).map(|f| (goal.figure)(&f)) else {
+                let Some(other) = of(column) else {
                     continue;
                 };
-                let ratio = value / reference;
+                let reference = (goal.figure)(other);
+                // CPU: the median of the block-by-block ratios (the same block of both ran
+                // at about the same time); anything else: the ratio of the two figures.
+                let ratio = if goal.unit == "µs" && goal.what.starts_with("warm CPU") {
+                    of(goal.column).unwrap().cpu_ratio_to(other)
+                } else {
+                    value / reference
+                };
                 let target = at_most.map_or("-".to_owned(), |r| format!("≤ {r} ×"));
                 (
                     column.label(),
@@ -454,6 +503,10 @@ fn report(args: &Args, figures: &[(Column, Figures)], runs: (usize, usize, usize
         }));
     }
 
+    println!(
+        "\nWarm CPU ratios are the median of block-by-block ratios (block i of every subject \
+         ran at about the same time).\n"
+    );
     let floor_size = size_mb(&args.floor).unwrap_or(f64::NAN);
     let ours_size = size_mb(&args.function).unwrap_or(f64::NAN);
     println!(

@@ -33,7 +33,7 @@ pub struct Subject<'a> {
 }
 
 /// What one subject measured.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Figures {
     pub init_median_ms: f64,
     pub init_max_ms: f64,
@@ -46,7 +46,25 @@ pub struct Figures {
     /// The same, lowest and highest block.
     pub cpu_min_us: f64,
     pub cpu_max_us: f64,
+    /// CPU per invocation of each block, µs, in block order: block `i` of every subject ran
+    /// at about the same time, so ratios are best taken block by block.
+    pub cpu_blocks: Vec<f64>,
     pub peak_rss_mb: f64,
+}
+
+impl Figures {
+    /// The median over blocks of this subject's CPU per webhook over `other`'s in the same
+    /// block: background load on this shared machine hits both sides of each ratio alike.
+    pub fn cpu_ratio_to(&self, other: &Figures) -> f64 {
+        let mut ratios: Vec<f64> = self
+            .cpu_blocks
+            .iter()
+            .zip(&other.cpu_blocks)
+            .map(|(a, b)| a / b)
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        percentile(&ratios, 0.5)
+    }
 }
 
 fn spawn(subject: &Subject, runtime: &RuntimeApi) -> Child {
@@ -276,6 +294,7 @@ pub fn measure(
             let rss = peak_rss_kib(process.child.id());
             stop(process.child);
             subject.check_published(colds + 1 + warms);
+            let cpu_blocks = process.cpu_blocks.clone();
             for v in [
                 &mut *inits,
                 &mut *totals,
@@ -295,6 +314,7 @@ pub fn measure(
                 cpu_us: percentile(&process.cpu_blocks, 0.5),
                 cpu_min_us: process.cpu_blocks[0],
                 cpu_max_us: *process.cpu_blocks.last().unwrap(),
+                cpu_blocks,
                 peak_rss_mb: rss as f64 / 1024.0,
             }
         })
