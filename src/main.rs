@@ -13,10 +13,6 @@ use qase_defect_fanout::lambda::{self, App};
 use qase_defect_fanout::metrics::Emf;
 use qase_defect_fanout::qase_api::QaseApi;
 
-/// The allocator: see Cargo.toml and the README's Performance section.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();

@@ -517,9 +517,10 @@ fn report(args: &Args, figures: &[(Column, Figures)], runs: (usize, usize, usize
     for (label, path) in &args.zips {
         if let Some(size) = size_mb(path) {
             let met = size <= 2.5;
+            // The 2.5 MB target was traded for warm CPU (opt-level 3; README, Performance).
             println!(
                 "| deploy zip, {label} | function | {size:.2} MB | - | - | ≤ 2.5 MB | {} |",
-                if met { "yes" } else { "**no**" }
+                if met { "yes" } else { "no: traded for CPU (opt-level 3)" }
             );
             zips.push(
                 serde_json::json!({"label": label, "mb": size, "bound": "≤ 2.5 MB", "met": met}),
