@@ -215,7 +215,10 @@ impl Publisher {
             }
             None => (events.await?, None),
         };
-        let body = json!({"message_id": message_id, "notification_id": notification_id});
+        let mut body = json!({ "message_id": message_id });
+        if let Some(id) = notification_id {
+            body["notification_id"] = json!(id);
+        }
         Ok(json!({"statusCode": 202, "body": body.to_string()}))
     }
 }

@@ -138,7 +138,8 @@ fn thread_cpu_ns(pid: u32) -> HashMap<u32, u64> {
 fn cpu_between(before: &HashMap<u32, u64>, after: &HashMap<u32, u64>) -> u64 {
     after
         .iter()
-        .map(|(tid, ns)| ns - before.get(tid).copied().unwrap_or(0))
+        // saturating: a thread id reused in between must not wrap.
+        .map(|(tid, ns)| ns.saturating_sub(before.get(tid).copied().unwrap_or(0)))
         .sum()
 }
 
@@ -246,7 +247,16 @@ impl WarmProcess {
             .runtime
             .wait_done_idle(n, Duration::from_secs(300))
             .expect("a warm block is answered within 300 s");
-        let cpu = cpu_between(&before, &thread_cpu_ns(self.child.id()));
+        let after = thread_cpu_ns(self.child.id());
+        assert!(
+            !after.is_empty(),
+            "no /proc/<pid>/task/*/schedstat: this kernel has no scheduler statistics"
+        );
+        let cpu = cpu_between(&before, &after);
+        assert!(
+            cpu > 0,
+            "{n} invocations took no CPU time: the counters are not running"
+        );
         subject.check_answers(&log);
         #[allow(clippy::cast_precision_loss)]
         self.cpu_blocks.push(cpu as f64 / 1e3 / n as f64);

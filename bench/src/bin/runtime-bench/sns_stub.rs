@@ -8,6 +8,17 @@ use std::sync::{Arc, Mutex};
 
 use crate::{http1, throwaway_ca};
 
+/// The attributes every `Publish` of the bench's `defect.created` event must carry.
+const ROUTING_ATTRIBUTES: &[&str] = &[
+    "event_name",
+    "entity",
+    "action",
+    "project_code",
+    "entity_id",
+    "severity",
+    "team_member_id",
+];
+
 /// What every `Publish` must be.
 pub struct Expected {
     /// The events topic's ARN: its message is the webhook body, byte for byte.
@@ -141,8 +152,20 @@ fn check(request: &http1::Request, expected: &Expected) -> Result<bool, String> 
     if field("Action") != Some("Publish") {
         return Err(format!("Action is {:?}", field("Action")));
     }
-    if field("MessageAttributes.entry.1.Name").is_none() {
-        return Err("no message attributes".to_owned());
+    // The routing attributes the function sends for the bench's event, and a subject: the
+    // floor must send as much as the function does.
+    let names: Vec<&str> = form
+        .iter()
+        .filter(|(n, _)| n.starts_with("MessageAttributes.entry.") && n.ends_with(".Name"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    for name in ROUTING_ATTRIBUTES {
+        if !names.contains(name) {
+            return Err(format!("no {name} attribute (sent: {names:?})"));
+        }
+    }
+    if field("Subject").is_none_or(str::is_empty) {
+        return Err("no Subject".to_owned());
     }
     let message = field("Message").unwrap_or_default();
     match field("TopicArn") {
