@@ -96,10 +96,16 @@ impl RuntimeApi {
     /// Waits until `n` invocations are answered (or `timeout`), then answers the log. `None`
     /// on timeout, with what was seen by then left in place.
     pub fn wait_done(&self, n: usize, timeout: Duration) -> Option<Log> {
+        self.wait_for(timeout, |log| log.done.len() >= n)
+    }
+
+    /// Waits until `ready` holds for the log (or `timeout`), then takes the log. `None` on
+    /// timeout, with what was seen by then left in place.
+    fn wait_for(&self, timeout: Duration, ready: impl Fn(&Log) -> bool) -> Option<Log> {
         let (lock, cvar) = &*self.state;
         let deadline = Instant::now() + timeout;
         let mut guard = lock.lock().unwrap();
-        while guard.1.done.len() < n {
+        while !ready(&guard.1) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return None;
@@ -115,24 +121,13 @@ impl RuntimeApi {
     /// does after posting its last answer belongs to that answer). `make bench` measures CPU
     /// between such points.
     pub fn wait_done_idle(&self, n: usize, timeout: Duration) -> Option<Log> {
-        let (lock, cvar) = &*self.state;
-        let deadline = Instant::now() + timeout;
-        let mut guard = lock.lock().unwrap();
-        let idle = |log: &Log| {
+        self.wait_for(timeout, |log| {
             log.done.len() >= n
                 && log
                     .done
                     .last()
                     .is_none_or(|d| log.next_at.last().is_some_and(|next| *next >= d.at))
-        };
-        while !idle(&guard.1) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            guard = cvar.wait_timeout(guard, left).unwrap().0;
-        }
-        Some(std::mem::take(&mut guard.1))
+        })
     }
 
     /// As [`Self::wait_done`], but stops as soon as `child` (the bootstrap) is gone.

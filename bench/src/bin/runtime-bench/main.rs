@@ -179,6 +179,9 @@ struct Goal {
 enum Bound {
     /// A ratio to another column's figure, at most this much (`None`: shown, not a target).
     RatioTo(Column, Option<f64>),
+    /// The same for warm CPU, taken block by block: the median of the ratios of the two
+    /// subjects' blocks, which ran at about the same time ([`Figures::cpu_ratio_to`]).
+    CpuRatioTo(Column, Option<f64>),
     AtMost(f64),
 }
 
@@ -387,56 +390,56 @@ fn report(args: &Args, figures: &[(Column, Figures)], runs: (usize, usize, usize
             column: Column::Off,
             figure: cpu,
             unit: "µs",
-            bound: Bound::RatioTo(Column::FloorOne, Some(1.5)),
+            bound: Bound::CpuRatioTo(Column::FloorOne, Some(1.5)),
         },
         Goal {
             what: "warm CPU per webhook",
             column: Column::On,
             figure: cpu,
             unit: "µs",
-            bound: Bound::RatioTo(Column::FloorTwo, Some(1.5)),
+            bound: Bound::CpuRatioTo(Column::FloorTwo, Some(1.5)),
         },
         Goal {
             what: "warm CPU per webhook",
             column: Column::Enriched,
             figure: cpu,
             unit: "µs",
-            bound: Bound::RatioTo(Column::FloorTwo, None),
+            bound: Bound::CpuRatioTo(Column::FloorTwo, None),
         },
         Goal {
             what: "warm CPU per webhook, TLS",
             column: Column::OnTls,
             figure: cpu,
             unit: "µs",
-            bound: Bound::RatioTo(Column::FloorTwoTls, Some(1.5)),
+            bound: Bound::CpuRatioTo(Column::FloorTwoTls, Some(1.5)),
         },
         Goal {
             what: "warm CPU per webhook",
             column: Column::OffCompared,
             figure: cpu,
             unit: "µs",
-            bound: Bound::RatioTo(Column::FloorOne, Some(1.5)),
+            bound: Bound::CpuRatioTo(Column::FloorOne, Some(1.5)),
         },
         Goal {
             what: "warm CPU per webhook",
             column: Column::OnCompared,
             figure: cpu,
             unit: "µs",
-            bound: Bound::RatioTo(Column::FloorTwo, Some(1.5)),
+            bound: Bound::CpuRatioTo(Column::FloorTwo, Some(1.5)),
         },
         Goal {
             what: "warm CPU per webhook, --compare against the function",
             column: Column::OffCompared,
             figure: cpu,
             unit: "µs",
-            bound: Bound::RatioTo(Column::Off, None),
+            bound: Bound::CpuRatioTo(Column::Off, None),
         },
         Goal {
             what: "warm CPU per webhook, --compare against the function",
             column: Column::OnCompared,
             figure: cpu,
             unit: "µs",
-            bound: Bound::RatioTo(Column::On, None),
+            bound: Bound::CpuRatioTo(Column::On, None),
         },
         Goal {
             what: "warm latency p50",
@@ -476,17 +479,14 @@ fn report(args: &Args, figures: &[(Column, Figures)], runs: (usize, usize, usize
             continue;
         };
         let (against, reference, ratio, target, met) = match goal.bound {
-            Bound::RatioTo(column, at_most) => {
+            Bound::RatioTo(column, at_most) | Bound::CpuRatioTo(column, at_most) => {
                 let Some(other) = of(column) else {
                     continue;
                 };
                 let reference = (goal.figure)(other);
-                // CPU: the median of the block-by-block ratios (the same block of both ran
-                // at about the same time); anything else: the ratio of the two figures.
-                let ratio = if goal.unit == "µs" && goal.what.starts_with("warm CPU") {
-                    of(goal.column).unwrap().cpu_ratio_to(other)
-                } else {
-                    value / reference
+                let ratio = match goal.bound {
+                    Bound::CpuRatioTo(..) => of(goal.column).unwrap().cpu_ratio_to(other),
+                    _ => value / reference,
                 };
                 let target = at_most.map_or("-".to_owned(), |r| format!("≤ {r} ×"));
                 (
