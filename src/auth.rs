@@ -13,16 +13,37 @@ use subtle::ConstantTimeEq;
 /// The request header in which Qase echoes the webhook's secret (matched case-insensitively).
 pub const SECRET_HEADER: &str = "x-qase-secret";
 
+/// The fewest characters a webhook secret may have. The template's `QaseWebhookSecret`
+/// states the same minimum (`AllowedPattern`), and a test keeps the two equal; this one also
+/// holds for a secret read from Secrets Manager, which the template cannot see.
+pub const MIN_SECRET_CHARS: usize = 16;
+
 /// The shared secret Qase echoes in [`SECRET_HEADER`]. Its `Debug` output is redacted and
 /// it is compared in constant time.
 #[derive(Clone)]
 pub struct Secret(Box<[u8]>);
 
+/// Why a value cannot be the webhook secret. The message never holds the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WeakSecret {
+    /// Empty, or only whitespace: it would admit a request with a blank header.
+    #[error("the secret is blank")]
+    Blank,
+    /// Fewer than [`MIN_SECRET_CHARS`] characters: guessable.
+    #[error("the secret has fewer than {MIN_SECRET_CHARS} characters")]
+    TooShort,
+}
+
 impl Secret {
-    /// Wraps a secret value. An empty value is refused (it would match a blank header).
-    #[must_use]
-    pub fn new(value: &str) -> Option<Self> {
-        (!value.is_empty()).then(|| Self(value.as_bytes().into()))
+    /// Wraps a secret value: at least [`MIN_SECRET_CHARS`] characters, not all whitespace.
+    pub fn new(value: &str) -> Result<Self, WeakSecret> {
+        if value.trim().is_empty() {
+            return Err(WeakSecret::Blank);
+        }
+        if value.chars().count() < MIN_SECRET_CHARS {
+            return Err(WeakSecret::TooShort);
+        }
+        Ok(Self(value.as_bytes().into()))
     }
 
     /// Whether `candidate` is exactly the secret, compared in constant time for a given length.
@@ -119,18 +140,43 @@ mod tests {
 
     #[test]
     fn secret_matches_only_the_exact_bytes() {
-        let secret = Secret::new("s3cr3t").unwrap();
-        assert!(secret.matches(b"s3cr3t"));
-        for wrong in [&b""[..], b"s3cr3", b"s3cr3t ", b"S3CR3T", b"s3cr3u"] {
+        let secret = Secret::new("s3cr3t-s3cr3t-42").unwrap();
+        assert!(secret.matches(b"s3cr3t-s3cr3t-42"));
+        for wrong in [
+            &b""[..],
+            b"s3cr3t-s3cr3t-4",
+            b"s3cr3t-s3cr3t-42 ",
+            b"S3CR3T-S3CR3T-42",
+            b"s3cr3t-s3cr3t-43",
+        ] {
             assert!(!secret.matches(wrong), "{wrong:?}");
         }
     }
 
     #[test]
-    fn secret_refuses_an_empty_value_and_redacts_debug() {
-        assert!(Secret::new("").is_none());
-        let shown = format!("{:?}", Secret::new("hunter2").unwrap());
+    fn secret_refuses_a_blank_or_short_value_and_redacts_debug() {
+        for blank in ["", "   ", "\t\n", &" ".repeat(40)] {
+            assert_eq!(
+                Secret::new(blank).err(),
+                Some(WeakSecret::Blank),
+                "{blank:?}"
+            );
+        }
+        // 15 and 16 characters; 16 characters of two bytes each (32 bytes) are still 16.
+        assert_eq!(
+            Secret::new("abcdefghijklmno").err(),
+            Some(WeakSecret::TooShort)
+        );
+        assert!(Secret::new("abcdefghijklmnop").is_ok());
+        assert_eq!(
+            Secret::new(&"é".repeat(15)).err(),
+            Some(WeakSecret::TooShort)
+        );
+        assert!(Secret::new(&"é".repeat(16)).is_ok());
+        let shown = format!("{:?}", Secret::new("hunter2-hunter2-hunter2").unwrap());
         assert!(!shown.contains("hunter2"), "{shown}");
+        let why = WeakSecret::TooShort.to_string();
+        assert_eq!(why, "the secret has fewer than 16 characters");
     }
 
     #[test]
@@ -145,13 +191,14 @@ mod tests {
 
     #[test]
     fn exactly_one_matching_secret_header_is_let_in() {
-        let secret = Secret::new("s3cr3t").unwrap();
+        const GOOD: &str = "s3cr3t-s3cr3t-42";
+        let secret = Secret::new(GOOD).unwrap();
         let check = |values: &[&str]| check_secret(&secret, values.iter().map(|v| v.as_bytes()));
-        assert_eq!(check(&["s3cr3t"]), Ok(()));
+        assert_eq!(check(&[GOOD]), Ok(()));
         assert_eq!(check(&[]), Err(AuthError::MissingSecret));
         assert_eq!(check(&["nope"]), Err(AuthError::WrongSecret));
-        assert_eq!(check(&["s3cr3t", "s3cr3t"]), Err(AuthError::WrongSecret));
-        assert_eq!(check(&["nope", "s3cr3t"]), Err(AuthError::WrongSecret));
+        assert_eq!(check(&[GOOD, GOOD]), Err(AuthError::WrongSecret));
+        assert_eq!(check(&["nope", GOOD]), Err(AuthError::WrongSecret));
     }
 
     #[test]

@@ -12,8 +12,9 @@ use std::fmt;
 use std::path::PathBuf;
 
 use ipnet::IpNet;
+use lambda_http::tracing::level_filters::LevelFilter;
 
-use crate::auth::{ApiToken, Secret};
+use crate::auth::{ApiToken, Secret, WeakSecret};
 
 /// The SNS topic to publish to (required).
 pub const ENV_TOPIC_ARN: &str = "TOPIC_ARN";
@@ -57,6 +58,15 @@ pub const ENV_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
 /// `AWS_ENDPOINT_URL` and every `AWS_ENDPOINT_URL_<SERVICE>`: where AWS calls go instead.
 pub const ENV_ENDPOINT_URL_PREFIX: &str = "AWS_ENDPOINT_URL";
 
+/// Lambda's advanced logging controls: the level the function is deployed with
+/// (`LoggingConfig.ApplicationLogLevel`: `TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`, `FATAL`).
+pub const ENV_LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
+/// Lambda's advanced logging controls: `JSON` for one JSON object per line.
+pub const ENV_LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
+/// `tracing` directives such as `info,aws_smithy_runtime=debug`; also the level when
+/// [`ENV_LOG_LEVEL`] is unset (as `lambda_http`'s default subscriber reads them).
+pub const ENV_RUST_LOG: &str = "RUST_LOG";
+
 /// A configuration value is missing or malformed.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -71,6 +81,60 @@ pub enum ConfigError {
         /// What is wrong with its value (never the value itself, which may be secret).
         reason: &'static str,
     },
+    /// The webhook secret is blank or too short to guard the endpoint.
+    #[error("{name} is invalid")]
+    WeakSecret {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it (never the value).
+        #[source]
+        source: WeakSecret,
+    },
+}
+
+/// How the function logs: read before anything else, so that a configuration error is
+/// logged like every other line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// The level of every target no directive names: [`ENV_LOG_LEVEL`], else
+    /// [`ENV_RUST_LOG`] when it is a bare level, else `INFO` (`FATAL` is `ERROR`: `tracing` has
+    /// no level above it).
+    pub level: LevelFilter,
+    /// [`ENV_RUST_LOG`]'s directives, applied on top of `level`.
+    pub directives: String,
+    /// One JSON object per line ([`ENV_LOG_FORMAT`] is `JSON`), else text.
+    pub json: bool,
+}
+
+impl LogConfig {
+    /// Reads the process environment.
+    #[must_use]
+    pub fn from_env() -> Self {
+        Self::from_vars(process_vars())
+    }
+
+    /// Reads the logging variables from `vars` (name, value).
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let vars: BTreeMap<String, String> = vars.into_iter().collect();
+        let get = |name: &str| vars.get(name).map(String::as_str).filter(|v| !v.is_empty());
+        let level = match get(ENV_LOG_LEVEL).or(get(ENV_RUST_LOG)) {
+            Some(text) if text.eq_ignore_ascii_case("fatal") => LevelFilter::ERROR,
+            Some(text) => text.parse().unwrap_or(LevelFilter::INFO),
+            None => LevelFilter::INFO,
+        };
+        Self {
+            level,
+            directives: get(ENV_RUST_LOG).unwrap_or_default().to_owned(),
+            json: get(ENV_LOG_FORMAT).is_some_and(|f| f.eq_ignore_ascii_case("json")),
+        }
+    }
+}
+
+/// The process environment, but for variables whose name or value is not UTF-8: those are not
+/// ours, and are skipped rather than read with a panic.
+fn process_vars() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
 }
 
 /// A parsed SNS topic ARN: `arn:<partition>:sns:<region>:<account>:<name>`.
@@ -220,12 +284,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads the process environment (variables whose name or value is not UTF-8 are not ours,
-    /// and are skipped rather than read with a panic).
+    /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(std::env::vars_os().filter_map(|(name, value)| {
-            Some((name.into_string().ok()?, value.into_string().ok()?))
-        }))
+        Self::from_vars(process_vars())
     }
 
     /// Reads configuration from `vars` (name, value), so tests need not touch the real
@@ -268,7 +329,12 @@ impl Config {
         };
         let secret = match (get(ENV_SECRET), get(ENV_SECRET_ARN), disabled) {
             (Some(value), None, false) => {
-                SecretSource::Value(Secret::new(&value).expect("value is non-empty"))
+                SecretSource::Value(Secret::new(&value).map_err(|source| {
+                    ConfigError::WeakSecret {
+                        name: ENV_SECRET,
+                        source,
+                    }
+                })?)
             }
             (None, Some(arn), false) => {
                 let (arn, region) = secrets_manager_arn(ENV_SECRET_ARN, &arn)?;
@@ -443,6 +509,7 @@ mod tests {
     use super::*;
 
     const ARN: &str = "arn:aws:sns:eu-west-1:123456789012:qase-defects";
+    const SECRET: &str = "s3cr3t-s3cr3t-42";
 
     /// Credentials Lambda always provides, plus `vars`.
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -460,32 +527,82 @@ mod tests {
 
     #[test]
     fn reads_topic_and_secret() {
-        let c = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET, "s3cr3t")]).unwrap();
+        let c = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET, SECRET)]).unwrap();
         assert_eq!(c.topic.as_str(), ARN);
         assert_eq!(c.topic.region(), "eu-west-1");
         assert!(!c.topic.is_fifo());
         let SecretSource::Value(secret) = c.secret else {
             panic!("{:?}", c.secret)
         };
-        assert!(secret.matches(b"s3cr3t"));
+        assert!(secret.matches(SECRET.as_bytes()));
+    }
+
+    #[test]
+    fn a_blank_or_short_secret_is_refused_naming_the_variable_never_the_value() {
+        for (value, why) in [
+            ("   ", WeakSecret::Blank),
+            ("short-secret-15", WeakSecret::TooShort),
+        ] {
+            let err = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET, value)]).unwrap_err();
+            assert_eq!(
+                err,
+                ConfigError::WeakSecret {
+                    name: ENV_SECRET,
+                    source: why
+                }
+            );
+            assert_eq!(err.to_string(), "QASE_WEBHOOK_SECRET is invalid");
+            let cause = std::error::Error::source(&err).unwrap().to_string();
+            assert!(
+                !cause.contains(value.trim()) || value.trim().is_empty(),
+                "{cause}"
+            );
+        }
+    }
+
+    #[test]
+    fn logs_at_lambdas_level_else_rust_logs_else_info() {
+        let log = |vars: &[(&str, &str)]| {
+            LogConfig::from_vars(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+        };
+        assert_eq!(
+            log(&[]),
+            LogConfig {
+                level: LevelFilter::INFO,
+                directives: String::new(),
+                json: false
+            }
+        );
+        let lambda = log(&[
+            (ENV_LOG_LEVEL, "TRACE"),
+            (ENV_RUST_LOG, "warn,aws_smithy_runtime=debug"),
+            (ENV_LOG_FORMAT, "JSON"),
+        ]);
+        assert_eq!(lambda.level, LevelFilter::TRACE);
+        assert_eq!(lambda.directives, "warn,aws_smithy_runtime=debug");
+        assert!(lambda.json);
+        assert_eq!(log(&[(ENV_RUST_LOG, "debug")]).level, LevelFilter::DEBUG);
+        assert_eq!(log(&[(ENV_LOG_LEVEL, "FATAL")]).level, LevelFilter::ERROR);
+        assert_eq!(log(&[(ENV_LOG_LEVEL, "loud")]).level, LevelFilter::INFO);
+        assert!(!log(&[(ENV_LOG_FORMAT, "Text")]).json);
     }
 
     #[test]
     fn a_fifo_arn_switches_on_fifo_publishing() {
         let arn = "arn:aws:sns:us-east-1:123456789012:qase-defects.fifo";
-        let c = config(&[(ENV_TOPIC_ARN, arn), (ENV_SECRET, "s")]).unwrap();
+        let c = config(&[(ENV_TOPIC_ARN, arn), (ENV_SECRET, SECRET)]).unwrap();
         assert!(c.topic.is_fifo());
     }
 
     #[test]
     fn reads_an_optional_standard_notification_topic() {
-        let none = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET, "s")]).unwrap();
+        let none = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET, SECRET)]).unwrap();
         assert_eq!(none.notification_topic, None);
         let people = "arn:aws:sns:eu-west-1:123456789012:qase-notifications";
         let some = config(&[
             (ENV_TOPIC_ARN, ARN),
             (ENV_NOTIFICATION_TOPIC_ARN, people),
-            (ENV_SECRET, "s"),
+            (ENV_SECRET, SECRET),
         ])
         .unwrap();
         assert_eq!(some.notification_topic.unwrap().as_str(), people);
@@ -500,7 +617,7 @@ mod tests {
             let err = config(&[
                 (ENV_TOPIC_ARN, ARN),
                 (ENV_NOTIFICATION_TOPIC_ARN, arn),
-                (ENV_SECRET, "s"),
+                (ENV_SECRET, SECRET),
             ])
             .unwrap_err();
             let text = err.to_string();
@@ -515,7 +632,7 @@ mod tests {
     #[test]
     fn names_the_missing_variable() {
         assert_eq!(
-            config(&[(ENV_SECRET, "s")]).unwrap_err(),
+            config(&[(ENV_SECRET, SECRET)]).unwrap_err(),
             ConfigError::Missing(ENV_TOPIC_ARN)
         );
         assert_eq!(
@@ -537,7 +654,7 @@ mod tests {
             "arn:aws:sns:eu-west-1:123456789012",
             "arn:aws:sns:eu-west-1:123456789012:t:extra",
         ] {
-            let err = config(&[(ENV_TOPIC_ARN, arn), (ENV_SECRET, "s")]).unwrap_err();
+            let err = config(&[(ENV_TOPIC_ARN, arn), (ENV_SECRET, SECRET)]).unwrap_err();
             assert!(
                 err.to_string().starts_with("TOPIC_ARN is invalid"),
                 "{arn}: {err}"
@@ -559,7 +676,7 @@ mod tests {
     fn reads_the_extra_ca_bundle_path() {
         let base = [
             (ENV_TOPIC_ARN, "arn:aws:sns:eu-west-1:123456789012:t"),
-            (ENV_SECRET, "s"),
+            (ENV_SECRET, SECRET),
         ];
         assert_eq!(config(&base).unwrap().aws.ca_bundle, None);
         let with = [base[0], base[1], (ENV_CA_BUNDLE, "/opt/ca.pem")];
@@ -573,7 +690,7 @@ mod tests {
     fn reads_allowed_sources_as_addresses_and_blocks() {
         let c = config(&[
             (ENV_TOPIC_ARN, ARN),
-            (ENV_SECRET, "s"),
+            (ENV_SECRET, SECRET),
             (
                 ENV_ALLOWED_SOURCE_IPS,
                 "3.141.66.247, 10.0.0.0/8 2001:db8::/32",
@@ -589,13 +706,13 @@ mod tests {
         assert_eq!(nets, ["3.141.66.247/32", "10.0.0.0/8", "2001:db8::/32"]);
         let open = config(&[
             (ENV_TOPIC_ARN, ARN),
-            (ENV_SECRET, "s"),
+            (ENV_SECRET, SECRET),
             (ENV_ALLOWED_SOURCE_IPS, " , "),
         ]);
         assert_eq!(open.unwrap().allowed_sources, None, "empty means anyone");
         let err = config(&[
             (ENV_TOPIC_ARN, ARN),
-            (ENV_SECRET, "s"),
+            (ENV_SECRET, SECRET),
             (ENV_ALLOWED_SOURCE_IPS, "3.141.66.300"),
         ])
         .unwrap_err();
@@ -613,7 +730,7 @@ mod tests {
 
         let both = config(&[
             (ENV_TOPIC_ARN, ARN),
-            (ENV_SECRET, "s"),
+            (ENV_SECRET, SECRET),
             (ENV_SECRET_ARN, arn),
         ]);
         assert!(both.unwrap_err().to_string().starts_with(ENV_SECRET_ARN));
@@ -639,7 +756,7 @@ mod tests {
     fn refuses_a_secret_and_the_disable_switch_together() {
         let err = config(&[
             (ENV_TOPIC_ARN, ARN),
-            (ENV_SECRET, "s"),
+            (ENV_SECRET, SECRET),
             (ENV_SECRET_DISABLED, "true"),
         ])
         .unwrap_err();
@@ -650,14 +767,14 @@ mod tests {
                 ..
             }
         ));
-        assert!(!err.to_string().contains("\"s\""));
+        assert!(!err.to_string().contains(SECRET));
     }
 
     #[test]
     fn reads_credentials_as_lambda_provides_them_and_never_shows_the_secret_parts() {
         let c = config(&[
             (ENV_TOPIC_ARN, ARN),
-            (ENV_SECRET, "s"),
+            (ENV_SECRET, SECRET),
             (ENV_SESSION_TOKEN, "token-value"),
         ])
         .unwrap();
@@ -676,7 +793,7 @@ mod tests {
 
         let without = Config::from_vars([
             (ENV_TOPIC_ARN.to_owned(), ARN.to_owned()),
-            (ENV_SECRET.to_owned(), "s".to_owned()),
+            (ENV_SECRET.to_owned(), SECRET.to_owned()),
         ]);
         assert_eq!(
             without.unwrap_err(),
@@ -688,7 +805,7 @@ mod tests {
     fn keeps_the_endpoint_variables_and_nothing_else() {
         let c = config(&[
             (ENV_TOPIC_ARN, ARN),
-            (ENV_SECRET, "s"),
+            (ENV_SECRET, SECRET),
             ("AWS_ENDPOINT_URL", "http://global"),
             ("AWS_ENDPOINT_URL_SNS", "http://sns"),
             ("AWS_ENDPOINT_URL_SECRETS_MANAGER", ""),
@@ -701,7 +818,7 @@ mod tests {
 
     #[test]
     fn enrichment_is_off_without_a_token_and_on_with_one() {
-        let base = [(ENV_TOPIC_ARN, ARN), (ENV_SECRET, "s")];
+        let base = [(ENV_TOPIC_ARN, ARN), (ENV_SECRET, SECRET)];
         assert!(config(&base).unwrap().qase_api.is_none());
 
         let on = config(&[base[0], base[1], (ENV_QASE_API_TOKEN, "qase-token")]).unwrap();
@@ -742,7 +859,7 @@ mod tests {
         let with_url = |url: &str| {
             config(&[
                 (ENV_TOPIC_ARN, ARN),
-                (ENV_SECRET, "s"),
+                (ENV_SECRET, SECRET),
                 (ENV_QASE_API_TOKEN, "t"),
                 (ENV_QASE_API_URL, url),
             ])
@@ -772,7 +889,7 @@ mod tests {
         }
         let off_but_typo = config(&[
             (ENV_TOPIC_ARN, ARN),
-            (ENV_SECRET, "s"),
+            (ENV_SECRET, SECRET),
             (ENV_QASE_API_URL, "http://api.qase.io"),
         ]);
         assert!(off_but_typo.is_err(), "checked even with enrichment off");

@@ -1,21 +1,37 @@
 //! Cold start only: logging, configuration, secrets, the SNS clients, the Qase API lookup,
 //! then the runtime loop.
 
-use qase_defect_fanout::auth::{ApiToken, Secret};
+use std::process::ExitCode;
+
+use qase_defect_fanout::auth::ApiToken;
 use qase_defect_fanout::aws::sns::SnsPublisher;
 use qase_defect_fanout::aws::{self, EndpointUrls, secrets_manager, tls};
 use qase_defect_fanout::config::{
     Config, ConfigError, ENV_QASE_API_TOKEN, ENV_QASE_API_TOKEN_ARN, ENV_SECRET_ARN,
-    ENV_SECRET_DISABLED, SecretSource, TokenSource,
+    ENV_SECRET_DISABLED, LogConfig, SecretSource, TokenSource,
 };
 use qase_defect_fanout::enrichment::Enricher;
+use qase_defect_fanout::lambda::logging::{self, error_chain};
 use qase_defect_fanout::lambda::{self, App};
 use qase_defect_fanout::metrics::Emf;
 use qase_defect_fanout::qase_api::QaseApi;
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_http::Error> {
-    lambda_http::tracing::init_default_subscriber();
+async fn main() -> ExitCode {
+    logging::init(&LogConfig::from_env());
+    match start().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line that names the variable to fix (never a value); Lambda then reports
+            // the init as failed.
+            let cause = error_chain(err.as_ref());
+            lambda_http::tracing::error!(cause, "the function stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     let extra_roots = config
         .aws
@@ -31,8 +47,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let secret = match config.secret {
         SecretSource::Value(secret) => Some(secret),
         SecretSource::SecretsManager { arn, region } => {
-            let value = secrets_manager::fetch(&sdk, ENV_SECRET_ARN, &arn, &region).await?;
-            Some(Secret::new(&value).expect("fetch refuses an empty value"))
+            Some(secrets_manager::webhook_secret(&sdk, ENV_SECRET_ARN, &arn, &region).await?)
         }
         SecretSource::Disabled => {
             lambda_http::tracing::warn!(

@@ -14,10 +14,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use common::corpus::full_corpus;
+use common::moto::Moto;
 use common::oracle::Oracle;
 use common::qase_mock::{self, QaseMock};
 use common::runtime_api::{Done, RuntimeApi};
-use common::{Api, SECRET};
+use common::{Api, EventBuilder, SECRET};
 
 const EVENTS: &str = "arn:aws:sns:us-east-1:123456789012:qase-events";
 const NOTIFICATIONS: &str = "arn:aws:sns:us-east-1:123456789012:qase-notifications";
@@ -119,34 +120,47 @@ fn invocations() -> Vec<Expected> {
     all
 }
 
-/// The bootstrap with the environment Lambda gives it (nothing else), its output to `logs`.
+/// What every run of the bootstrap here is given besides the Runtime API's environment.
+const AWS_SECRET_ACCESS_KEY: &str = "test-test-test-test-test-test-test-test0";
+/// The AWS session token the bootstrap signs with: a secret like the others.
+const AWS_SESSION_TOKEN: &str = "test-session-token-SESSION-5150";
+
+/// The bootstrap with the environment Lambda gives it (nothing else, but for the variables
+/// named in `unset`) and `extra`, all it writes (standard output and error, as CloudWatch Logs
+/// gets both) to `logs`.
 fn spawn(
     bootstrap: &Path,
     runtime: &RuntimeApi,
     oracle: &Oracle,
-    qase: &QaseMock,
+    (extra, unset): (&[(&str, &str)], &[&str]),
     logs: &Path,
 ) -> Child {
+    let output = std::fs::File::create(logs).unwrap();
+    let lambda = runtime.lambda_environment();
     Command::new(bootstrap)
         .env_clear()
-        .envs(runtime.lambda_environment())
+        .envs(lambda.into_iter().filter(|(name, _)| !unset.contains(name)))
         .env("AWS_ACCESS_KEY_ID", "ASIATESTTESTTESTTEST")
-        .env(
-            "AWS_SECRET_ACCESS_KEY",
-            "test/test/test/test/test/test/test/test0",
-        )
-        .env("AWS_SESSION_TOKEN", "test-session-token")
+        .env("AWS_SECRET_ACCESS_KEY", AWS_SECRET_ACCESS_KEY)
+        .env("AWS_SESSION_TOKEN", AWS_SESSION_TOKEN)
         .env("AWS_ENDPOINT_URL", &oracle.endpoint)
         .env("TOPIC_ARN", EVENTS)
         .env("NOTIFICATION_TOPIC_ARN", NOTIFICATIONS)
-        .env("QASE_WEBHOOK_SECRET", SECRET)
-        .env("QASE_API_URL", &qase.url)
-        .env("QASE_API_TOKEN", qase_mock::TOKEN)
+        .envs(extra.iter().copied())
         .stdin(Stdio::null())
-        .stdout(std::fs::File::create(logs).unwrap())
-        .stderr(Stdio::inherit())
+        .stdout(output.try_clone().unwrap())
+        .stderr(output)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", bootstrap.display()))
+}
+
+/// The secret and Qase API settings of the hostile-corpus run.
+fn with_secret_and_token(qase: &QaseMock) -> [(&'static str, &str); 3] {
+    [
+        ("QASE_WEBHOOK_SECRET", SECRET),
+        ("QASE_API_URL", &qase.url),
+        ("QASE_API_TOKEN", qase_mock::TOKEN),
+    ]
 }
 
 /// Checks one answer against what it must be; answers whether it published.
@@ -192,7 +206,13 @@ fn one_release_process_answers_the_whole_hostile_corpus_as_documented() {
     runtime.queue(expected.iter().map(|e| e.event.clone()));
     let logs = std::env::temp_dir().join(format!("qase-binary-{}.log", std::process::id()));
 
-    let mut child = spawn(&bootstrap, &runtime, &oracle, &qase, &logs);
+    let mut child = spawn(
+        &bootstrap,
+        &runtime,
+        &oracle,
+        (&with_secret_and_token(&qase), &[]),
+        &logs,
+    );
     let log = runtime.wait_answered_by(&mut child, expected.len(), Duration::from_mins(2));
     let still_running = child.try_wait().unwrap().is_none();
     let _ = child.kill();
@@ -246,7 +266,7 @@ fn one_release_process_answers_the_whole_hostile_corpus_as_documented() {
             .all(|s| s.token.as_deref() == Some(qase_mock::TOKEN))
     );
     assert!(
-        !printed.contains("test/test/test"),
+        !printed.contains(AWS_SECRET_ACCESS_KEY),
         "the AWS secret key was printed"
     );
     let per_request = printed
@@ -280,4 +300,245 @@ fn one_release_process_answers_the_whole_hostile_corpus_as_documented() {
         oracle.publishes().len(),
         lookups.len()
     );
+}
+
+/// A wrong secret a caller sends: perhaps the previous one, so a secret all the same.
+const WRONG_SECRET: &str = "wrong-secret-9f8e7d6c5b4a";
+
+/// `value` as it reads inside any base64 text: encoded after 0, 1 and 2 other bytes, less the
+/// characters at either end that also depend on its neighbours.
+fn base64_forms(value: &str) -> Vec<String> {
+    use base64::Engine as _;
+    (0..3)
+        .map(|offset| {
+            let mut bytes = vec![b'x'; offset];
+            bytes.extend_from_slice(value.as_bytes());
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            encoded[(offset * 4).div_ceil(3)..(bytes.len() * 4) / 3].to_owned()
+        })
+        .collect()
+}
+
+/// Every secret and token value the process knows or is sent, raw and base64-encoded, that
+/// `printed` contains, by name. The values are letters, digits and `-` only, so JSON log lines
+/// would carry them unescaped.
+fn leaks(printed: &str) -> Vec<String> {
+    let values = [
+        ("the webhook secret", SECRET),
+        ("a wrong secret", WRONG_SECRET),
+        ("the Qase API token", qase_mock::TOKEN),
+        ("the AWS secret access key", AWS_SECRET_ACCESS_KEY),
+        ("the AWS session token", AWS_SESSION_TOKEN),
+    ];
+    let mut found = Vec::new();
+    for (what, value) in values {
+        if printed.contains(value) {
+            found.push(format!("{what} ({value})"));
+        }
+        for form in base64_forms(value) {
+            if printed.contains(&form) {
+                found.push(format!("{what}, base64-encoded ({form})"));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn base64_forms_find_a_value_wherever_it_starts_in_the_encoding() {
+    use base64::Engine as _;
+    let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    for prefix in ["", "a", "ab", "abc", "{\"x-qase-secret\":\""] {
+        let encoded = encode(&format!("{prefix}{SECRET}\"}}"));
+        assert!(
+            base64_forms(SECRET)
+                .iter()
+                .any(|f| encoded.contains(f.as_str())),
+            "{prefix:?}: {encoded}"
+        );
+    }
+    assert_eq!(base64_forms("abc")[0], "YWJj", "'abc' alone");
+    assert!(!encode("an unrelated text").contains(&base64_forms(SECRET)[1]));
+}
+
+/// Webhooks with the right secret, a wrong one and none, a body that is no webhook, and one
+/// sent base64-encoded; defect events are looked up in the Qase API with the token.
+fn requests_with_every_kind_of_secret() -> Vec<Vec<u8>> {
+    let created = common::qase_fixture("defect.created");
+    let resolved = common::qase_fixture("defect.resolved");
+    let events = [
+        EventBuilder::qase(Api::Http, &created),
+        EventBuilder::qase(Api::Rest, &resolved),
+        EventBuilder::new(Api::Http)
+            .header("X-Qase-Secret", WRONG_SECRET)
+            .body(&created),
+        EventBuilder::new(Api::FunctionUrl).body(&created),
+        EventBuilder::qase(Api::Http, "{not json"),
+        EventBuilder::new(Api::Rest)
+            .header("X-Qase-Secret", SECRET)
+            .base64_body(resolved.as_bytes()),
+    ];
+    events
+        .iter()
+        .map(|e| e.event().to_string().into_bytes())
+        .collect()
+}
+
+/// Runs the bootstrap with `env` (see [`spawn`]) over [`requests_with_every_kind_of_secret`];
+/// answers its statuses and everything it printed.
+fn run_logging(
+    bootstrap: &Path,
+    oracle: &Oracle,
+    env: (&[(&str, &str)], &[&str]),
+) -> (Vec<u16>, String) {
+    let runtime = RuntimeApi::start();
+    let events = requests_with_every_kind_of_secret();
+    let count = events.len();
+    runtime.queue(events);
+    let logs = std::env::temp_dir().join(format!(
+        "qase-binary-logs-{}-{}.log",
+        std::process::id(),
+        oracle.publishes().len()
+    ));
+    let mut child = spawn(bootstrap, &runtime, oracle, env, &logs);
+    let log = runtime.wait_answered_by(&mut child, count, Duration::from_mins(1));
+    let _ = child.kill();
+    let _ = child.wait();
+    let printed = std::fs::read_to_string(&logs).unwrap();
+    let _ = std::fs::remove_file(&logs);
+    let log = log.unwrap_or_else(|| panic!("not every invocation was answered:\n{printed}"));
+    let statuses = log
+        .done
+        .iter()
+        .map(|done| {
+            let answer: serde_json::Value = serde_json::from_slice(&done.body).unwrap();
+            u16::try_from(answer["statusCode"].as_u64().unwrap()).unwrap()
+        })
+        .collect();
+    (statuses, printed)
+}
+
+#[test]
+fn no_secret_or_token_reaches_the_output_at_trace_whichever_variable_sets_the_level() {
+    let bootstrap = release_bootstrap();
+    let oracle = Oracle::start();
+    let qase = QaseMock::start();
+    let moto = Moto::start();
+    let arn = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(moto.create_secret("qase-webhook", SECRET));
+    let enrichment = [
+        ("QASE_API_URL", qase.url.as_str()),
+        ("QASE_API_TOKEN", qase_mock::TOKEN),
+    ];
+
+    // The template's ApplicationLogLevel set to TRACE: Lambda sets AWS_LAMBDA_LOG_LEVEL.
+    let lambda_level = run_logging(
+        &bootstrap,
+        &oracle,
+        (
+            &[
+                ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+                ("QASE_WEBHOOK_SECRET", SECRET),
+                enrichment[0],
+                enrichment[1],
+            ],
+            &[],
+        ),
+    );
+    // RUST_LOG alone, the secret read from Secrets Manager, and the SDK told to print the
+    // bodies it marks sensitive (GetSecretValue's).
+    let rust_log = run_logging(
+        &bootstrap,
+        &oracle,
+        (
+            &[
+                ("RUST_LOG", "trace"),
+                ("QASE_WEBHOOK_SECRET_ARN", &arn),
+                ("AWS_ENDPOINT_URL_SECRETS_MANAGER", &moto.endpoint),
+                ("LOG_SENSITIVE_BODIES", "true"),
+                enrichment[0],
+                enrichment[1],
+            ],
+            &["AWS_LAMBDA_LOG_LEVEL"],
+        ),
+    );
+
+    for (what, (statuses, printed)) in [
+        ("AWS_LAMBDA_LOG_LEVEL=TRACE", lambda_level),
+        ("RUST_LOG=trace", rust_log),
+    ] {
+        assert_eq!(
+            statuses,
+            [202, 202, 401, 401, 400, 202],
+            "{what}:\n{printed}"
+        );
+        let trace = printed.lines().filter(|l| l.contains(r#""level":"TRACE""#));
+        assert!(
+            trace.count() >= 20,
+            "{what}: the run logged at TRACE:\n{printed}"
+        );
+        assert!(
+            printed.contains("transmitting request"),
+            "{what}: the SDK's TRACE lines are shown:\n{printed}"
+        );
+        assert_eq!(
+            printed
+                .lines()
+                .filter(|l| l.contains(r#""status":"#))
+                .count(),
+            6,
+            "{what}: one line per request"
+        );
+        assert_eq!(leaks(&printed), Vec::<String>::new(), "{what}:\n{printed}");
+        println!(
+            "{what}: {} lines printed, no secret or token in them",
+            printed.lines().count()
+        );
+    }
+}
+
+#[test]
+fn a_blank_or_short_secret_stops_init_naming_the_variable_never_the_value() {
+    let bootstrap = release_bootstrap();
+    let oracle = Oracle::start();
+    // Three spaces; 15 characters, one under the template's minimum.
+    for value in ["   ", "short-secret-15"] {
+        let runtime = RuntimeApi::start();
+        let logs = std::env::temp_dir().join(format!("qase-weak-{}.log", std::process::id()));
+        let mut child = spawn(
+            &bootstrap,
+            &runtime,
+            &oracle,
+            (&[("QASE_WEBHOOK_SECRET", value)], &[]),
+            &logs,
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let printed = std::fs::read_to_string(&logs).unwrap();
+        let _ = std::fs::remove_file(&logs);
+        let status = status.unwrap_or_else(|| panic!("{value:?}: init went on:\n{printed}"));
+        assert!(!status.success(), "{value:?}: {status}");
+        assert!(
+            printed.contains("QASE_WEBHOOK_SECRET is invalid"),
+            "{value:?}: the message names the variable:\n{printed}"
+        );
+        assert!(
+            value.trim().is_empty() || !printed.contains(value),
+            "the message shows the value:\n{printed}"
+        );
+        let asked = runtime.wait_done(0, Duration::ZERO).unwrap().next_at.len();
+        assert_eq!(asked, 0, "{value:?}: no invocation was asked for");
+    }
 }

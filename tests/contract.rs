@@ -206,7 +206,7 @@ fn app_on(oracle: &Oracle, fifo: bool) -> App<SnsPublisher> {
     let events = SnsPublisher::from_config(&sdk, &events);
     let notifications = events.for_topic(&sdk, &TopicArn::parse(NOTIFICATIONS).unwrap());
     App {
-        secret: Secret::new(SECRET),
+        secret: Secret::new(SECRET).ok(),
         allowed_sources: None,
         fifo,
         events,

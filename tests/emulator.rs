@@ -61,7 +61,7 @@ async fn defect_events_reach_each_queue_byte_for_byte_as_their_filter_policy_sel
         )
         .await;
     let app = App {
-        secret: Secret::new(SECRET),
+        secret: Secret::new(SECRET).ok(),
         fifo: false,
         allowed_sources: None,
         events: moto.publisher(&topic),
@@ -151,7 +151,7 @@ async fn a_filter_on_project_and_numeric_id_selects_by_attribute_type() {
         .subscribe_queue(&topic, "id-defects", Some(policy))
         .await;
     let app = App {
-        secret: Secret::new(SECRET),
+        secret: Secret::new(SECRET).ok(),
         fifo: false,
         allowed_sources: None,
         events: moto.publisher(&topic),
@@ -181,7 +181,7 @@ async fn a_fifo_topic_delivers_in_the_project_group() {
     let topic = moto.create_topic("qase-defects.fifo", true).await;
     let queue = moto.subscribe_queue(&topic, "defects.fifo", None).await;
     let app = App {
-        secret: Secret::new(SECRET),
+        secret: Secret::new(SECRET).ok(),
         fifo: true,
         allowed_sources: None,
         events: moto.publisher(&topic),
@@ -213,7 +213,7 @@ async fn answers_502_without_a_message_id_when_the_topic_does_not_exist() {
     let queue = moto.subscribe_queue(&topic, "watch", None).await;
     let missing = topic.replace(":exists", ":missing");
     let app = App {
-        secret: Secret::new(SECRET),
+        secret: Secret::new(SECRET).ok(),
         fifo: false,
         allowed_sources: None,
         events: moto.publisher(&missing),
@@ -243,7 +243,7 @@ async fn answers_503_quickly_when_sns_is_unreachable() {
     let aws = common::moto::sdk_config_for(&format!("http://127.0.0.1:{port}"));
     let topic_arn = qase_defect_fanout::config::TopicArn::parse(topic).unwrap();
     let app = App {
-        secret: Secret::new(SECRET),
+        secret: Secret::new(SECRET).ok(),
         fifo: false,
         allowed_sources: None,
         events: qase_defect_fanout::aws::sns::SnsPublisher::from_config(&aws, &topic_arn),
@@ -290,7 +290,7 @@ async fn people_get_the_text_on_the_notifications_topic_selected_by_the_same_fil
         )
         .await;
     let app = App {
-        secret: Secret::new(SECRET),
+        secret: Secret::new(SECRET).ok(),
         allowed_sources: None,
         fifo: false,
         events: moto.publisher(&events),
@@ -363,7 +363,7 @@ async fn filter_policies_select_on_what_enrichment_adds_tags_included() {
         )
         .await;
     let app = App {
-        secret: Secret::new(SECRET),
+        secret: Secret::new(SECRET).ok(),
         allowed_sources: None,
         fifo: false,
         events: moto.publisher(&topic),

@@ -42,7 +42,7 @@ async fn rig(name: &str) -> Rig {
     let aws = common::moto::sdk_config_for(&proxy.endpoint);
     let publisher = SnsPublisher::from_config(&aws, &TopicArn::parse(&topic).unwrap());
     let app = App {
-        secret: Secret::new(SECRET),
+        secret: Secret::new(SECRET).ok(),
         fifo: false,
         allowed_sources: None,
         events: publisher,
@@ -296,7 +296,7 @@ async fn a_failing_notifications_topic_still_answers_202_with_one_error_line() {
     let proxy = FaultProxy::start(&moto.endpoint);
     let through_proxy = common::moto::sdk_config_for(&proxy.endpoint);
     let app = App {
-        secret: Secret::new(SECRET),
+        secret: Secret::new(SECRET).ok(),
         allowed_sources: None,
         fifo: false,
         events: moto.publisher(&events),

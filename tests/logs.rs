@@ -1,6 +1,6 @@
 //! The webhook secret and the Qase API token never leak into the logs (at any level) or a
-//! response body, payload text is not logged above debug, and each request is logged exactly
-//! once.
+//! response body, payload text is not logged above debug, each request is logged exactly
+//! once, and the function's subscriber keeps out the library lines that would print a secret.
 //!
 //! A binary of its own, and one test at a time (see `common::ONE_AT_A_TIME`).
 
@@ -9,12 +9,14 @@ mod common;
 use common::moto::Moto;
 use common::qase_mock::{self, QaseMock};
 use common::{
-    Api, EventBuilder, ONE_AT_A_TIME, RecordingPublisher, SECRET, app_with_notifications,
+    Api, Captured, EventBuilder, ONE_AT_A_TIME, RecordingPublisher, SECRET, app_with_notifications,
     capture_logs, qase_fixture, send,
 };
-use lambda_http::tracing::Level;
+use lambda_http::tracing::level_filters::LevelFilter;
+use lambda_http::tracing::{Level, error, trace};
 use qase_defect_fanout::auth::Secret;
-use qase_defect_fanout::lambda::App;
+use qase_defect_fanout::config::LogConfig;
+use qase_defect_fanout::lambda::{App, logging};
 use qase_defect_fanout::publisher::PublishError;
 
 const TITLE: &str = "Payment page leaks card number 4111-PRIVATE";
@@ -36,7 +38,7 @@ async fn run_everything(level: Level) -> (String, Vec<String>) {
     // Enrichment on: the defect events are looked up in the Qase API with its token.
     let qase = QaseMock::start();
     let app = App {
-        secret: Secret::new(SECRET),
+        secret: Secret::new(SECRET).ok(),
         fifo: false,
         allowed_sources: None,
         events: moto.publisher(&topic),
@@ -147,4 +149,62 @@ async fn when_the_events_topic_fails_the_error_line_says_the_notification_went_o
         !lines[0].contains(&"Q".repeat(33)),
         "the project code is cut: {text}"
     );
+}
+
+/// What the function's own subscriber (`lambda::logging::dispatch`) writes for lines like the
+/// libraries', at `level` with `directives`.
+fn printed(level: LevelFilter, directives: &str) -> String {
+    let out = Captured::default();
+    let writer = out.clone();
+    let config = LogConfig {
+        level,
+        directives: directives.to_owned(),
+        json: true,
+    };
+    let dispatch = logging::dispatch(&config, move || writer.clone());
+    lambda_http::tracing::dispatcher::with_default(&dispatch, || {
+        trace!(
+            target: "lambda_runtime::layers::api_response",
+            body = "{\"headers\":{\"x-qase-secret\":\"SECRET-1\"}}",
+            "raw JSON event received from Lambda"
+        );
+        error!(
+            target: "lambda_runtime::layers::api_response",
+            "Failed to parse raw JSON event received from Lambda"
+        );
+        trace!(
+            target: "aws_smithy_runtime::client::orchestrator::http",
+            response = "{\"SecretString\":\"SECRET-2\"}",
+            "read HTTP response body"
+        );
+        trace!(
+            target: "aws_smithy_runtime::client::orchestrator",
+            "transmitting request"
+        );
+        trace!(target: "qase_defect_fanout::lambda::handler", "our own trace line");
+    });
+    out.text()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_raw_event_and_sensitive_bodies_are_never_shown_whatever_the_level() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    for (level, directives) in [
+        (LevelFilter::TRACE, ""),
+        (LevelFilter::INFO, "trace"),
+        (
+            LevelFilter::INFO,
+            "lambda_runtime=trace,aws_smithy_runtime=trace,qase_defect_fanout=trace",
+        ),
+    ] {
+        let out = printed(level, directives);
+        let what = format!("{level} {directives:?}: {out}");
+        assert!(!out.contains("SECRET"), "{what}");
+        assert!(out.contains("Failed to parse"), "errors stay: {what}");
+        assert!(out.contains("transmitting request"), "{what}");
+        assert!(out.contains("our own trace line"), "{what}");
+        assert_eq!(out.lines().count(), 3, "{what}");
+    }
+    let info = printed(LevelFilter::INFO, "");
+    assert_eq!(info.lines().count(), 1, "INFO shows the error only: {info}");
 }

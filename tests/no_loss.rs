@@ -94,7 +94,7 @@ async fn no_webhook_answered_2xx_is_lost_or_duplicated_under_faults_and_concurre
     let proxy = std::sync::Arc::new(FaultProxy::start(&moto.endpoint));
     let aws = common::moto::sdk_config_for(&proxy.endpoint);
     let app = std::sync::Arc::new(App {
-        secret: Secret::new(SECRET),
+        secret: Secret::new(SECRET).ok(),
         fifo: false,
         allowed_sources: None,
         events: SnsPublisher::from_config(&aws, &TopicArn::parse(&topic).unwrap()),

@@ -65,14 +65,7 @@ async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
             .region(aws_config::Region::new("us-east-1"))
             .build(),
     );
-    let created = sm
-        .create_secret()
-        .name("qase-webhook")
-        .secret_string(SECRET)
-        .send()
-        .await
-        .unwrap();
-    let arn = created.arn().unwrap();
+    let arn = &moto.create_secret("qase-webhook", SECRET).await;
 
     let value = secrets::fetch(
         &moto.sdk_config(),
@@ -135,4 +128,45 @@ async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
     .await
     .unwrap_err();
     assert!(matches!(err, SecretFetchError::NotAString(_)), "{err}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_blank_or_short_secret_in_secrets_manager_stops_init_naming_the_variable() {
+    let moto = Moto::start();
+    let good = moto.create_secret("good", SECRET).await;
+    let secret = secrets::webhook_secret(
+        &moto.sdk_config(),
+        "QASE_WEBHOOK_SECRET_ARN",
+        &good,
+        "us-east-1",
+    )
+    .await
+    .unwrap();
+    assert!(secret.matches(SECRET.as_bytes()));
+    for (name, value) in [("blank", "   "), ("short", "short-secret-15")] {
+        let arn = moto.create_secret(name, value).await;
+        let err = secrets::webhook_secret(
+            &moto.sdk_config(),
+            "QASE_WEBHOOK_SECRET_ARN",
+            &arn,
+            "us-east-1",
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, SecretFetchError::Weak(..)), "{name}: {err}");
+        let chain = qase_defect_fanout::lambda::logging::error_chain(&err);
+        assert!(chain.starts_with("QASE_WEBHOOK_SECRET_ARN: "), "{chain}");
+        assert!(
+            chain.ends_with(if name == "blank" {
+                "the secret is blank"
+            } else {
+                "the secret has fewer than 16 characters"
+            }),
+            "{chain}"
+        );
+        assert!(
+            !chain.contains("short-secret"),
+            "the value is never shown: {chain}"
+        );
+    }
 }

@@ -6,6 +6,8 @@
 
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
 
+use crate::auth::{Secret, WeakSecret};
+
 /// Why the secret could not be read. Each message names the variable to look at.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretFetchError {
@@ -21,6 +23,21 @@ pub enum SecretFetchError {
     /// The secret's string is empty.
     #[error("{0}: the secret's value is empty")]
     Empty(&'static str),
+    /// The string cannot be the webhook secret (blank, or too short).
+    #[error("{0}: the secret's value cannot be the webhook secret")]
+    Weak(&'static str, #[source] WeakSecret),
+}
+
+/// The webhook secret held by the secret `arn` (in `region`), named by the variable
+/// `variable`: fetched as [`fetch`] does, and refused when it is blank or too short.
+pub async fn webhook_secret(
+    config: &aws_config::SdkConfig,
+    variable: &'static str,
+    arn: &str,
+    region: &str,
+) -> Result<Secret, SecretFetchError> {
+    let value = fetch(config, variable, arn, region).await?;
+    Secret::new(&value).map_err(|weak| SecretFetchError::Weak(variable, weak))
 }
 
 /// Fetches the current value of the secret `arn` (in `region`), named by the variable

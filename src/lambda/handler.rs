@@ -19,6 +19,7 @@ use lambda_http::{Body, Request, RequestExt as _, Response, tracing};
 use crate::auth::{self, AuthError, SECRET_HEADER, Secret};
 use crate::enrichment::{Enricher, Enrichment};
 use crate::lambda::event::INVALID_BASE64_MARKER;
+use crate::lambda::logging::error_chain;
 use crate::message::{DeliverableBody, MAX_PUBLISH_BYTES, MessageError, Outbound};
 use crate::metrics::{self, Emf, Outcome};
 use crate::publisher::{PublishError, Publisher};
@@ -408,16 +409,4 @@ fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body>
         .header(CONTENT_TYPE, "application/json")
         .body(Body::Text(body.to_string()))
         .expect("status and header are valid")
-}
-
-/// `err` and its sources, joined with `: `.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

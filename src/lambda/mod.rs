@@ -2,10 +2,12 @@
 //!
 //! - [`event`]: Lambda event → `http::Request`, made safe for `lambda_http`'s conversion.
 //! - [`handler`]: the request → response contract ([`handle`]).
+//! - [`logging`]: the log output, and what it never shows.
 //! - [`run`]: the runtime loop that feeds every invocation to [`handle`].
 
 pub mod event;
 pub mod handler;
+pub mod logging;
 
 pub use event::{request_from_event, request_from_json};
 pub use handler::{App, RequestError, handle};

@@ -89,7 +89,7 @@ impl Publisher for RecordingPublisher {
 /// The handler as deployed with the sample secret, publishing events to `events`.
 pub fn app<P>(events: P) -> App<P> {
     App {
-        secret: Secret::new(SECRET),
+        secret: Secret::new(SECRET).ok(),
         allowed_sources: None,
         fifo: false,
         events,

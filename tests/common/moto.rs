@@ -111,6 +111,29 @@ impl Moto {
         SnsPublisher::from_config(&self.sdk_config(), &topic)
     }
 
+    pub fn secrets_manager(&self) -> aws_sdk_secretsmanager::Client {
+        let config = aws_sdk_secretsmanager::config::Builder::from(&self.sdk_config())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        aws_sdk_secretsmanager::Client::from_conf(config)
+    }
+
+    /// A Secrets Manager secret called `name` whose string is `value`; answers its ARN.
+    pub async fn create_secret(&self, name: &str, value: &str) -> String {
+        let created = self
+            .secrets_manager()
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await
+            .expect("the emulator creates the secret");
+        created
+            .arn()
+            .expect("a created secret has an ARN")
+            .to_owned()
+    }
+
     pub async fn create_topic(&self, name: &str, fifo: bool) -> String {
         let mut request = self.sns().create_topic().name(name);
         if fifo {

@@ -252,6 +252,26 @@ def test_secret_is_a_noecho_parameter_passed_only_when_no_secret_arn_is():
     assert env["NOTIFICATION_TOPIC_ARN"] == {"Ref": "NotificationTopic"}
 
 
+def rust_constant(path, name):
+    """The value of `pub const NAME: usize = N;` in src/PATH."""
+    source = (ROOT / "src" / path).read_text()
+    (value,) = re.findall(rf"pub const {name}: usize = ([0-9_]+);", source)
+    return int(value.replace("_", ""))
+
+
+def test_the_secret_minimum_is_the_functions():
+    """The template refuses what the function would refuse at init (src/auth.rs), so a
+    deploy with a short secret fails at once, not at the first cold start."""
+    minimum = rust_constant("auth.rs", "MIN_SECRET_CHARS")
+    secret = PARAMETERS["QaseWebhookSecret"]
+    (stated,) = re.findall(r"\{([0-9]+),\}", secret["AllowedPattern"])
+    assert int(stated) == minimum
+    assert re.fullmatch(secret["AllowedPattern"], "x" * minimum)
+    assert not re.fullmatch(secret["AllowedPattern"], "x" * (minimum - 1))
+    for text in (secret["ConstraintDescription"], secret["Description"]):
+        assert re.findall(r"[Aa]t least ([0-9]+) characters", text) == [str(minimum)], text
+
+
 NO_VALUE = {"Ref": "AWS::NoValue"}
 PSEUDO_PARAMETERS = {"AWS::AccountId", "AWS::NoValue", "AWS::Partition", "AWS::Region",
                      "AWS::StackId", "AWS::StackName", "AWS::URLSuffix"}
