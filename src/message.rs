@@ -570,6 +570,42 @@ mod tests {
         assert_eq!(out.attribute(ATTR_PROJECT_CODE), None);
     }
 
+    #[test]
+    fn string_values_of_256_characters_are_sent_and_of_257_left_out() {
+        let with = |severity: &str, code: &str| {
+            format!(
+                r#"{{"event_name":"defect.created","payload":{{"id":1,"severity":"{severity}"}},"project_code":"{code}"}}"#
+            )
+        };
+        // 256 characters of two bytes each: the limit counts characters.
+        let (kept, kept_code) = ("é".repeat(256), "Q".repeat(256));
+        let body = with(&kept, &kept_code);
+        let out = event(&body, false).unwrap();
+        assert_eq!(out.attribute(ATTR_SEVERITY), Some(kept.as_str()));
+        assert_eq!(out.attribute(ATTR_PROJECT_CODE), Some(kept_code.as_str()));
+        let body = with(&"é".repeat(257), &"Q".repeat(257));
+        let out = event(&body, false).unwrap();
+        assert_eq!(out.attribute(ATTR_SEVERITY), None);
+        assert_eq!(out.attribute(ATTR_PROJECT_CODE), None);
+        let tags: Vec<String> = vec!["t".repeat(256), "u".repeat(257)];
+        let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+        let body = r#"{"event_name":"defect.resolved","payload":{"id":3}}"#;
+        let out = Outbound::event(
+            &webhook(body),
+            DeliverableBody::new(body).unwrap(),
+            "s".into(),
+            false,
+            Some(&details(&tags)),
+        )
+        .unwrap();
+        let sent: Vec<String> = serde_json::from_str(out.attribute(ATTR_TAGS).unwrap()).unwrap();
+        assert_eq!(
+            sent,
+            ["t".repeat(256)],
+            "the tag of 257 characters is left out"
+        );
+    }
+
     fn details(tags: &[&str]) -> DefectDetails {
         DefectDetails {
             title: Some("t".into()),

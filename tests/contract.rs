@@ -99,6 +99,9 @@ fn broken_publishes() -> Vec<(&'static str, Customize)> {
         ("subject-one-line-under-100", |p| p.subject("two\nlines")),
         ("subject-one-line-under-100", |p| p.subject("é".repeat(100))),
         ("subject-one-line-under-100", |p| p.subject("😀".repeat(50))),
+        ("subject-deliverable-to-sqs", |p| {
+            p.subject("not \u{FFFF} deliverable")
+        }),
         ("message-and-attributes-within-256-kib", |p| {
             p.message("x".repeat(262_144))
                 .message_attributes("a", string("b"))

@@ -194,6 +194,18 @@ async fn every_failure_at_qase_publishes_the_event_without_enrichment_within_the
             qase_mock::TOKEN,
             "qase_timeout",
         ),
+        (
+            "2 MiB answer, over the 1 MiB read",
+            qase_mock::HUGE,
+            qase_mock::TOKEN,
+            "qase_malformed",
+        ),
+        (
+            "prompt headers, body a byte every 100 ms",
+            qase_mock::TRICKLE,
+            qase_mock::TOKEN,
+            "qase_timeout",
+        ),
     ];
     for (what, id, token, code) in cases {
         let app = app(Enricher::new(mock.api(token)));

@@ -359,7 +359,7 @@ async fn on_a_fifo_topic_groups_by_project_and_deduplicates_by_body() {
     let app = App {
         fifo: true,
         allowed_sources: None,
-        ..app(RecordingPublisher::ok())
+        ..app(RecordingPublisher::ok().on_topic("arn:aws:sns:us-east-1:123456789012:q.fifo"))
     };
     let body = qase_fixture("defect.created");
     let response = send(&app, &EventBuilder::qase(Api::Http, &body)).await;

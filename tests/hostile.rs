@@ -109,6 +109,8 @@ fn envelope() -> impl Strategy<Value = String> {
         Just("{}".to_owned()),
         Just("[1,2]".to_owned()),
         Just("\"\\u0000\"".to_owned()),
+        // Escaped, so the body is deliverable; parsed, a noncharacter and a line separator.
+        Just("\"a\\uffff\\u2028b\"".to_owned()),
     ];
     let payload = prop::collection::vec(
         (

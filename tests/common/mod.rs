@@ -44,8 +44,14 @@ impl Published {
     }
 }
 
-/// A publisher that records every call and answers as told.
+/// The topic a [`RecordingPublisher`] stands for, unless told otherwise.
+pub const RECORDED_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:recorded";
+
+/// A publisher that records every call and answers as told. Every message it is given is
+/// first held to the AWS contract ([`oracle::violations`]): a handler test fails on a publish
+/// SNS would refuse or a subscriber would not receive as sent, whatever else it checks.
 pub struct RecordingPublisher {
+    topic_arn: &'static str,
     calls: Mutex<Vec<Published>>,
     fail_with: Option<fn() -> PublishError>,
 }
@@ -53,6 +59,7 @@ pub struct RecordingPublisher {
 impl RecordingPublisher {
     pub fn ok() -> Self {
         Self {
+            topic_arn: RECORDED_TOPIC,
             calls: Mutex::new(Vec::new()),
             fail_with: None,
         }
@@ -60,8 +67,16 @@ impl RecordingPublisher {
 
     pub fn failing(fail_with: fn() -> PublishError) -> Self {
         Self {
-            calls: Mutex::new(Vec::new()),
             fail_with: Some(fail_with),
+            ..Self::ok()
+        }
+    }
+
+    /// Stands for the topic `arn` (a FIFO one when it ends in `.fifo`).
+    pub fn on_topic(self, arn: &'static str) -> Self {
+        Self {
+            topic_arn: arn,
+            ..self
         }
     }
 
@@ -73,6 +88,13 @@ impl RecordingPublisher {
 impl Publisher for RecordingPublisher {
     async fn publish(&self, outbound: &Outbound<'_>) -> Result<String, PublishError> {
         let mut calls = self.calls.lock().unwrap();
+        let message_id = format!("msg-{}", calls.len() + 1);
+        let sent = oracle::Publish::from_outbound(self.topic_arn, outbound, &message_id);
+        let broken = oracle::violations(&sent);
+        assert!(
+            broken.is_empty(),
+            "the handler asked for a publish that breaks the AWS contract: {broken:?} in {sent:?}"
+        );
         calls.push(Published {
             message: outbound.message.clone().into_owned(),
             subject: outbound.subject.clone(),
@@ -81,7 +103,7 @@ impl Publisher for RecordingPublisher {
         });
         match self.fail_with {
             Some(fail) => Err(fail()),
-            None => Ok(format!("msg-{}", calls.len())),
+            None => Ok(message_id),
         }
     }
 }

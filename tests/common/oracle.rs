@@ -62,6 +62,38 @@ impl Publish {
         })
     }
 
+    /// What the production adapter sends to SNS for `outbound` on the topic `topic_arn`: the
+    /// same parameters, as the recording fake stands in for it.
+    pub fn from_outbound(
+        topic_arn: &str,
+        outbound: &qase_defect_fanout::message::Outbound<'_>,
+        message_id: &str,
+    ) -> Self {
+        Self {
+            topic_arn: Some(topic_arn.to_owned()),
+            message: Some(outbound.message.clone().into_owned()),
+            subject: Some(outbound.subject.clone()),
+            message_structure: None,
+            attributes: outbound
+                .attributes
+                .iter()
+                .map(|a| {
+                    (
+                        a.name.to_owned(),
+                        a.data_type.as_str().to_owned(),
+                        Some(a.value.clone()),
+                    )
+                })
+                .collect(),
+            message_group_id: outbound.fifo.as_ref().map(|f| f.message_group_id.clone()),
+            message_deduplication_id: outbound
+                .fifo
+                .as_ref()
+                .map(|f| f.message_deduplication_id.clone()),
+            message_id: message_id.to_owned(),
+        }
+    }
+
     /// The string value of the attribute called `name`.
     pub fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes
@@ -332,6 +364,21 @@ pub const RULES: &[Rule] = &[
                 (1..=99, None) => Ok(()),
                 _ => Err(format!("{length} UTF-16 units, {broken:?}: {subject:?}")),
             }
+        },
+    },
+    Rule {
+        id: "subject-deliverable-to-sqs",
+        // A queue without raw delivery gets the JSON envelope of "Amazon SNS message and JSON
+        // formats", whose "Subject" field is the publish's subject: SQS takes it only in its
+        // character set (SendMessage), as it does the message.
+        source: SQS_SEND_PAGE,
+        check: |p| match p
+            .subject
+            .as_deref()
+            .and_then(|s| s.char_indices().find(|(_, c)| !sqs_allows(*c)))
+        {
+            Some((at, c)) => Err(format!("U+{:04X} at byte {at}", u32::from(c))),
+            None => Ok(()),
         },
     },
     Rule {
