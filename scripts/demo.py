@@ -38,7 +38,8 @@ from cfnlint.decode.cfn_yaml import load
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTION = "qase-defect-fanout"
-SECRET = "local-demo-secret"  # the value in events/*.json; never a production secret
+# The secret the sample events carry (tests/common/demo.rs); never a production secret.
+SECRET = json.loads((ROOT / "events" / "defect-created.json").read_text())["headers"]["x-qase-secret"]
 QASE_API_TOKEN = "local-demo-qase-token"  # what the mock Qase API accepts; never a real token
 # What the mock Qase API says of defect 1 of project ID (the fixtures' defect).
 DEFECT = {

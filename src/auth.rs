@@ -8,6 +8,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+use lambda_http::http::HeaderValue;
 use subtle::ConstantTimeEq;
 
 /// The request header in which Qase echoes the webhook's secret (matched case-insensitively).
@@ -23,25 +24,33 @@ pub const MIN_SECRET_CHARS: usize = 16;
 #[derive(Clone)]
 pub struct Secret(Box<[u8]>);
 
-/// Why a value cannot be the webhook secret. The message never holds the value.
+/// Why a value cannot be the webhook secret or the Qase API token. The message never holds
+/// the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum WeakSecret {
-    /// Empty, or only whitespace: it would admit a request with a blank header.
+pub enum UnusableSecret {
+    /// Empty, or only whitespace: a webhook secret would admit a request with a blank header.
     #[error("the secret is blank")]
     Blank,
-    /// Fewer than [`MIN_SECRET_CHARS`] characters: guessable.
+    /// A webhook secret of fewer than [`MIN_SECRET_CHARS`] characters: guessable.
     #[error("the secret has fewer than {MIN_SECRET_CHARS} characters")]
     TooShort,
+    /// A token that no HTTP header can carry (a control character inside it).
+    #[error("the secret is not a valid HTTP header value")]
+    NotAHeaderValue,
 }
+
+/// How a secret value is checked and wrapped, wherever it comes from (the environment or
+/// Secrets Manager): [`Secret::new`], [`ApiToken::new`].
+pub type Check<T> = fn(&str) -> Result<T, UnusableSecret>;
 
 impl Secret {
     /// Wraps a secret value: at least [`MIN_SECRET_CHARS`] characters, not all whitespace.
-    pub fn new(value: &str) -> Result<Self, WeakSecret> {
+    pub fn new(value: &str) -> Result<Self, UnusableSecret> {
         if value.trim().is_empty() {
-            return Err(WeakSecret::Blank);
+            return Err(UnusableSecret::Blank);
         }
         if value.chars().count() < MIN_SECRET_CHARS {
-            return Err(WeakSecret::TooShort);
+            return Err(UnusableSecret::TooShort);
         }
         Ok(Self(value.as_bytes().into()))
     }
@@ -66,11 +75,16 @@ pub struct ApiToken(Box<str>);
 
 impl ApiToken {
     /// Wraps a token, without the whitespace around it (a newline pasted into a secret with
-    /// it); a token that is empty then is refused.
-    #[must_use]
-    pub fn new(value: &str) -> Option<Self> {
+    /// it); a token that is empty then, or that no header can carry, is refused.
+    pub fn new(value: &str) -> Result<Self, UnusableSecret> {
         let value = value.trim();
-        (!value.is_empty()).then(|| Self(value.into()))
+        if value.is_empty() {
+            return Err(UnusableSecret::Blank);
+        }
+        if HeaderValue::from_str(value).is_err() {
+            return Err(UnusableSecret::NotAHeaderValue);
+        }
+        Ok(Self(value.into()))
     }
 
     /// The token itself, for the one header that carries it.
@@ -158,31 +172,36 @@ mod tests {
         for blank in ["", "   ", "\t\n", &" ".repeat(40)] {
             assert_eq!(
                 Secret::new(blank).err(),
-                Some(WeakSecret::Blank),
+                Some(UnusableSecret::Blank),
                 "{blank:?}"
             );
         }
         // 15 and 16 characters; 16 characters of two bytes each (32 bytes) are still 16.
         assert_eq!(
             Secret::new("abcdefghijklmno").err(),
-            Some(WeakSecret::TooShort)
+            Some(UnusableSecret::TooShort)
         );
         assert!(Secret::new("abcdefghijklmnop").is_ok());
         assert_eq!(
             Secret::new(&"é".repeat(15)).err(),
-            Some(WeakSecret::TooShort)
+            Some(UnusableSecret::TooShort)
         );
         assert!(Secret::new(&"é".repeat(16)).is_ok());
         let shown = format!("{:?}", Secret::new("hunter2-hunter2-hunter2").unwrap());
         assert!(!shown.contains("hunter2"), "{shown}");
-        let why = WeakSecret::TooShort.to_string();
+        let why = UnusableSecret::TooShort.to_string();
         assert_eq!(why, "the secret has fewer than 16 characters");
     }
 
     #[test]
     fn the_api_token_is_redacted_and_refuses_empty() {
-        assert!(ApiToken::new("").is_none());
-        assert!(ApiToken::new(" \n").is_none());
+        assert_eq!(ApiToken::new("").err(), Some(UnusableSecret::Blank));
+        assert_eq!(ApiToken::new(" \n").err(), Some(UnusableSecret::Blank));
+        assert_eq!(
+            ApiToken::new("a\nb").err(),
+            Some(UnusableSecret::NotAHeaderValue),
+            "no header carries a line break inside a value"
+        );
         assert_eq!(ApiToken::new("tok\n").unwrap().expose(), "tok");
         let token = ApiToken::new("qase-token-value").unwrap();
         assert_eq!(token.expose(), "qase-token-value");

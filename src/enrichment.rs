@@ -24,8 +24,44 @@ pub const PAUSE: Duration = Duration::from_secs(30);
 /// Qase documents a 60 s lockout once the limit is exceeded.
 pub const RATE_LIMIT_PAUSE: Duration = Duration::from_mins(1);
 
-/// What a lookup brought: the details, or why there are none.
-pub type Enrichment = Result<DefectDetails, LookupError>;
+/// What a lookup brought: the details, or why there are none; and what that means.
+#[derive(Debug)]
+pub struct Enrichment(Result<DefectDetails, LookupError>);
+
+impl From<Result<DefectDetails, LookupError>> for Enrichment {
+    fn from(lookup: Result<DefectDetails, LookupError>) -> Self {
+        Self(lookup)
+    }
+}
+
+impl Enrichment {
+    /// What the Qase API said of the defect, when the lookup added something.
+    #[must_use]
+    pub fn details(&self) -> Option<&DefectDetails> {
+        self.0.as_ref().ok()
+    }
+
+    /// Why the lookup added nothing, when it did not.
+    #[must_use]
+    pub fn error(&self) -> Option<&LookupError> {
+        self.0.as_ref().err()
+    }
+
+    /// `added`, or why the lookup added nothing: the log's `enrichment=` and the metrics'
+    /// `Enrichment` property.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        self.error().map_or("added", LookupError::code)
+    }
+
+    /// Whether the lookup failed: it added nothing, and not because the defect is gone (a
+    /// 404 is an answer).
+    #[must_use]
+    pub fn is_failure(&self) -> bool {
+        self.error()
+            .is_some_and(|e| !matches!(e, LookupError::NotFound))
+    }
+}
 
 /// The circuit breaker: after [`FAILURES_BEFORE_PAUSE`] failures in a row, or a 429, no
 /// lookup for a while, so that an outage at Qase costs nothing per event. The first lookup
@@ -46,16 +82,16 @@ impl Breaker {
 
     /// Takes the outcome of a lookup made at `now`.
     pub fn record(&mut self, outcome: &Enrichment, now: Instant) {
-        match outcome {
-            Ok(_) | Err(LookupError::NotFound) => *self = Self::default(),
-            Err(LookupError::Paused) => {}
-            Err(LookupError::RateLimited { retry_after }) => {
+        match outcome.error() {
+            Some(LookupError::Paused) => {}
+            _ if !outcome.is_failure() => *self = Self::default(),
+            Some(LookupError::RateLimited { retry_after }) => {
                 let pause =
                     retry_after.map_or(RATE_LIMIT_PAUSE, |after| after.min(RATE_LIMIT_PAUSE));
                 self.failures_in_a_row += 1;
                 self.paused_until = Some(now + pause);
             }
-            Err(_) => {
+            _ => {
                 self.failures_in_a_row += 1;
                 if self.failures_in_a_row >= FAILURES_BEFORE_PAUSE {
                     self.paused_until = Some(now + PAUSE);
@@ -87,11 +123,12 @@ impl Enricher {
     pub async fn enrich(&self, webhook: &Webhook) -> Option<Enrichment> {
         let (code, id) = lookup_key(webhook)?;
         if !self.breaker().allows(Instant::now()) {
-            return Some(Err(LookupError::Paused));
+            return Some(Err(LookupError::Paused).into());
         }
         let outcome = tokio::time::timeout(BUDGET, self.api.defect(code, id))
             .await
-            .unwrap_or(Err(LookupError::TimedOut(BUDGET)));
+            .unwrap_or(Err(LookupError::TimedOut(BUDGET)))
+            .into();
         self.breaker().record(&outcome, Instant::now());
         Some(outcome)
     }
@@ -104,15 +141,11 @@ impl Enricher {
     }
 }
 
-/// The project code and id to look a defect event up by: Qase's codes are letters and digits
-/// (other values cannot name a project, and would not be safe in the URL path).
+/// The project code and id to look a defect event up by: a code that names a project
+/// ([`Webhook::project_key`]; no other value would be safe in the URL path) and an id.
 fn lookup_key(webhook: &Webhook) -> Option<(&str, u64)> {
-    webhook.defect()?;
-    let code = webhook
-        .project_code
-        .as_deref()
-        .filter(|c| (1..=64).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_alphanumeric()))?;
-    Some((code, webhook.payload.id?))
+    webhook.defect?;
+    Some((webhook.project_key()?, webhook.payload.id?))
 }
 
 #[cfg(test)]
@@ -120,7 +153,7 @@ mod tests {
     use super::*;
 
     fn failure() -> Enrichment {
-        Err(LookupError::Status(hyper::http::StatusCode::BAD_GATEWAY))
+        Err(LookupError::Status(hyper::http::StatusCode::BAD_GATEWAY)).into()
     }
 
     #[test]
@@ -138,10 +171,24 @@ mod tests {
         breaker.record(&failure(), trial);
         assert!(!breaker.allows(trial), "a failed trial pauses again");
         let later = trial + Duration::from_secs(30);
-        breaker.record(&Ok(DefectDetails::default()), later);
+        breaker.record(&Ok(DefectDetails::default()).into(), later);
         assert!(breaker.allows(later));
         breaker.record(&failure(), later);
         assert!(breaker.allows(later), "a success starts the count again");
+    }
+
+    #[test]
+    fn the_outcome_says_its_code_and_whether_it_failed() {
+        let added = Enrichment::from(Ok(DefectDetails::default()));
+        assert_eq!((added.code(), added.is_failure()), ("added", false));
+        let gone = Enrichment::from(Err(LookupError::NotFound));
+        assert_eq!((gone.code(), gone.is_failure()), ("qase_not_found", false));
+        assert_eq!(
+            (failure().code(), failure().is_failure()),
+            ("qase_error", true)
+        );
+        let paused = Enrichment::from(Err(LookupError::Paused));
+        assert_eq!((paused.code(), paused.is_failure()), ("qase_paused", true));
     }
 
     #[test]
@@ -149,7 +196,7 @@ mod tests {
         let now = Instant::now();
         let mut breaker = Breaker::default();
         for _ in 0..10 {
-            breaker.record(&Err(LookupError::NotFound), now);
+            breaker.record(&Err(LookupError::NotFound).into(), now);
         }
         assert!(breaker.allows(now));
     }
@@ -158,9 +205,9 @@ mod tests {
     fn a_rate_limit_pauses_at_once_for_retry_after_capped_at_a_minute() {
         let now = Instant::now();
         let limited = |secs: Option<u64>| {
-            Err(LookupError::RateLimited {
+            Enrichment::from(Err(LookupError::RateLimited {
                 retry_after: secs.map(Duration::from_secs),
-            })
+            }))
         };
         let mut breaker = Breaker::default();
         breaker.record(&limited(Some(5)), now);

@@ -1,20 +1,23 @@
-//! qase-defect-fanout: an AWS Lambda that receives Qase webhooks through API Gateway and
-//! publishes each one, byte for byte, to an SNS topic with routing attributes.
+//! qase-defect-fanout: an AWS Lambda that receives Qase webhooks through API Gateway (or a
+//! function URL) and publishes each one to SNS topics with routing attributes: the body byte
+//! for byte on the events topic, a short text on the notifications topic.
 //!
-//! Crate map (each file says what lives in it and what it may touch):
-//! - [`config`]: the only reader of the environment; typed, checked once at cold start.
+//! Crate map, in the order a webhook goes through it (each file says what lives in it and
+//! what it may touch):
+//! - [`lambda`]: API Gateway events in; the handler (admit → parse → enrich → plan → publish);
+//!   one outcome, whence the response, the log line and the metrics; the runtime loop.
+//! - [`auth`]: the webhook secret, the Qase API token, and the source-address check.
 //! - [`qase`]: Qase's wire format (envelope, event names, defect payloads, the API's defect);
 //!   no HTTP, no secrets.
-//! - [`auth`]: the webhook secret, the Qase API token, and the source-address check.
-//! - [`message`]: what is published and the AWS limits on it, as plain data.
-//! - [`summary`]: the subject and the text people read.
-//! - [`publisher`]: the [`publisher::Publisher`] port and its error.
-//! - [`metrics`]: one CloudWatch EMF document per request.
 //! - [`enrichment`]: which defect events are looked up in the Qase API, the budget, the
-//!   circuit breaker.
-//! - [`qase_api`]: the Qase API client, the only code that talks to Qase.
-//! - [`aws`]: the only code with AWS SDK types (TLS, SNS, Secrets Manager).
-//! - [`lambda`]: API Gateway events in, status and JSON out; the runtime loop.
+//!   circuit breaker; [`qase_api`]: the Qase API client, the only code that talks to Qase.
+//! - [`fanout`]: the plan: every message one webhook becomes (pure).
+//! - [`summary`]: the subject and the text people read; [`message`]: what is published and the
+//!   AWS limits on it, as plain data.
+//! - [`publisher`]: the [`publisher::Publisher`] port and its error; [`aws`]: the only code
+//!   with AWS SDK types (TLS, SNS, Secrets Manager).
+//! - [`metrics`]: one CloudWatch EMF document per request.
+//! - [`config`]: the only reader of the environment; typed, checked once at cold start.
 //!
 //! `main.rs` only wires these together.
 
@@ -23,6 +26,7 @@ pub mod auth;
 pub mod aws;
 pub mod config;
 pub mod enrichment;
+pub mod fanout;
 pub mod lambda;
 pub mod message;
 pub mod metrics;

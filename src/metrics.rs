@@ -68,7 +68,7 @@ impl Outcome {
 
 /// What one request did, in the terms of the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Request<'a> {
+pub struct Sample<'a> {
     /// How it ended.
     pub outcome: Outcome,
     /// The error code of a non-2xx answer.
@@ -94,7 +94,7 @@ pub struct Lookup<'a> {
 /// one line of JSON. The metric values, the dimensions and a few plain properties
 /// (`Enrichment`) are keys of the root object, as the format requires.
 #[must_use]
-pub fn document(function_name: &str, timestamp_ms: u64, request: &Request<'_>) -> String {
+pub fn document(function_name: &str, timestamp_ms: u64, request: &Sample<'_>) -> String {
     let mut root = Map::new();
     root.insert(DIM_FUNCTION_NAME.into(), function_name.into());
     root.insert(DIM_OUTCOME.into(), request.outcome.as_str().into());
@@ -176,7 +176,7 @@ impl Emf {
 
     /// Writes the document of `request`, stamped now. A metric that cannot be written is
     /// lost, never the request's answer.
-    pub fn emit(&self, request: &Request<'_>) {
+    pub fn emit(&self, request: &Sample<'_>) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn a_published_webhook_is_counted_by_outcome_with_its_latency() {
-        let request = Request {
+        let request = Sample {
             outcome: Outcome::Published,
             code: None,
             publish_latency: Some(Duration::from_micros(12_500)),
@@ -239,7 +239,7 @@ mod tests {
 
     #[test]
     fn a_refused_webhook_is_counted_by_outcome_and_by_code_and_nothing_else() {
-        let request = Request {
+        let request = Sample {
             outcome: Outcome::Rejected,
             code: Some("wrong_secret"),
             publish_latency: None,
@@ -259,7 +259,7 @@ mod tests {
     #[test]
     fn a_lookup_is_counted_and_a_failed_one_twice() {
         for (code, failed, failures) in [("qase_not_found", false, 0), ("qase_timeout", true, 1)] {
-            let request = Request {
+            let request = Sample {
                 outcome: Outcome::Published,
                 code: None,
                 publish_latency: None,

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 pub use crate::message::MAX_SUBJECT_UTF16_UNITS;
 use crate::message::is_sqs_character;
-use crate::qase::{DefectDetails, DefectEvent, DefectOrigin, Webhook};
+use crate::qase::{DefectAction, DefectDetails, DefectOrigin, Webhook};
 
 /// Titles in the text are cut to this many characters.
 pub const MAX_EMAIL_TITLE_CHARS: usize = 200;
@@ -18,6 +18,8 @@ pub const MAX_EMAIL_TITLE_CHARS: usize = 200;
 const MAX_SUBJECT_CODE_CHARS: usize = 20;
 /// Project codes in the text are cut to this many characters.
 const MAX_TEXT_CODE_CHARS: usize = 50;
+/// Severity and status labels in the text are cut to this many characters.
+const MAX_LABEL_CHARS: usize = 50;
 /// Where defects live in the Qase web app: `<QASE_APP_URL>/defect/<CODE>/<id>`.
 pub const QASE_APP_URL: &str = "https://app.qase.io";
 
@@ -85,14 +87,18 @@ pub fn text(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
         (None, None) => {}
     }
 
-    let origin = match webhook.defect() {
-        Some(DefectEvent::Created { origin, .. }) => origin,
+    let origin = match webhook.defect {
+        Some(DefectAction::Created) => webhook.origin(),
         _ => DefectOrigin::Unknown,
     };
     let api_severity = details.and_then(|d| d.severity.as_deref());
     match (origin, api_severity) {
         (DefectOrigin::Severity(severity), _) | (_, Some(severity)) => {
-            let _ = writeln!(text, "Severity: {}", cut(&clean_line(severity), 50));
+            let _ = writeln!(
+                text,
+                "Severity: {}",
+                cut(&clean_line(severity), MAX_LABEL_CHARS)
+            );
         }
         (DefectOrigin::CaseStep { .. } | DefectOrigin::Unknown, None) => {}
     }
@@ -102,14 +108,13 @@ pub fn text(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
     if let Some(status) = details.and_then(|d| d.status.as_deref()).map(clean_line)
         && !status.is_empty()
     {
-        let _ = writeln!(text, "Status: {}", cut(&status, 50));
+        let _ = writeln!(text, "Status: {}", cut(&status, MAX_LABEL_CHARS));
     }
 
-    // Only a code that is whole and URL-safe makes a link that leads somewhere.
-    let link_code = webhook.project_code.as_deref().filter(|c| {
-        (1..=MAX_TEXT_CODE_CHARS).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_alphanumeric())
-    });
-    if let (Some(_), Some(code), Some(id)) = (webhook.defect(), link_code, webhook.payload.id) {
+    // Only a code that names a project makes a link that leads somewhere.
+    if let (Some(_), Some(code), Some(id)) =
+        (webhook.defect, webhook.project_key(), webhook.payload.id)
+    {
         let _ = writeln!(text, "Open in Qase: {QASE_APP_URL}/defect/{code}/{id}");
     }
     text
@@ -184,6 +189,18 @@ mod tests {
         Webhook::parse(body).expect("test body is a valid webhook")
     }
 
+    /// `defect.created` #`id` of project DEMO titled `title`.
+    fn titled(id: u64, title: &str) -> Webhook {
+        webhook(
+            &serde_json::json!({
+                "event_name": "defect.created",
+                "payload": {"id": id, "title": title},
+                "project_code": "DEMO"
+            })
+            .to_string(),
+        )
+    }
+
     #[test]
     fn subject_reads_like_the_readme_example() {
         let body = r#"{"event_name":"defect.created","payload":{"id":42,"title":"Login button does nothing"},"project_code":"DEMO"}"#;
@@ -199,13 +216,7 @@ mod tests {
             "Crash\n\tin «checkout»\u{2028}{}",
             "é".repeat(10) + &"x".repeat(300)
         );
-        let body = serde_json::json!({
-            "event_name": "defect.created",
-            "payload": {"id": 7, "title": title},
-            "project_code": "DEMO"
-        })
-        .to_string();
-        let s = subject(&webhook(&body), None);
+        let s = subject(&titled(7, &title), None);
         assert_eq!(s.chars().count(), 99, "{s}");
         assert!(s.len() > 99, "cut by characters, not bytes: {s}");
         assert!(
@@ -223,26 +234,14 @@ mod tests {
             ("日本語", "[DEMO] defect.created #1: 日本語"),
             ("a\u{FFFF}b\u{0085}c", "[DEMO] defect.created #1: a b c"),
         ] {
-            let body = serde_json::json!({
-                "event_name": "defect.created",
-                "payload": {"id": 1, "title": title},
-                "project_code": "DEMO"
-            })
-            .to_string();
-            assert_eq!(subject(&webhook(&body), None), want);
+            assert_eq!(subject(&titled(1, title), None), want);
         }
     }
 
     #[test]
     fn subject_counts_an_emoji_as_two_as_sns_may_and_never_splits_one() {
         let title = "😀".repeat(60);
-        let body = serde_json::json!({
-            "event_name": "defect.created",
-            "payload": {"id": 1, "title": title},
-            "project_code": "DEMO"
-        })
-        .to_string();
-        let s = subject(&webhook(&body), None);
+        let s = subject(&titled(1, &title), None);
         // "[DEMO] defect.created #1: " is 26 units; 73 left, 3 for "...": 35 emoji.
         assert_eq!(
             s,

@@ -11,12 +11,11 @@ use std::time::{Duration, Instant};
 use common::faults::{Fault, FaultProxy};
 use common::moto::Moto;
 use common::{
-    Api, EventBuilder, ONE_AT_A_TIME, SECRET, capture_logs, json_body, numbered_webhook as webhook,
+    Api, EventBuilder, ONE_AT_A_TIME, app, capture_logs, json_body, numbered_webhook as webhook,
     send,
 };
 use lambda_http::http::StatusCode;
 use lambda_http::tracing::Level;
-use qase_defect_fanout::auth::Secret;
 use qase_defect_fanout::aws::sns::SnsPublisher;
 use qase_defect_fanout::aws::{ATTEMPT_TIMEOUT, MAX_ATTEMPTS, PUBLISH_TIMEOUT};
 use qase_defect_fanout::config::TopicArn;
@@ -41,15 +40,7 @@ async fn rig(name: &str) -> Rig {
     let proxy = FaultProxy::start(&moto.endpoint);
     let aws = common::moto::sdk_config_for(&proxy.endpoint);
     let publisher = SnsPublisher::from_config(&aws, &TopicArn::parse(&topic).unwrap());
-    let app = App {
-        secret: Secret::new(SECRET).ok(),
-        fifo: false,
-        allowed_sources: None,
-        events: publisher,
-        notifications: None,
-        enricher: None,
-        metrics: None,
-    };
+    let app = app(publisher);
     Rig {
         moto,
         proxy,
@@ -295,18 +286,10 @@ async fn a_failing_notifications_topic_still_answers_202_with_one_error_line() {
     let queue = moto.subscribe_queue(&events, "events", None).await;
     let proxy = FaultProxy::start(&moto.endpoint);
     let through_proxy = common::moto::sdk_config_for(&proxy.endpoint);
-    let app = App {
-        secret: Secret::new(SECRET).ok(),
-        allowed_sources: None,
-        fifo: false,
-        events: moto.publisher(&events),
-        notifications: Some(SnsPublisher::from_config(
-            &through_proxy,
-            &TopicArn::parse(&notes).unwrap(),
-        )),
-        enricher: None,
-        metrics: None,
-    };
+    let app = app(moto.publisher(&events)).with_notifications(SnsPublisher::from_config(
+        &through_proxy,
+        &TopicArn::parse(&notes).unwrap(),
+    ));
     let (logs, _guard) = capture_logs(Level::INFO);
     proxy.set(Fault::SERVER_ERROR);
 

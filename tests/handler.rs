@@ -4,13 +4,14 @@
 mod common;
 
 use common::{
-    Api, EventBuilder, RecordingPublisher, SECRET, app, app_with_notifications, json_body,
-    qase_fixture, send,
+    Api, EventBuilder, RecordingPublisher, SECRET, app, json_body, qase_fixture, qase_fixtures,
+    send,
 };
 use lambda_http::http::StatusCode;
 use qase_defect_fanout::lambda::App;
 use qase_defect_fanout::message::{ATTR_ENTITY_ID, ATTR_EVENT_NAME, ATTR_PROJECT_CODE};
 use qase_defect_fanout::publisher::PublishError;
+use qase_defect_fanout::qase::Webhook;
 
 const APIS: [Api; 3] = [Api::Rest, Api::Http, Api::FunctionUrl];
 
@@ -73,10 +74,39 @@ async fn publishes_a_valid_defect_webhook_once_and_answers_202_with_the_message_
     }
 }
 
+#[test]
+fn parses_every_documented_qase_event_with_its_own_name() {
+    let all = qase_fixtures();
+    assert_eq!(all.len(), 40, "the 40 documented events are all shipped");
+    for (stem, body) in all {
+        let webhook = Webhook::parse(&body).unwrap_or_else(|e| panic!("{stem}: {e}"));
+        let generic: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(webhook.event_name.as_str(), stem);
+        assert_eq!(
+            webhook.project_code.as_deref(),
+            generic["project_code"].as_str(),
+            "{stem}"
+        );
+        assert_eq!(
+            webhook.team_member_id,
+            generic["team_member_id"].as_i64(),
+            "{stem}"
+        );
+        assert!(webhook.team_member_id.is_some(), "{stem}");
+        assert_eq!(
+            webhook.payload.id,
+            generic["payload"]["id"].as_u64(),
+            "{stem}"
+        );
+        let has_id = !stem.starts_with("shared_step.");
+        assert_eq!(webhook.payload.id.is_some(), has_id, "{stem}: payload.id");
+    }
+}
+
 #[tokio::test]
 async fn forwards_every_documented_qase_event() {
     let app = app(RecordingPublisher::ok());
-    let fixtures = common::qase_fixtures();
+    let fixtures = qase_fixtures();
     assert_eq!(fixtures.len(), 40);
 
     for (name, body) in &fixtures {
@@ -87,7 +117,7 @@ async fn forwards_every_documented_qase_event() {
 
     let calls = app.events.calls();
     let sent: Vec<_> = fixtures.iter().map(|(_, body)| body.as_str()).collect();
-    let published: Vec<_> = calls.iter().map(|c| c.message.as_str()).collect();
+    let published: Vec<_> = calls.iter().map(|c| c.message.as_ref()).collect();
     assert_eq!(published, sent);
 }
 
@@ -172,15 +202,7 @@ async fn rejects_a_secret_header_sent_twice() {
 
 #[tokio::test]
 async fn accepts_any_request_without_a_secret_header_only_when_checking_is_disabled() {
-    let app = App {
-        secret: None,
-        fifo: false,
-        allowed_sources: None,
-        events: RecordingPublisher::ok(),
-        notifications: None,
-        enricher: None,
-        metrics: None,
-    };
+    let app = App::new(RecordingPublisher::ok(), None);
     let event = EventBuilder::new(Api::Http).body(&qase_fixture("defect.created"));
     let response = send(&app, &event).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
@@ -356,11 +378,8 @@ async fn answers_502_with_a_code_an_operator_can_act_on_when_sns_refuses() {
 
 #[tokio::test]
 async fn on_a_fifo_topic_groups_by_project_and_deduplicates_by_body() {
-    let app = App {
-        fifo: true,
-        allowed_sources: None,
-        ..app(RecordingPublisher::ok().on_topic("arn:aws:sns:us-east-1:123456789012:q.fifo"))
-    };
+    let app = app(RecordingPublisher::ok().on_topic("arn:aws:sns:us-east-1:123456789012:q.fifo"))
+        .with_fifo_events();
     let body = qase_fixture("defect.created");
     let response = send(&app, &EventBuilder::qase(Api::Http, &body)).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
@@ -383,10 +402,7 @@ async fn answers_403_to_addresses_outside_allowed_source_ips_before_checking_any
             ("2001:db8::1", false),
             ("not-an-ip", false),
         ] {
-            let app = App {
-                allowed_sources: Some(allowed.clone()),
-                ..app(RecordingPublisher::ok())
-            };
+            let app = app(RecordingPublisher::ok()).with_allowed_sources(allowed.clone());
             let event = EventBuilder::qase(api, &qase_fixture("defect.created")).source_ip(ip);
             if allowed_ip {
                 let response = send(&app, &event).await;
@@ -404,7 +420,7 @@ async fn answers_403_to_addresses_outside_allowed_source_ips_before_checking_any
 #[tokio::test]
 async fn with_a_notifications_topic_publishes_the_text_there_with_the_same_attributes_and_subject()
 {
-    let app = app_with_notifications(RecordingPublisher::ok(), RecordingPublisher::ok());
+    let app = app(RecordingPublisher::ok()).with_notifications(RecordingPublisher::ok());
     let body = qase_fixture("defect.created");
 
     let response = send(&app, &EventBuilder::qase(Api::Http, &body)).await;
@@ -453,7 +469,7 @@ async fn a_failed_notification_still_answers_202_and_says_why() {
     ];
     for (fail, code) in cases {
         let app =
-            app_with_notifications(RecordingPublisher::ok(), RecordingPublisher::failing(fail));
+            app(RecordingPublisher::ok()).with_notifications(RecordingPublisher::failing(fail));
 
         let response = send(
             &app,
@@ -476,10 +492,10 @@ async fn a_failed_notification_still_answers_202_and_says_why() {
 
 #[tokio::test]
 async fn the_events_topic_alone_decides_the_answer() {
-    let app = app_with_notifications(
-        RecordingPublisher::failing(|| PublishError::Unavailable("connection refused".into())),
-        RecordingPublisher::ok(),
-    );
+    let app = app(RecordingPublisher::failing(|| {
+        PublishError::Unavailable("connection refused".into())
+    }))
+    .with_notifications(RecordingPublisher::ok());
 
     let response = send(
         &app,
@@ -495,7 +511,7 @@ async fn the_events_topic_alone_decides_the_answer() {
 
 #[tokio::test]
 async fn refused_requests_publish_neither_message() {
-    let app = app_with_notifications(RecordingPublisher::ok(), RecordingPublisher::ok());
+    let app = app(RecordingPublisher::ok()).with_notifications(RecordingPublisher::ok());
     let event = EventBuilder::new(Api::Http)
         .header("X-Qase-Secret", "nope")
         .body(&qase_fixture("defect.created"));

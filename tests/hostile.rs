@@ -64,8 +64,8 @@ async fn odd_but_valid_webhooks_are_published_once_byte_for_byte() {
             let calls = app.events.calls();
             assert_eq!(calls.len(), 1, "{what}");
             assert_eq!(
-                Some(&calls[0].message),
-                case.published.as_ref(),
+                Some(calls[0].message.as_ref()),
+                case.published.as_deref(),
                 "{what}: byte for byte"
             );
         }

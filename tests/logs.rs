@@ -9,14 +9,13 @@ mod common;
 use common::moto::Moto;
 use common::qase_mock::{self, QaseMock};
 use common::{
-    Api, Captured, EventBuilder, ONE_AT_A_TIME, RecordingPublisher, SECRET, app_with_notifications,
-    capture_logs, qase_fixture, send,
+    Api, Captured, EventBuilder, ONE_AT_A_TIME, RecordingPublisher, SECRET, app, capture_logs,
+    qase_fixture, send,
 };
 use lambda_http::tracing::level_filters::LevelFilter;
 use lambda_http::tracing::{Level, error, trace};
-use qase_defect_fanout::auth::Secret;
 use qase_defect_fanout::config::LogConfig;
-use qase_defect_fanout::lambda::{App, logging};
+use qase_defect_fanout::lambda::logging;
 use qase_defect_fanout::publisher::PublishError;
 
 const TITLE: &str = "Payment page leaks card number 4111-PRIVATE";
@@ -37,15 +36,7 @@ async fn run_everything(level: Level) -> (String, Vec<String>) {
     let topic = moto.create_topic("secrets", false).await;
     // Enrichment on: the defect events are looked up in the Qase API with its token.
     let qase = QaseMock::start();
-    let app = App {
-        secret: Secret::new(SECRET).ok(),
-        fifo: false,
-        allowed_sources: None,
-        events: moto.publisher(&topic),
-        notifications: None,
-        enricher: Some(qase.enricher()),
-        metrics: None,
-    };
+    let app = app(moto.publisher(&topic)).with_enricher(qase.enricher());
     let (logs, _guard) = capture_logs(level);
 
     let body = private_webhook();
@@ -122,10 +113,10 @@ async fn payload_text_is_not_logged_above_debug_and_each_request_is_one_line() {
 #[tokio::test(flavor = "current_thread")]
 async fn when_the_events_topic_fails_the_error_line_says_the_notification_went_out() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let app = app_with_notifications(
-        RecordingPublisher::failing(|| PublishError::Unavailable("connection refused".into())),
-        RecordingPublisher::ok(),
-    );
+    let app = app(RecordingPublisher::failing(|| {
+        PublishError::Unavailable("connection refused".into())
+    }))
+    .with_notifications(RecordingPublisher::ok());
     let (logs, _guard) = capture_logs(Level::INFO);
     let long_code =
         qase_fixture("defect.created").replace(r#""ID""#, &format!("\"{}\"", "Q".repeat(500)));

@@ -5,9 +5,9 @@ mod common;
 
 use common::moto::Moto;
 use common::{Api, EventBuilder, SECRET, qase_fixture, send};
-use qase_defect_fanout::auth::{ApiToken, Secret};
-use qase_defect_fanout::aws::secrets_manager::{self as secrets, SecretFetchError};
-use qase_defect_fanout::config::Config;
+use qase_defect_fanout::auth::{ApiToken, Check, Secret};
+use qase_defect_fanout::aws::secrets_manager::{SecretFetchError, resolve};
+use qase_defect_fanout::config::{Config, SecretArn, Sourced};
 use qase_defect_fanout::enrichment::Enricher;
 use qase_defect_fanout::lambda::App;
 use qase_defect_fanout::qase_api::QaseApi;
@@ -25,26 +25,15 @@ fn debug_output_of_the_configuration_and_app_is_redacted() {
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     )
     .unwrap();
-    let enricher = Enricher::new(
-        QaseApi::new(
-            "https://api.qase.io/v1",
-            &ApiToken::new("qase-token-value").unwrap(),
-            None,
-        )
-        .unwrap(),
-    );
-    let qase_defect_fanout::config::SecretSource::Value(secret) = config.secret.clone() else {
+    let enricher = Enricher::new(QaseApi::new(
+        "https://api.qase.io/v1",
+        &ApiToken::new("qase-token-value").unwrap(),
+        Vec::new(),
+    ));
+    let Some(Sourced::Value(secret)) = config.secret.clone() else {
         panic!("the value source was configured");
     };
-    let app = App {
-        secret: Some(secret),
-        fifo: false,
-        allowed_sources: None,
-        events: (),
-        notifications: None,
-        enricher: Some(enricher),
-        metrics: None,
-    };
+    let app = App::new((), Some(secret)).with_enricher(enricher);
     for shown in [
         format!("{config:?}"),
         format!("{config:#?}"),
@@ -57,38 +46,31 @@ fn debug_output_of_the_configuration_and_app_is_redacted() {
     }
 }
 
+/// The secret `arn` as the variable `variable` names it, checked as the function checks it.
+fn named<T>(variable: &'static str, arn: &str, check: Check<T>) -> Sourced<T> {
+    Sourced::SecretsManager {
+        variable,
+        arn: SecretArn::parse(arn).unwrap(),
+        check,
+    }
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
     let moto = Moto::start();
-    let sm = aws_sdk_secretsmanager::Client::from_conf(
-        aws_sdk_secretsmanager::config::Builder::from(&moto.sdk_config())
-            .region(aws_config::Region::new("us-east-1"))
-            .build(),
-    );
     let arn = &moto.create_secret("qase-webhook", SECRET).await;
 
-    let value = secrets::fetch(
+    let secret: Secret = resolve(
         &moto.sdk_config(),
-        "QASE_WEBHOOK_SECRET_ARN",
-        arn,
-        "us-east-1",
+        named("QASE_WEBHOOK_SECRET_ARN", arn, Secret::new),
     )
     .await
     .unwrap();
-    assert_eq!(value, SECRET);
-    let secret = Secret::new(&value).unwrap();
+    assert!(secret.matches(SECRET.as_bytes()));
 
     // The fetched secret guards the handler like one from the environment.
     let topic = moto.create_topic("from-secrets-manager", false).await;
-    let app = App {
-        secret: Some(secret),
-        fifo: false,
-        allowed_sources: None,
-        events: moto.publisher(&topic),
-        notifications: None,
-        enricher: None,
-        metrics: None,
-    };
+    let app = App::new(moto.publisher(&topic), Some(secret));
     let body = qase_fixture("defect.created");
     let ok = send(&app, &EventBuilder::qase(Api::Http, &body)).await;
     assert_eq!(ok.status(), 202);
@@ -98,11 +80,9 @@ async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
     assert_eq!(send(&app, &wrong).await.status(), 401);
 
     let missing = arn.replace("qase-webhook", "no-such-secret");
-    let err = secrets::fetch(
+    let err = resolve(
         &moto.sdk_config(),
-        "QASE_API_TOKEN_ARN",
-        &missing,
-        "us-east-1",
+        named("QASE_API_TOKEN_ARN", &missing, ApiToken::new),
     )
     .await
     .unwrap_err();
@@ -112,48 +92,38 @@ async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
         "the message names the variable that asked: {err}"
     );
 
-    let binary = sm
+    let binary = moto
+        .secrets_manager()
         .create_secret()
         .name("binary")
         .secret_binary(aws_sdk_secretsmanager::primitives::Blob::new(vec![1, 2, 3]))
         .send()
         .await
         .unwrap();
-    let err = secrets::fetch(
-        &moto.sdk_config(),
+    let from_binary = named(
         "QASE_WEBHOOK_SECRET_ARN",
         binary.arn().unwrap(),
-        "us-east-1",
-    )
-    .await
-    .unwrap_err();
+        Secret::new,
+    );
+    let err = resolve(&moto.sdk_config(), from_binary).await.unwrap_err();
     assert!(matches!(err, SecretFetchError::NotAString(_)), "{err}");
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_blank_or_short_secret_in_secrets_manager_stops_init_naming_the_variable() {
     let moto = Moto::start();
-    let good = moto.create_secret("good", SECRET).await;
-    let secret = secrets::webhook_secret(
-        &moto.sdk_config(),
-        "QASE_WEBHOOK_SECRET_ARN",
-        &good,
-        "us-east-1",
-    )
-    .await
-    .unwrap();
-    assert!(secret.matches(SECRET.as_bytes()));
     for (name, value) in [("blank", "   "), ("short", "short-secret-15")] {
         let arn = moto.create_secret(name, value).await;
-        let err = secrets::webhook_secret(
+        let err = resolve(
             &moto.sdk_config(),
-            "QASE_WEBHOOK_SECRET_ARN",
-            &arn,
-            "us-east-1",
+            named("QASE_WEBHOOK_SECRET_ARN", &arn, Secret::new),
         )
         .await
         .unwrap_err();
-        assert!(matches!(err, SecretFetchError::Weak(..)), "{name}: {err}");
+        assert!(
+            matches!(err, SecretFetchError::Unusable(..)),
+            "{name}: {err}"
+        );
         let chain = qase_defect_fanout::lambda::logging::error_chain(&err);
         assert!(chain.starts_with("QASE_WEBHOOK_SECRET_ARN: "), "{chain}");
         assert!(
@@ -169,4 +139,13 @@ async fn a_blank_or_short_secret_in_secrets_manager_stops_init_naming_the_variab
             "the value is never shown: {chain}"
         );
     }
+    // A token is checked as one from the environment is: a blank one is refused too.
+    let blank = moto.create_secret("blank-token", " \n").await;
+    let err = resolve(
+        &moto.sdk_config(),
+        named("QASE_API_TOKEN_ARN", &blank, ApiToken::new),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, SecretFetchError::Unusable(..)), "{err}");
 }

@@ -1,15 +1,16 @@
-//! Fuzzes the parsing path: body bytes → `Webhook::parse` → subject, text and both publishes,
-//! without enrichment and with details made of the same fuzzed strings; and the same bytes as
-//! a Qase API answer. Any panic is a bug; so is a broken invariant asserted below.
+//! Fuzzes the parsing path: body bytes → `Webhook::parse` → the plan (`fanout::plan`: every
+//! message, with both topics configured), without enrichment and with details made of the same
+//! fuzzed strings; and the same bytes as a Qase API answer. Any panic is a bug; so is a broken
+//! invariant asserted below.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use qase_defect_fanout::fanout::{self, Planned, Topic, Topics};
 use qase_defect_fanout::message::{
-    DataType, DeliverableBody, MAX_ATTRIBUTE_CHARS, MAX_PUBLISH_BYTES, MessageError, Outbound,
-    is_sqs_character,
+    Attribute, DataType, DeliverableBody, MAX_ATTRIBUTE_CHARS, MAX_PUBLISH_BYTES,
+    MAX_SUBJECT_UTF16_UNITS, MessageError, is_sqs_character,
 };
 use qase_defect_fanout::qase::{DefectDetails, EventName, Webhook};
-use qase_defect_fanout::summary::{self, MAX_SUBJECT_UTF16_UNITS};
 
 fuzz_target!(|data: &[u8]| {
     let _ = DefectDetails::from_answer(data);
@@ -37,23 +38,6 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn check(body: &str, webhook: &Webhook, details: Option<&DefectDetails>) {
-
-    let subject = summary::subject(webhook, details);
-    let units = subject.encode_utf16().count();
-    assert!((1..=MAX_SUBJECT_UTF16_UNITS).contains(&units), "{subject:?}");
-    assert!(
-        subject
-            .chars()
-            .all(|c| is_sqs_character(c) && !c.is_control() && c != '\u{2028}' && c != '\u{2029}'),
-        "{subject:?}"
-    );
-    let text = summary::text(webhook, details);
-    assert!(text.chars().all(is_sqs_character), "{text:?}");
-    assert!(
-        text.lines().all(|l| !l.chars().any(char::is_control)),
-        "{text:?}"
-    );
-
     let checked = match DeliverableBody::new(body) {
         Ok(checked) => checked,
         Err(MessageError::UnsupportedCharacter { character, offset }) => {
@@ -63,31 +47,67 @@ fn check(body: &str, webhook: &Webhook, details: Option<&DefectDetails>) {
         }
         Err(other) => panic!("only characters are checked: {other}"),
     };
-    match Outbound::event(webhook, checked, subject, true, details) {
-        Ok(out) => {
-            assert!(out.size() <= MAX_PUBLISH_BYTES);
-            assert_eq!(out.message, body, "machines get the body");
-            let note = out.notification(text);
-            assert!(note.size() <= MAX_PUBLISH_BYTES);
-            assert!(out.attributes.len() <= 10, "{:?}", out.attributes);
-            for attribute in &out.attributes {
-                assert!(!attribute.value.is_empty());
-                assert!(!attribute.value.chars().any(char::is_control));
-                assert!(attribute.value.chars().all(is_sqs_character));
-                // A String.Array holds its values in JSON: the limit is on each of them.
-                let values: Vec<String> = if attribute.data_type == DataType::StringArray {
-                    serde_json::from_str(&attribute.value).expect("a JSON array of strings")
-                } else {
-                    vec![attribute.value.clone()]
-                };
-                assert!(values.iter().all(|v| !v.is_empty()));
-                assert!(values.iter().all(|v| v.chars().count() <= MAX_ATTRIBUTE_CHARS));
-            }
-            let fifo = out.fifo.expect("asked for FIFO keys");
-            assert!((1..=128).contains(&fifo.message_group_id.len()));
-            assert_eq!(fifo.message_deduplication_id.len(), 64);
+    let topics = Topics {
+        fifo_events: true,
+        notifications: true,
+    };
+    let plan = match fanout::plan(webhook, checked, details, topics) {
+        Ok(plan) => plan,
+        Err(MessageError::TooLarge { size, .. }) => {
+            assert!(size > MAX_PUBLISH_BYTES);
+            return;
         }
-        Err(MessageError::TooLarge { size, .. }) => assert!(size > MAX_PUBLISH_BYTES),
         Err(other) => panic!("characters were checked already: {other}"),
+    };
+    let topics: Vec<Topic> = plan.iter().map(|p| p.topic).collect();
+    assert_eq!(topics, [Topic::Events, Topic::Notifications]);
+    for Planned { topic, outbound } in &plan {
+        check_subject(&outbound.subject);
+        assert!(outbound.size() <= MAX_PUBLISH_BYTES, "{topic:?}");
+        check_attributes(&outbound.attributes);
+        assert_eq!(outbound.attributes, plan[0].outbound.attributes, "one filter fits all");
+    }
+    let (event, note) = (&plan[0].outbound, &plan[1].outbound);
+    assert_eq!(event.message, body, "machines get the body");
+    let fifo = event.fifo.as_ref().expect("asked for FIFO keys");
+    assert!((1..=128).contains(&fifo.message_group_id.len()));
+    assert_eq!(fifo.message_deduplication_id.len(), 64);
+    assert!(note.fifo.is_none(), "the notifications topic is never FIFO");
+    let text = &note.message;
+    assert!(text.chars().all(is_sqs_character), "{text:?}");
+    assert!(
+        text.lines().all(|l| !l.chars().any(char::is_control)),
+        "{text:?}"
+    );
+}
+
+/// One line, within SNS's subject length, in SQS's character set.
+fn check_subject(subject: &str) {
+    let units = subject.encode_utf16().count();
+    assert!((1..=MAX_SUBJECT_UTF16_UNITS).contains(&units), "{subject:?}");
+    assert!(
+        subject
+            .chars()
+            .all(|c| is_sqs_character(c) && !c.is_control() && c != '\u{2028}' && c != '\u{2029}'),
+        "{subject:?}"
+    );
+}
+
+/// At most 10, none empty, each value (and each element of a `String.Array`) clean and within
+/// the length limit.
+fn check_attributes(attributes: &[Attribute]) {
+    assert!(attributes.len() <= 10, "{attributes:?}");
+    for attribute in attributes {
+        assert!(!attribute.value.is_empty());
+        assert!(!attribute.value.chars().any(char::is_control));
+        assert!(attribute.value.chars().all(is_sqs_character));
+        // A String.Array holds its values in JSON: the limit is on each of them.
+        let values: Vec<String> = if attribute.data_type == DataType::StringArray {
+            serde_json::from_str(&attribute.value).expect("a JSON array of strings")
+        } else {
+            vec![attribute.value.clone()]
+        };
+        assert!(values.iter().all(|v| !v.is_empty()));
+        assert!(values.iter().all(|v| v.chars().count() <= MAX_ATTRIBUTE_CHARS));
     }
 }

@@ -17,18 +17,18 @@ use rustls::pki_types::pem::PemObject;
 pub const AWS_TRUST_ROOTS: &[u8] = include_bytes!("../../certs/amazon-trust-services.pem");
 
 /// The HTTPS client every AWS call uses: rustls with ring, verifying servers against
-/// [`AWS_TRUST_ROOTS`] plus `extra_pem` (the file named by `AWS_CA_BUNDLE`, if any).
+/// [`AWS_TRUST_ROOTS`] plus `extra` (the file named by `AWS_CA_BUNDLE`, if any).
 ///
 /// Not the SDK's default client, which loads and parses the whole system trust store
 /// (hundreds of certificates, milliseconds of cold start) to reach endpoints that only
 /// ever present Amazon Trust Services chains. Verification is the same rustls `WebPKI`
 /// check; only the set of trusted roots is smaller.
 #[must_use]
-pub fn https_client(extra_pem: Option<Vec<u8>>) -> SharedHttpClient {
+pub fn https_client(extra: Option<&CaBundle>) -> SharedHttpClient {
     let mut trust = TrustStore::empty().with_native_roots(false);
     trust.add_pem_certificate(AWS_TRUST_ROOTS);
-    if let Some(pem) = extra_pem {
-        trust.add_pem_certificate(pem);
+    if let Some(bundle) = extra {
+        trust.add_pem_certificate(bundle.pem.clone());
     }
     let tls = TlsContext::builder()
         .with_trust_store(trust)
@@ -62,9 +62,25 @@ pub enum CaBundleError {
     },
 }
 
+/// The `AWS_CA_BUNDLE` file, read and checked once at cold start: its PEM text (which the
+/// SDK's trust store takes) and its certificates (which the Qase API client's takes).
+#[derive(Debug, Clone)]
+pub struct CaBundle {
+    pem: Vec<u8>,
+    certs: Vec<CertificateDer<'static>>,
+}
+
+impl CaBundle {
+    /// The certificates, every one a usable trust anchor.
+    #[must_use]
+    pub fn into_certs(self) -> Vec<CertificateDer<'static>> {
+        self.certs
+    }
+}
+
 /// Reads the `AWS_CA_BUNDLE` file and checks, at cold start, that every certificate in it
 /// is a usable trust anchor: the SDK would otherwise fail on it only at the first request.
-pub fn read_ca_bundle(path: &Path) -> Result<Vec<u8>, CaBundleError> {
+pub fn read_ca_bundle(path: &Path) -> Result<CaBundle, CaBundleError> {
     let shown = path.display().to_string();
     let pem = std::fs::read(path).map_err(|source| CaBundleError::Unreadable {
         path: shown.clone(),
@@ -74,15 +90,19 @@ pub fn read_ca_bundle(path: &Path) -> Result<Vec<u8>, CaBundleError> {
         path: shown.clone(),
         reason,
     };
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(format!("{e:?}")))?;
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        let cert = cert.map_err(|e| invalid(format!("{e:?}")))?;
-        roots.add(cert).map_err(|e| invalid(e.to_string()))?;
+    for cert in &certs {
+        roots
+            .add(cert.clone())
+            .map_err(|e| invalid(e.to_string()))?;
     }
     if roots.is_empty() {
         return Err(invalid("no CERTIFICATE section".to_owned()));
     }
-    Ok(pem)
+    Ok(CaBundle { pem, certs })
 }
 
 #[cfg(test)]
@@ -128,36 +148,29 @@ mod tests {
     #[test]
     fn a_ca_bundle_of_root_certificates_is_read() {
         let path = scratch_file("bundle.pem", AWS_TRUST_ROOTS);
-        let pem = read_ca_bundle(&path).unwrap();
+        let bundle = read_ca_bundle(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        assert_eq!(pem, AWS_TRUST_ROOTS);
+        assert_eq!(bundle.pem, AWS_TRUST_ROOTS);
+        assert_eq!(bundle.into_certs().len(), 5);
     }
 
     #[test]
     fn an_unusable_ca_bundle_is_refused_at_cold_start_naming_the_variable() {
-        let missing = read_ca_bundle(std::path::Path::new("/nonexistent/bundle.pem")).unwrap_err();
-        assert!(
-            matches!(missing, CaBundleError::Unreadable { .. }),
-            "{missing}"
-        );
-        assert!(
-            missing.to_string().starts_with("AWS_CA_BUNDLE: "),
-            "{missing}"
-        );
-
         let not_a_cert = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let missing = read_ca_bundle(std::path::Path::new("/nonexistent/bundle.pem"));
+        let mut refused = vec![("missing", missing.unwrap_err())];
         for (name, contents) in [
             ("empty.pem", &b""[..]),
             ("text.pem", &b"just text\n"[..]),
             ("garbage.pem", &not_a_cert[..]),
         ] {
             let path = scratch_file(name, contents);
-            let err = read_ca_bundle(&path).unwrap_err();
+            refused.push((name, read_ca_bundle(&path).unwrap_err()));
             std::fs::remove_file(&path).unwrap();
-            assert!(
-                matches!(err, CaBundleError::Invalid { .. }),
-                "{name}: {err}"
-            );
+        }
+        for (name, err) in refused {
+            let unreadable = matches!(err, CaBundleError::Unreadable { .. });
+            assert_eq!(unreadable, name == "missing", "{name}: {err}");
             assert!(
                 err.to_string().starts_with("AWS_CA_BUNDLE: "),
                 "{name}: {err}"

@@ -84,9 +84,9 @@ mod tests {
 
     #[test]
     fn the_error_chain_joins_every_cause() {
-        let err = crate::config::ConfigError::WeakSecret {
+        let err = crate::config::ConfigError::Unusable {
             name: "QASE_WEBHOOK_SECRET",
-            source: crate::auth::WeakSecret::TooShort,
+            source: crate::auth::UnusableSecret::TooShort,
         };
         assert_eq!(
             error_chain(&err),

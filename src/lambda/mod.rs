@@ -2,15 +2,18 @@
 //!
 //! - [`event`]: Lambda event → `http::Request`, made safe for `lambda_http`'s conversion.
 //! - [`handler`]: the request → response contract ([`handle`]).
+//! - [`outcome`]: how a request ended, whence its response, log line and metrics.
 //! - [`logging`]: the log output, and what it never shows.
 //! - [`run`]: the runtime loop that feeds every invocation to [`handle`].
 
 pub mod event;
 pub mod handler;
 pub mod logging;
+pub mod outcome;
 
 pub use event::{request_from_event, request_from_json};
-pub use handler::{App, RequestError, handle};
+pub use handler::{App, handle};
+pub use outcome::RequestError;
 
 use lambda_http::request::LambdaRequest;
 use lambda_http::tower::ServiceExt as _;

@@ -99,12 +99,12 @@ impl QaseMock {
 
     /// The function's client aimed at the mock, with `token`.
     pub fn api(&self, token: &str) -> QaseApi {
-        QaseApi::new(
-            &self.url,
-            &ApiToken::new(token).unwrap(),
-            self.ca_pem.clone(),
-        )
-        .unwrap()
+        use rustls::pki_types::pem::PemObject as _;
+        let roots = (self.ca_pem.iter())
+            .flat_map(|pem| rustls::pki_types::CertificateDer::pem_slice_iter(pem))
+            .collect::<Result<_, _>>()
+            .expect("the throwaway CA is PEM");
+        QaseApi::new(&self.url, &ApiToken::new(token).unwrap(), roots)
     }
 
     /// A fresh enricher (its own circuit breaker) with the right token.

@@ -31,6 +31,8 @@ mod http1;
 mod runtime_api;
 #[path = "../../../../tests/common/throwaway_ca.rs"]
 mod throwaway_ca;
+#[path = "../../../../tests/common/demo.rs"]
+mod demo;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,7 +40,7 @@ use std::sync::Arc;
 use measure::{Figures, Sns, Subject, measure};
 use sns_stub::{Expected, Stub};
 
-const SECRET: &str = "local-demo-secret";
+use demo::SECRET;
 const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:bench";
 const NOTIFICATION_TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:bench-notifications";
 

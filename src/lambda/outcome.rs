@@ -1,0 +1,324 @@
+//! How a request ended, as one value: refused, published, or not published. The response,
+//! the one log line and the metrics document are each derived from it once.
+//!
+//! The events topic is the system of record: its answer alone decides the status. What the
+//! other topics answered is reported (in the 202, the log line and the metrics), never fatal.
+//! Nothing here decides what to publish or talks to AWS.
+
+use std::time::Duration;
+
+use lambda_http::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use lambda_http::http::{HeaderValue, Method, StatusCode};
+use lambda_http::{Body, Response, tracing};
+
+use crate::auth::AuthError;
+use crate::enrichment::Enrichment;
+use crate::fanout::Topic;
+use crate::lambda::logging::error_chain;
+use crate::message::MessageError;
+use crate::metrics::{self, Emf, Sample};
+use crate::publisher::PublishError;
+use crate::qase::{Webhook, WebhookError};
+
+/// Project codes in the log are cut to this many characters (Qase's have 2 to 10).
+pub const MAX_LOGGED_CODE_CHARS: usize = 32;
+
+/// Why a request was not published. Each variant knows its status and stable code.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// Only `POST` is accepted.
+    #[error("method {0} is not allowed; Qase sends POST")]
+    MethodNotAllowed(Method),
+    /// The caller is not let in (source address or secret).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The event said the body was base64, and it was not.
+    #[error("the body is marked base64-encoded but is not valid base64")]
+    InvalidBase64,
+    /// The body is not UTF-8 text.
+    #[error("the body is not valid UTF-8")]
+    NotUtf8,
+    /// The body is not a Qase webhook.
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
+    /// The body cannot be published as it is (too large, or a character SQS drops).
+    #[error(transparent)]
+    Message(#[from] MessageError),
+    /// SNS did not take the message.
+    #[error("could not publish to SNS")]
+    Publish(#[from] PublishError),
+}
+
+impl RequestError {
+    /// The HTTP status this failure is answered with.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Auth(AuthError::ForbiddenSource) => StatusCode::FORBIDDEN,
+            Self::Auth(AuthError::MissingSecret | AuthError::WrongSecret) => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::InvalidBase64
+            | Self::NotUtf8
+            | Self::Webhook(_)
+            | Self::Message(MessageError::UnsupportedCharacter { .. }) => StatusCode::BAD_REQUEST,
+            Self::Message(MessageError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Publish(e) if e.is_retryable() => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Publish(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// The stable, machine-readable code in the error body.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::Auth(e) => e.code(),
+            Self::InvalidBase64 => "invalid_base64",
+            Self::NotUtf8 => "invalid_utf8",
+            Self::Webhook(e) => e.code(),
+            Self::Message(e) => e.code(),
+            Self::Publish(e) => e.code(),
+        }
+    }
+
+    /// The JSON error response: `{"error": code, "message": what to fix}`.
+    #[must_use]
+    pub fn to_response(&self) -> Response<Body> {
+        let status = self.status();
+        let body = serde_json::json!({ "error": self.code(), "message": self.to_string() });
+        let mut response = json_response(status, &body);
+        let headers = response.headers_mut();
+        if let Self::MethodNotAllowed(_) = self {
+            headers.insert(ALLOW, HeaderValue::from_static("POST"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+/// What every log line of a request says, whatever the outcome.
+struct Line<'a> {
+    event_name: Option<&'a str>,
+    project_code: Option<&'a str>,
+    entity_id: Option<u64>,
+    /// `added`, or why the Qase API lookup added nothing; absent when there was none.
+    enrichment: Option<&'static str>,
+    latency_us: u64,
+}
+
+/// Logs the one line of a request, at `$level`, with the fields every line has.
+macro_rules! line {
+    ($level:ident, $line:expr, $($fields:tt)*) => {{
+        let line: &Line<'_> = $line;
+        tracing::$level!(
+            event_name = line.event_name,
+            project_code = line.project_code,
+            entity_id = line.entity_id,
+            enrichment = line.enrichment,
+            latency_us = line.latency_us,
+            $($fields)*
+        )
+    }};
+}
+
+/// What a topic other than the events topic answered.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The topic.
+    pub topic: Topic,
+    /// Its message id, or why not.
+    pub answer: Result<String, PublishError>,
+}
+
+/// How a request ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// Nothing was asked of SNS (4xx; a 5xx never ends here).
+    Refused(RequestError),
+    /// The events topic did not take the event (5xx); the other topics' answers.
+    NotPublished(RequestError, Vec<Delivery>),
+    /// The event is on the events topic: its message id, the other topics' answers, and how
+    /// long the publishes took (all topics, concurrently).
+    Published(String, Vec<Delivery>, Duration),
+}
+
+/// A request's outcome, with what the log line says of the webhook.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The webhook, once parsed.
+    pub webhook: Option<Webhook>,
+    /// The Qase API lookup, when there was one.
+    pub enrichment: Option<Enrichment>,
+    /// How it ended.
+    pub ended: Ended,
+}
+
+impl Outcome {
+    /// Refused before anything was parsed.
+    #[must_use]
+    pub fn refused(error: RequestError) -> Self {
+        Self {
+            webhook: None,
+            enrichment: None,
+            ended: Ended::Refused(error),
+        }
+    }
+
+    /// Logs the request's one line, writes its metrics to `emf` and answers its response.
+    /// `latency` is the whole request's.
+    #[must_use]
+    pub fn answer(self, latency: Duration, emf: Option<&Emf>) -> Response<Body> {
+        if let Some(emf) = emf {
+            emf.emit(&self.sample());
+        }
+        self.log(latency);
+        self.response()
+    }
+
+    /// What the other topic `topic` answered, when it was published to.
+    fn delivery(&self, topic: Topic) -> Option<&Result<String, PublishError>> {
+        let (Ended::NotPublished(_, others) | Ended::Published(_, others, _)) = &self.ended else {
+            return None;
+        };
+        others.iter().find(|d| d.topic == topic).map(|d| &d.answer)
+    }
+
+    /// The response: the error's, or 202 with the message ids and what failed.
+    fn response(&self) -> Response<Body> {
+        let message_id = match &self.ended {
+            Ended::Refused(error) | Ended::NotPublished(error, _) => return error.to_response(),
+            Ended::Published(message_id, ..) => message_id,
+        };
+        let event_name = self.webhook.as_ref().map(|w| w.event_name.as_str());
+        let mut body = serde_json::json!({ "message_id": message_id, "event_name": event_name });
+        match self.delivery(Topic::Notifications) {
+            Some(Ok(id)) => body["notification_id"] = id.as_str().into(),
+            Some(Err(e)) => body["notification_error"] = e.code().into(),
+            None => {}
+        }
+        json_response(StatusCode::ACCEPTED, &body)
+    }
+
+    /// The metrics of the request. Publish latency and the other topics' fate are counted for
+    /// published webhooks only (a failed publish's latency is its timeout).
+    fn sample(&self) -> Sample<'_> {
+        let (outcome, code, latency) = match &self.ended {
+            Ended::Published(_, _, latency) => (metrics::Outcome::Published, None, Some(*latency)),
+            Ended::NotPublished(e, _) => (metrics::Outcome::Failed, Some(e.code()), None),
+            Ended::Refused(e) => (metrics::Outcome::Rejected, Some(e.code()), None),
+        };
+        let published = latency.is_some();
+        Sample {
+            outcome,
+            code,
+            publish_latency: latency,
+            notification_failed: self
+                .delivery(Topic::Notifications)
+                .filter(|_| published)
+                .map(Result::is_err),
+            enrichment: self.enrichment.as_ref().map(|lookup| metrics::Lookup {
+                code: lookup.code(),
+                failed: lookup.is_failure(),
+            }),
+        }
+    }
+
+    /// The one log line: `warn` for 4xx, `error` for 5xx and for a published event whose
+    /// notification was not, `warn` when the lookup added nothing, else `info`.
+    fn log(&self, latency: Duration) {
+        let webhook = self.webhook.as_ref();
+        let line = Line {
+            event_name: webhook.map(|w| w.event_name.as_str()),
+            project_code: webhook.and_then(|w| w.project_code_prefix(MAX_LOGGED_CODE_CHARS)),
+            entity_id: webhook.and_then(|w| w.payload.id),
+            enrichment: self.enrichment.as_ref().map(Enrichment::code),
+            latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+        };
+        match &self.ended {
+            Ended::Refused(e) => {
+                let status = e.status().as_u16();
+                line!(warn, &line, status, error = e.code(), "rejected");
+            }
+            Ended::NotPublished(e, _) => self.log_not_published(&line, e),
+            Ended::Published(message_id, ..) => self.log_published(&line, message_id),
+        }
+    }
+
+    /// The notification's id, or its error, when one was published.
+    fn notification(&self) -> (Option<&str>, Option<&PublishError>) {
+        let notification = self.delivery(Topic::Notifications);
+        (
+            notification
+                .and_then(|n| n.as_ref().ok())
+                .map(String::as_str),
+            notification.and_then(|n| n.as_ref().err()),
+        )
+    }
+
+    fn log_not_published(&self, line: &Line<'_>, e: &RequestError) {
+        // A person may have been told of an event the events topic did not take.
+        let (notification_id, notification_error) = self.notification();
+        let notification_error = notification_error.map(PublishError::code);
+        let (status, error, cause) = (e.status().as_u16(), e.code(), error_chain(e));
+        line!(
+            error,
+            line,
+            status,
+            error,
+            notification_id,
+            notification_error,
+            cause,
+            "not published"
+        );
+    }
+
+    fn log_published(&self, line: &Line<'_>, message_id: &str) {
+        let (notification_id, notification_error) = self.notification();
+        let lookup_error = self.enrichment.as_ref().and_then(Enrichment::error);
+        if let Some(failed) = notification_error {
+            let (notification_error, cause) = (failed.code(), error_chain(failed));
+            line!(
+                error,
+                line,
+                status = 202,
+                message_id,
+                notification_error,
+                cause,
+                "published; the notification was not"
+            );
+        } else if let Some(failed) = lookup_error {
+            // Published all the same, without what the lookup would have added.
+            let cause = error_chain(failed);
+            line!(
+                warn,
+                line,
+                status = 202,
+                message_id,
+                notification_id,
+                cause,
+                "published without enrichment"
+            );
+        } else {
+            line!(
+                info,
+                line,
+                status = 202,
+                message_id,
+                notification_id,
+                "published"
+            );
+        }
+    }
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Body::Text(body.to_string()))
+        .expect("status and header are valid")
+}

@@ -1,0 +1,317 @@
+//! Reading Qase's JSON leniently in one pass, and the nesting limit of what is forwarded.
+//!
+//! Qase's payloads are read field by field with the wrappers here: a field that holds a value
+//! of another type than expected is skipped (`None`), never an error, and is read no further
+//! than it takes to skip it. [`depth`] measures how deeply a body nests, against
+//! [`MAX_JSON_DEPTH`].
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// The deepest nesting forwarded: what `serde_json` parses, whose recursion limit stops at 128
+/// levels. Qase's payloads nest 4 levels; deeper JSON would only be forwarded to crash
+/// subscribers' parsers. (A unit test below holds `serde_json` to it.)
+pub const MAX_JSON_DEPTH: usize = 127;
+
+/// How many levels of objects and arrays well-formed JSON `text` nests (`1` is `{}`, `0` a
+/// scalar). Brackets inside strings do not count.
+#[must_use]
+pub fn depth(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0_usize, 0_usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for byte in text.bytes() {
+        match (in_string, byte) {
+            (true, _) if escaped => escaped = false,
+            (true, b'\\') => escaped = true,
+            (_, b'"') => in_string = !in_string,
+            (false, b'{' | b'[') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (false, b'}' | b']') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// A JSON scalar read as `Self` from its text when it has the expected type. Numbers are read
+/// from their literal: one too large for any number type (`1e999999`) is valid JSON, and a
+/// field holding it is `None`, never an error.
+pub trait Scalar: Sized {
+    /// From the text of one JSON value, or `None` when it is of another type.
+    fn from_json(text: &str) -> Option<Self>;
+}
+
+impl Scalar for String {
+    fn from_json(text: &str) -> Option<Self> {
+        text.starts_with('"')
+            .then(|| serde_json::from_str(text).ok())
+            .flatten()
+    }
+}
+
+impl Scalar for u64 {
+    fn from_json(text: &str) -> Option<Self> {
+        text.parse().ok()
+    }
+}
+
+impl Scalar for i64 {
+    fn from_json(text: &str) -> Option<Self> {
+        text.parse().ok()
+    }
+}
+
+/// A field read as `T` when it holds a `T` ([`Scalar`]), else `None`; `null` is `None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lenient<T>(pub Option<T>);
+
+impl<T> Default for Lenient<T> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+/// A field read as the struct `T` when it holds an object, else `None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object<T>(pub Option<T>);
+
+impl<T> Default for Object<T> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+/// A field read as a list of `T` when it holds an array, else `None`. Each element must read
+/// as `T` without failing: a [`Lenient`] or an [`Object`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Array<T>(pub Option<Vec<T>>);
+
+impl<T> Default for Array<T> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+/// What a value of another kind becomes: consumed to its end, and `None`.
+struct Skip<T>(PhantomData<T>);
+
+impl<'de, T> Skip<T> {
+    fn seq<A: SeqAccess<'de>>(mut seq: A) -> Result<Option<T>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn map<A: MapAccess<'de>>(mut map: A) -> Result<Option<T>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
+/// One visitor for [`Object`] and [`Array`]: what each kind of JSON value becomes. (A value
+/// of another kind is read to be skipped: a number too large for `f64` there is an error.)
+struct LenientVisitor<T, K>(PhantomData<(T, K)>);
+
+/// How a wrapper reads arrays and objects.
+trait Kind<'de, T> {
+    fn seq<A: SeqAccess<'de>>(seq: A) -> Result<Option<T>, A::Error> {
+        Skip::seq(seq)
+    }
+    fn map<A: MapAccess<'de>>(map: A) -> Result<Option<T>, A::Error> {
+        Skip::map(map)
+    }
+}
+
+struct ObjectKind;
+struct ArrayKind;
+
+impl<'de, T: Deserialize<'de>> Kind<'de, T> for ObjectKind {
+    fn map<A: MapAccess<'de>>(map: A) -> Result<Option<T>, A::Error> {
+        // A derived struct reads every entry, skipping the fields it does not name.
+        T::deserialize(MapAccessDeserializer::new(map)).map(Some)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Kind<'de, Vec<T>> for ArrayKind {
+    fn seq<A: SeqAccess<'de>>(seq: A) -> Result<Option<Vec<T>>, A::Error> {
+        Vec::deserialize(SeqAccessDeserializer::new(seq)).map(Some)
+    }
+}
+
+impl<'de, T, K: Kind<'de, T>> Visitor<'de> for LenientVisitor<T, K> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        K::seq(seq)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        K::map(map)
+    }
+}
+
+impl<'de, T: Scalar> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Taken as it was sent (serde_json skips over it without reading numbers), then read.
+        let raw = <&'de RawValue>::deserialize(deserializer)?;
+        Ok(Self(T::from_json(raw.get())))
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let visitor = LenientVisitor::<T, ObjectKind>(PhantomData);
+        deserializer.deserialize_any(visitor).map(Self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Array<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let visitor = LenientVisitor::<Vec<T>, ArrayKind>(PhantomData);
+        deserializer.deserialize_any(visitor).map(Self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Deserialize, Debug, PartialEq, Eq)]
+    struct Tag {
+        #[serde(default)]
+        title: Lenient<String>,
+    }
+
+    #[derive(Deserialize, Debug)]
+    struct Fields {
+        #[serde(default)]
+        id: Lenient<u64>,
+        #[serde(default)]
+        member: Lenient<i64>,
+        #[serde(default)]
+        title: Lenient<String>,
+        #[serde(default)]
+        tag: Object<Tag>,
+        #[serde(default)]
+        tags: Array<Object<Tag>>,
+    }
+
+    fn read(json: &str) -> Fields {
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"))
+    }
+
+    #[test]
+    fn a_field_of_the_expected_type_is_read() {
+        let f = read(
+            r#"{"id":42,"member":-3,"title":"t","tag":{"title":"x"},"tags":[{"title":"a"},7]}"#,
+        );
+        assert_eq!(
+            (f.id.0, f.member.0, f.title.0.as_deref()),
+            (Some(42), Some(-3), Some("t"))
+        );
+        assert_eq!(f.tag.0.and_then(|t| t.title.0).as_deref(), Some("x"));
+        let tags = f.tags.0.unwrap();
+        assert_eq!(tags.len(), 2);
+        assert_eq!(tags[0].0.as_ref().unwrap().title.0.as_deref(), Some("a"));
+        assert_eq!(tags[1].0, None, "an element that is no object");
+    }
+
+    #[test]
+    fn a_field_of_another_type_is_none_and_the_rest_is_still_read() {
+        for other in [
+            "null",
+            "true",
+            "2.5",
+            "-1",
+            "1e300",
+            "18446744073709551616",
+            r#""42""#,
+            "[1,[2,{}]]",
+            r#"{"a":{"b":[1]}}"#,
+        ] {
+            let json = format!(
+                r#"{{"id":{other},"title":{other},"tag":{other},"tags":{other},"member":7}}"#
+            );
+            let f = read(&json);
+            assert_eq!(f.member.0, Some(7), "{json}: the fields after it are read");
+            assert_eq!(f.id.0, None, "{json}");
+            if other.starts_with('{') {
+                assert_eq!(
+                    f.tag.0.unwrap().title.0,
+                    None,
+                    "{json}: an object without a title"
+                );
+            } else {
+                assert_eq!(f.tag.0, None, "{json}");
+            }
+            if other.starts_with('[') {
+                let elements = f.tags.0.unwrap();
+                assert!(
+                    elements.iter().all(|e| e.0.is_none()),
+                    "{json}: no object in it"
+                );
+            } else {
+                assert_eq!(f.tags.0, None, "{json}");
+            }
+            if other != r#""42""# {
+                assert_eq!(f.title.0, None, "{json}");
+            }
+        }
+        assert_eq!(read(r#"{"member":18446744073709551615}"#).member.0, None);
+        assert_eq!(read(r#"{"id":18446744073709551615}"#).id.0, Some(u64::MAX));
+    }
+
+    #[test]
+    fn a_number_too_large_for_any_type_is_none_where_a_scalar_is_read() {
+        let f =
+            read(r#"{"id":1e999999,"title":-1e999999,"member":1e999999,"tag":{"title":1e999999}}"#);
+        assert_eq!((f.id.0, f.title.0, f.member.0), (None, None, None));
+        assert_eq!(f.tag.0.unwrap().title.0, None);
+    }
+
+    #[test]
+    fn depth_counts_objects_and_arrays_but_not_brackets_in_strings() {
+        assert_eq!(depth("7"), 0);
+        assert_eq!(depth("{}"), 1);
+        assert_eq!(depth(r#"{"a":[1,{"b":[]}],"c":{}}"#), 4);
+        assert_eq!(depth(r#"{"a":"[[[{{{\"]]]"}"#), 1);
+        assert_eq!(depth(r#"["\\", [["\\\""]]]"#), 3);
+    }
+
+    #[test]
+    fn the_limit_is_what_serde_json_parses() {
+        let nested = |levels: usize| format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+        let deepest = nested(MAX_JSON_DEPTH);
+        assert_eq!(depth(&deepest), MAX_JSON_DEPTH);
+        assert!(serde_json::from_str::<serde_json::Value>(&deepest).is_ok());
+        assert!(serde_json::from_str::<serde_json::Value>(&nested(MAX_JSON_DEPTH + 1)).is_err());
+    }
+}
