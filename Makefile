@@ -35,8 +35,10 @@ CARGO_FUZZ_VERSION := 0.13.2
 
 BENCH      := bench/target/release/runtime-bench
 BENCH_ARGS := --floor bench/target/release/bare-echo --floor-publish bench/target/release/floor-publish \
-              --event events/defect-created.json \
-              --moto $(MOTO_SERVER)
+              --floor-sdk bench/target/release/floor-sdk --event events/defect-created.json \
+              --moto $(MOTO_SERVER) $(if $(COMPARE),--compare $(COMPARE))
+# COMPARE=PATH: a second build of the function, measured beside it in the same blocks (A/B).
+COMPARE ?=
 
 .PHONY: help tools build test lint template-check sam-build arm64-check events demo watch invoke fuzz bench bench-quick check clean
 
@@ -122,7 +124,7 @@ fuzz: $(TOOLCHAIN) ## Fuzz the parsing path for FUZZ_SECONDS (default 60) with c
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run parse_webhook --sanitizer none -- \
 	  -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 | grep -vE '^(#[0-9]|"|INFO:|###)'
 
-bench: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) ## Cold start, warm cost, memory and package size against a bare Rust Lambda
+bench: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) ## Cold start, warm cost, memory and package size against three floors (COMPARE=PATH: an A/B build)
 	cargo lambda build --release --output-format zip --lambda-dir target/lambda-zip
 	cargo lambda build --release --arm64 --output-format zip --lambda-dir target/lambda-zip-arm64
 	cargo lambda build --release

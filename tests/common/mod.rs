@@ -10,6 +10,7 @@ pub mod faults;
 pub mod http1;
 pub mod moto;
 pub mod oracle;
+pub mod publish;
 pub mod qase_mock;
 pub mod runtime_api;
 pub mod throwaway_ca;

@@ -8,7 +8,6 @@
 //! with the function's release profile. It must really publish: the bench's SNS stub checks
 //! every request it sends.
 
-use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
@@ -21,8 +20,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde::Deserialize;
 use serde_json::{Value, json};
+
+#[path = "../floor/mod.rs"]
+mod floor;
+use floor::{ApiEvent, Routing, Webhook, env};
 
 type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 
@@ -36,33 +38,6 @@ struct Publisher {
     secret: String,
     topic: String,
     notification_topic: Option<String>,
-}
-
-/// The API Gateway fields the floor needs (HTTP API payload 2.0).
-#[derive(Deserialize)]
-struct ApiEvent {
-    body: String,
-    headers: std::collections::HashMap<String, String>,
-}
-
-/// The webhook fields the routing attributes come from.
-#[derive(Deserialize)]
-struct Webhook {
-    event_name: String,
-    project_code: Option<String>,
-    team_member_id: Option<u64>,
-    payload: Payload,
-}
-
-#[derive(Deserialize)]
-struct Payload {
-    id: Option<u64>,
-    title: Option<String>,
-    severity: Option<String>,
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 impl Publisher {
@@ -163,34 +138,11 @@ impl Publisher {
             return Ok(json!({"statusCode": 401, "body": "{\"error\":\"unauthorized\"}"}));
         }
         let webhook: Webhook = serde_json::from_str(&event.body)?;
-        let (entity, action) = webhook
-            .event_name
-            .split_once('.')
-            .unwrap_or((&webhook.event_name, ""));
-        let mut attributes = vec![
-            ("event_name", "String", webhook.event_name.clone()),
-            ("entity", "String", entity.to_owned()),
-            ("action", "String", action.to_owned()),
-        ];
-        let code = webhook.project_code.clone().unwrap_or_default();
-        if !code.is_empty() {
-            attributes.push(("project_code", "String", code.clone()));
-        }
-        if let Some(id) = webhook.payload.id {
-            attributes.push(("entity_id", "Number", id.to_string()));
-        }
-        if let Some(severity) = &webhook.payload.severity {
-            attributes.push(("severity", "String", severity.clone()));
-        }
-        if let Some(member) = webhook.team_member_id {
-            attributes.push(("team_member_id", "Number", member.to_string()));
-        }
-        let title = webhook.payload.title.as_deref().unwrap_or_default();
-        let mut subject = format!("[{code}] {}", webhook.event_name);
-        if let Some(id) = webhook.payload.id {
-            let _ = write!(subject, " #{id}");
-        }
-        let _ = write!(subject, ": {title}");
+        let Routing {
+            attributes,
+            subject,
+            text,
+        } = Routing::of(&webhook);
         let form = |topic: &str, message: &str| {
             let mut form = form_urlencoded::Serializer::new(String::new());
             form.append_pair("Action", "Publish")
@@ -209,7 +161,6 @@ impl Publisher {
         let events = self.publish(form(&self.topic, &event.body));
         let (message_id, notification_id) = match &self.notification_topic {
             Some(topic) => {
-                let text = format!("Qase project {code}: {}\n{subject}\n", webhook.event_name);
                 let (a, b) = tokio::join!(events, self.publish(form(topic, &text)));
                 (a?, Some(b?))
             }

@@ -9,13 +9,16 @@
 //! turns: latency percentiles, CPU per invocation (the sum over the process's threads of
 //! `/proc/<pid>/task/<tid>/schedstat`, ns) and peak RSS (`VmHWM`).
 //!
-//! Two floors, measured the same way in the same run: a bare `lambda_runtime` echo (the cold
-//! start floor) and `floor-publish`, the least a Rust Lambda can do for this job (the warm CPU
-//! floor). SNS is a stub that checks and counts every `Publish` and answers at once (plain
-//! HTTP, and behind TLS for the TLS pass), or moto (realism).
+//! Three floors, measured the same way in the same run: a bare `lambda_runtime` echo (the cold
+//! start floor); `floor-publish`, the least a Rust Lambda can do for this job (the warm CPU
+//! floor, no SDK); and `floor-sdk`, the same publishes through the function's own SDK client
+//! configuration and SNS adapter and nothing else (what aws-sdk-sns costs, so that the
+//! function's figure over it is what its own code adds). SNS is a stub that checks and counts
+//! every `Publish` and answers at once (plain HTTP, and behind TLS for the TLS pass), or moto.
 //!
-//! Usage: runtime-bench --function PATH --floor PATH --floor-publish PATH --event FILE
-//!        [--compare PATH] [--moto PATH] [--zip LABEL=PATH]... [--quick] [--json OUT]
+//! Usage: runtime-bench --function PATH --floor PATH --floor-publish PATH --floor-sdk PATH
+//!        --event FILE [--compare PATH] [--moto PATH] [--zip LABEL=PATH]... [--quick]
+//!        [--json OUT]
 //!
 //! `--compare` measures a second build of the function beside the first, in the same blocks:
 //! how the levers in the README's Performance section were judged.
@@ -33,6 +36,8 @@ mod runtime_api;
 mod throwaway_ca;
 #[path = "../../../../tests/common/demo.rs"]
 mod demo;
+#[path = "../../../../tests/common/publish.rs"]
+mod publish;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -66,6 +71,7 @@ struct Args {
     function: PathBuf,
     floor: PathBuf,
     floor_publish: PathBuf,
+    floor_sdk: PathBuf,
     /// A second build of the function, measured beside it (A/B of a change).
     compare: Option<PathBuf>,
     event: PathBuf,
@@ -80,6 +86,7 @@ fn args() -> Args {
         function: PathBuf::new(),
         floor: PathBuf::new(),
         floor_publish: PathBuf::new(),
+        floor_sdk: PathBuf::new(),
         compare: None,
         event: PathBuf::new(),
         moto: None,
@@ -94,6 +101,7 @@ fn args() -> Args {
             "--function" => args.function = value().into(),
             "--floor" => args.floor = value().into(),
             "--floor-publish" => args.floor_publish = value().into(),
+            "--floor-sdk" => args.floor_sdk = value().into(),
             "--event" => args.event = value().into(),
             "--compare" => args.compare = Some(value().into()),
             "--moto" => args.moto = Some(value().into()),
@@ -123,6 +131,8 @@ enum Column {
     Echo,
     FloorOne,
     FloorTwo,
+    SdkOne,
+    SdkTwo,
     Off,
     On,
     Enriched,
@@ -140,6 +150,8 @@ impl Column {
             Self::Echo => "bare echo",
             Self::FloorOne => "floor-publish, 1 topic (P1)",
             Self::FloorTwo => "floor-publish, 2 topics (P2)",
+            Self::SdkOne => "floor-sdk, 1 topic (S1)",
+            Self::SdkTwo => "floor-sdk, 2 topics (S2)",
             Self::Off => "function, notifications off (A)",
             Self::On => "function, notifications on (B)",
             Self::Enriched => "B + enrichment (C)",
@@ -156,6 +168,8 @@ impl Column {
             Self::Echo => "echo",
             Self::FloorOne => "floor_publish_1",
             Self::FloorTwo => "floor_publish_2",
+            Self::SdkOne => "floor_sdk_1",
+            Self::SdkTwo => "floor_sdk_2",
             Self::Off => "function_notifications_off",
             Self::On => "function_notifications_on",
             Self::Enriched => "function_enriched",
@@ -231,6 +245,7 @@ fn main() {
         let (binary, tls) = match column {
             Column::Echo => (&args.floor, false),
             Column::FloorOne | Column::FloorTwo => (&args.floor_publish, false),
+            Column::SdkOne | Column::SdkTwo => (&args.floor_sdk, false),
             Column::FloorTwoTls => (&args.floor_publish, true),
             Column::OnTls => (&args.function, true),
             Column::OffCompared | Column::OnCompared => (args.compare.as_ref().unwrap(), false),
@@ -240,7 +255,7 @@ fn main() {
             binary,
             expect: match column {
                 Column::Echo => &["\"routeKey\""],
-                Column::FloorOne | Column::Off | Column::OffCompared => accepted,
+                Column::FloorOne | Column::SdkOne | Column::Off | Column::OffCompared => accepted,
                 _ => both,
             },
             sns: if column == Column::Echo {
@@ -254,7 +269,7 @@ fn main() {
             },
             notifications: !matches!(
                 column,
-                Column::Echo | Column::FloorOne | Column::Off | Column::OffCompared
+                Column::Echo | Column::FloorOne | Column::SdkOne | Column::Off | Column::OffCompared
             ),
             qase_url: (column == Column::Enriched).then_some(qase_url.as_str()),
         }
@@ -264,6 +279,8 @@ fn main() {
         Column::Echo,
         Column::FloorOne,
         Column::FloorTwo,
+        Column::SdkOne,
+        Column::SdkTwo,
         Column::Off,
         Column::On,
         Column::Enriched,
@@ -402,6 +419,41 @@ fn report(args: &Args, figures: &[(Column, Figures)], runs: (usize, usize, usize
             bound: Bound::CpuRatioTo(Column::FloorTwo, Some(1.5)),
         },
         Goal {
+            what: "warm CPU per webhook, the SDK's own cost",
+            column: Column::SdkOne,
+            figure: cpu,
+            unit: "µs",
+            bound: Bound::CpuRatioTo(Column::FloorOne, None),
+        },
+        Goal {
+            what: "warm CPU per webhook, the SDK's own cost",
+            column: Column::SdkTwo,
+            figure: cpu,
+            unit: "µs",
+            bound: Bound::CpuRatioTo(Column::FloorTwo, None),
+        },
+        Goal {
+            what: "warm CPU per webhook, what the function adds to the SDK",
+            column: Column::Off,
+            figure: cpu,
+            unit: "µs",
+            bound: Bound::CpuRatioTo(Column::SdkOne, Some(1.15)),
+        },
+        Goal {
+            what: "warm CPU per webhook, what the function adds to the SDK",
+            column: Column::On,
+            figure: cpu,
+            unit: "µs",
+            bound: Bound::CpuRatioTo(Column::SdkTwo, Some(1.15)),
+        },
+        Goal {
+            what: "init, median, against the SDK floor",
+            column: Column::On,
+            figure: |f| f.init_median_ms,
+            unit: "ms",
+            bound: Bound::RatioTo(Column::SdkTwo, None),
+        },
+        Goal {
             what: "warm CPU per webhook",
             column: Column::Enriched,
             figure: cpu,
@@ -428,6 +480,20 @@ fn report(args: &Args, figures: &[(Column, Figures)], runs: (usize, usize, usize
             figure: cpu,
             unit: "µs",
             bound: Bound::CpuRatioTo(Column::FloorTwo, Some(1.5)),
+        },
+        Goal {
+            what: "warm CPU per webhook, --compare against the SDK floor",
+            column: Column::OffCompared,
+            figure: cpu,
+            unit: "µs",
+            bound: Bound::CpuRatioTo(Column::SdkOne, None),
+        },
+        Goal {
+            what: "warm CPU per webhook, --compare against the SDK floor",
+            column: Column::OnCompared,
+            figure: cpu,
+            unit: "µs",
+            bound: Bound::CpuRatioTo(Column::SdkTwo, None),
         },
         Goal {
             what: "warm CPU per webhook, --compare against the function",

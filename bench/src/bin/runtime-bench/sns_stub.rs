@@ -6,6 +6,7 @@ use std::io::{BufReader, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::publish::Publish;
 use crate::{http1, throwaway_ca};
 
 /// The attributes every `Publish` of the bench's `defect.created` event must carry.
@@ -143,32 +144,20 @@ fn check(request: &http1::Request, expected: &Expected) -> Result<bool, String> 
     if !signed {
         return Err("not signed with SigV4".to_owned());
     }
-    let form: Vec<(String, String)> = form_urlencoded::parse(&request.body).into_owned().collect();
-    let field = |name: &str| {
-        form.iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
-    if field("Action") != Some("Publish") {
-        return Err(format!("Action is {:?}", field("Action")));
-    }
+    let publish = Publish::from_form(&request.body, String::new())?;
     // The routing attributes the function sends for the bench's event, and a subject: the
     // floor must send as much as the function does.
-    let names: Vec<&str> = form
-        .iter()
-        .filter(|(n, _)| n.starts_with("MessageAttributes.entry.") && n.ends_with(".Name"))
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let names: Vec<&str> = publish.attributes.iter().map(|(n, _, _)| n.as_str()).collect();
     for name in ROUTING_ATTRIBUTES {
         if !names.contains(name) {
             return Err(format!("no {name} attribute (sent: {names:?})"));
         }
     }
-    if field("Subject").is_none_or(str::is_empty) {
+    if publish.subject.as_deref().is_none_or(str::is_empty) {
         return Err("no Subject".to_owned());
     }
-    let message = field("Message").unwrap_or_default();
-    match field("TopicArn") {
+    let message = publish.message.as_deref().unwrap_or_default();
+    match publish.topic_arn.as_deref() {
         Some(topic) if topic == expected.topic => {
             if message == expected.body {
                 Ok(true)
