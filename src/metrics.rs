@@ -21,7 +21,8 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "QaseDefectFanout";
@@ -92,56 +93,138 @@ pub struct Lookup<'a> {
 
 /// The EMF document of `request` at `timestamp_ms` (milliseconds since the Unix epoch), as
 /// one line of JSON. The metric values, the dimensions and a few plain properties
-/// (`Enrichment`) are keys of the root object, as the format requires.
+/// (`Enrichment`) are keys of the root object, as the format requires. Serialized straight
+/// from the sample, without a JSON tree in between: it is written for every request.
 #[must_use]
 pub fn document(function_name: &str, timestamp_ms: u64, request: &Sample<'_>) -> String {
-    let mut root = Map::new();
-    root.insert(DIM_FUNCTION_NAME.into(), function_name.into());
-    root.insert(DIM_OUTCOME.into(), request.outcome.as_str().into());
-    root.insert(WEBHOOKS.into(), 1.into());
-    let mut by_outcome = vec![json!([DIM_FUNCTION_NAME, DIM_OUTCOME])];
-    if let Some(code) = request.code {
-        root.insert(DIM_CODE.into(), code.into());
-        by_outcome.push(json!([DIM_FUNCTION_NAME, DIM_CODE]));
-    }
-    let mut directives = vec![json!({
-        "Namespace": NAMESPACE,
-        "Dimensions": by_outcome,
-        "Metrics": [{"Name": WEBHOOKS, "Unit": "Count"}],
-    })];
-
-    let mut function_metrics = Vec::new();
-    let mut add = |name: &str, unit: &str, value: Value| {
-        root.insert(name.into(), value);
-        function_metrics.push(json!({"Name": name, "Unit": unit}));
-    };
+    let mut metrics: Vec<(&str, Amount)> = Vec::with_capacity(4);
     if let Some(latency) = request.publish_latency {
-        add(
+        metrics.push((
             PUBLISH_LATENCY,
-            "Milliseconds",
-            json!(latency.as_secs_f64() * 1e3),
-        );
+            Amount::Milliseconds(latency.as_secs_f64() * 1e3),
+        ));
     }
     if let Some(failed) = request.notification_failed {
-        add(NOTIFICATION_FAILURES, "Count", json!(u8::from(failed)));
+        metrics.push((NOTIFICATION_FAILURES, Amount::Count(u8::from(failed))));
     }
     if let Some(lookup) = request.enrichment {
-        add(ENRICHMENT_LOOKUPS, "Count", json!(1));
-        add(ENRICHMENT_FAILURES, "Count", json!(u8::from(lookup.failed)));
-        root.insert("Enrichment".into(), lookup.code.into());
+        metrics.push((ENRICHMENT_LOOKUPS, Amount::Count(1)));
+        metrics.push((ENRICHMENT_FAILURES, Amount::Count(u8::from(lookup.failed))));
     }
-    if !function_metrics.is_empty() {
-        directives.push(json!({
-            "Namespace": NAMESPACE,
-            "Dimensions": [[DIM_FUNCTION_NAME]],
-            "Metrics": function_metrics,
-        }));
+    let document = Document {
+        function_name,
+        timestamp_ms,
+        request,
+        metrics: &metrics,
+    };
+    serde_json::to_string(&document).expect("a document of strings and numbers serialises")
+}
+
+/// A metric's value, and by it its unit.
+#[derive(Clone, Copy, Serialize)]
+#[serde(untagged)]
+enum Amount {
+    Count(u8),
+    Milliseconds(f64),
+}
+
+impl Amount {
+    fn unit(self) -> &'static str {
+        match self {
+            Self::Count(_) => "Count",
+            Self::Milliseconds(_) => "Milliseconds",
+        }
     }
-    root.insert(
-        "_aws".into(),
-        json!({"Timestamp": timestamp_ms, "CloudWatchMetrics": directives}),
-    );
-    Value::Object(root).to_string()
+}
+
+/// One request's document: the root object of [`document`].
+struct Document<'a> {
+    function_name: &'a str,
+    timestamp_ms: u64,
+    request: &'a Sample<'a>,
+    /// The metrics by `FunctionName` alone.
+    metrics: &'a [(&'a str, Amount)],
+}
+
+/// `_aws`: the metadata that says which root keys are metrics, and by which dimensions.
+#[derive(Serialize)]
+struct Metadata<'a> {
+    #[serde(rename = "Timestamp")]
+    timestamp: u64,
+    #[serde(rename = "CloudWatchMetrics")]
+    directives: Vec<Directive<'a>>,
+}
+
+#[derive(Serialize)]
+struct Directive<'a> {
+    #[serde(rename = "Namespace")]
+    namespace: &'static str,
+    #[serde(rename = "Dimensions")]
+    dimensions: &'a [&'a [&'a str]],
+    #[serde(rename = "Metrics")]
+    metrics: Vec<MetricDefinition<'a>>,
+}
+
+#[derive(Serialize)]
+struct MetricDefinition<'a> {
+    #[serde(rename = "Name")]
+    name: &'a str,
+    #[serde(rename = "Unit")]
+    unit: &'a str,
+}
+
+impl Serialize for Document<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let request = self.request;
+        let by_outcome: &[&[&str]] = if request.code.is_some() {
+            &[
+                &[DIM_FUNCTION_NAME, DIM_OUTCOME],
+                &[DIM_FUNCTION_NAME, DIM_CODE],
+            ]
+        } else {
+            &[&[DIM_FUNCTION_NAME, DIM_OUTCOME]]
+        };
+        let webhooks = MetricDefinition {
+            name: WEBHOOKS,
+            unit: "Count",
+        };
+        let mut directives = vec![Directive {
+            namespace: NAMESPACE,
+            dimensions: by_outcome,
+            metrics: vec![webhooks],
+        }];
+        if !self.metrics.is_empty() {
+            directives.push(Directive {
+                namespace: NAMESPACE,
+                dimensions: &[&[DIM_FUNCTION_NAME]],
+                metrics: (self.metrics.iter())
+                    .map(|(name, amount)| MetricDefinition {
+                        name,
+                        unit: amount.unit(),
+                    })
+                    .collect(),
+            });
+        }
+        let mut root = serializer.serialize_map(None)?;
+        let metadata = Metadata {
+            timestamp: self.timestamp_ms,
+            directives,
+        };
+        root.serialize_entry("_aws", &metadata)?;
+        root.serialize_entry(DIM_FUNCTION_NAME, self.function_name)?;
+        root.serialize_entry(DIM_OUTCOME, request.outcome.as_str())?;
+        if let Some(code) = request.code {
+            root.serialize_entry(DIM_CODE, code)?;
+        }
+        root.serialize_entry(WEBHOOKS, &1)?;
+        for (name, amount) in self.metrics {
+            root.serialize_entry(name, amount)?;
+        }
+        if let Some(lookup) = request.enrichment {
+            root.serialize_entry("Enrichment", lookup.code)?;
+        }
+        root.end()
+    }
 }
 
 /// Writes one EMF document per request, each on its own line.
@@ -191,6 +274,8 @@ impl Emf {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
 
     #[test]

@@ -112,7 +112,7 @@ impl UriParts<'_> {
                 multi.remove(name);
             }
         };
-        if self.converts(headers) {
+        if self.plainly_converts(headers) || self.converts(headers) {
             return;
         }
         if let Some(query) = self.raw_query.as_deref_mut() {
@@ -135,6 +135,40 @@ impl UriParts<'_> {
         }
         *self.path = Some("/".to_owned());
         *self.stage = None;
+    }
+
+    /// A sufficient condition for [`Self::converts`] that builds nothing: every part is made
+    /// only of characters URLs and URIs take as they are, as API Gateway's own events are. The
+    /// hot path; anything else gets the full check.
+    fn plainly_converts(&self, headers: &HeaderMap) -> bool {
+        let value = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        let made_of = |text: &str, extra: &[u8]| {
+            text.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+        };
+        let host = value(HOST.as_str()).or(self.domain_name.as_deref());
+        // A last label that could be a number makes the URL parser read an IPv4 address.
+        let plain_host = host.is_none_or(|host| {
+            host.len() <= 253
+                && host
+                    .rsplit('.')
+                    .next()
+                    .is_some_and(|last| last.starts_with(|c: char| c.is_ascii_alphabetic()))
+                && host.split('.').all(|label| {
+                    !label.is_empty()
+                        && made_of(label, b"-")
+                        && !label.starts_with('-')
+                        && !label.ends_with('-')
+                })
+        });
+        let plain_proto = value(FORWARDED_PROTO).is_none_or(|p| p == "https" || p == "http");
+        let path = self.path.as_deref().unwrap_or_default();
+        let plain_path = path.starts_with('/') && made_of(path, b"/._~-");
+        let plain_stage = (self.stage.as_deref())
+            .is_none_or(|s| s == "$default" || (!s.is_empty() && made_of(s, b"_-")));
+        let query = self.raw_query.as_deref().and_then(Option::as_deref);
+        let plain_query = query.is_none_or(|q| made_of(q, b"=&._~-"));
+        plain_host && plain_proto && plain_path && plain_stage && plain_query
     }
 
     /// Whether `lambda_http` (1.3, `build_request_uri`) builds a valid URI from these parts:
@@ -206,6 +240,77 @@ mod tests {
             "isBase64Encoded": false
         })
         .to_string()
+    }
+
+    /// What the fast path and the full check say of the URI parts of an event with these
+    /// values: (`plainly_converts`, `converts`).
+    fn checks(
+        host: Option<&str>,
+        proto: Option<&str>,
+        (path, stage, query): (&str, Option<&str>, &str),
+    ) -> (bool, bool) {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [(HOST.as_str(), host), (FORWARDED_PROTO, proto)] {
+            if let Some(value) = value.and_then(|v| v.parse().ok()) {
+                headers.insert(name, value);
+            }
+        }
+        let (mut domain_name, mut path, mut query) =
+            (None, Some(path.to_owned()), Some(query.to_owned()));
+        let mut stage = stage.map(str::to_owned);
+        let parts = UriParts {
+            domain_name: &mut domain_name,
+            stage: &mut stage,
+            path: &mut path,
+            raw_query: Some(&mut query),
+        };
+        (parts.plainly_converts(&headers), parts.converts(&headers))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
+
+        /// The fast path never admits what the full check refuses: whatever it calls plain,
+        /// lambda_http converts.
+        #[test]
+        fn what_the_fast_path_admits_always_converts(
+            host in proptest::option::of("[a-zA-Z0-9.-]{0,20}|[ -~]{0,12}"),
+            proto in proptest::option::of("https?|[ -~]{0,6}"),
+            path in "/[a-zA-Z0-9/._~-]{0,20}|[ -~]{0,12}",
+            stage in proptest::option::of("\\$default|[a-zA-Z0-9_-]{0,8}|[ -~]{0,6}"),
+            query in "[a-zA-Z0-9=&._~-]{0,16}|[ -~]{0,8}",
+        ) {
+            let parts = (path.as_str(), stage.as_deref(), query.as_str());
+            let (plain, converts) = checks(host.as_deref(), proto.as_deref(), parts);
+            proptest::prop_assert!(!plain || converts);
+        }
+    }
+
+    #[test]
+    fn api_gateways_own_events_take_the_fast_path() {
+        for (host, stage) in [
+            (
+                "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
+                Some("$default"),
+            ),
+            (
+                "abcdefghijklmnop.lambda-url.us-east-1.on.aws",
+                Some("$default"),
+            ),
+            (
+                "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
+                Some("prod"),
+            ),
+        ] {
+            let parts = ("/qase/webhook", stage, "");
+            assert_eq!(checks(Some(host), Some("https"), parts), (true, true));
+        }
+        let odd = ("/qase/webhook", Some("$default"), "a-b%20c");
+        assert_eq!(
+            checks(Some("h"), None, odd),
+            (false, true),
+            "an escape in the query: the full check"
+        );
     }
 
     #[test]

@@ -102,4 +102,3 @@ impl Publish {
             .is_some_and(|arn| arn.ends_with(".fifo"))
     }
 }
-
