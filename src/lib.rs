@@ -11,7 +11,8 @@
 //!   no HTTP, no secrets.
 //! - [`enrichment`]: which defect events are looked up in the Qase API, the budget, the
 //!   circuit breaker; [`qase_api`]: the Qase API client, the only code that talks to Qase.
-//! - [`fanout`]: the plan: every message one webhook becomes (pure).
+//! - [`fanout`]: the plan: every message one webhook becomes (pure); [`filter`]: SNS filter
+//!   policies, evaluated for the chat topic.
 //! - [`summary`]: the subject and the text people read; [`message`]: what is published and the
 //!   AWS limits on it, as plain data.
 //! - [`publisher`]: the [`publisher::Publisher`] port and its error; [`aws`]: the only code
@@ -27,6 +28,7 @@ pub mod aws;
 pub mod config;
 pub mod enrichment;
 pub mod fanout;
+pub mod filter;
 pub mod lambda;
 pub mod message;
 pub mod metrics;

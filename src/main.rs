@@ -49,6 +49,7 @@ async fn start() -> Result<(), lambda_http::Error> {
     let events = SnsPublisher::from_config(&sdk, &config.topic);
     let notifications =
         (config.notification_topic.as_ref()).map(|topic| events.for_topic(&sdk, topic));
+    let chat = (config.chat_topic.as_ref()).map(|topic| events.for_topic(&sdk, topic));
     let mut app = App::new(events, secret).with_metrics(Emf::stdout(&config.function_name));
     if config.topic.is_fifo() {
         app = app.with_fifo_events();
@@ -58,6 +59,9 @@ async fn start() -> Result<(), lambda_http::Error> {
     }
     if let Some(notifications) = notifications {
         app = app.with_notifications(notifications);
+    }
+    if let Some(chat) = chat {
+        app = app.with_chat(chat, config.chat_filter);
     }
     if let Some(api) = config.qase_api {
         let token = resolve(&sdk, api.token).await?;

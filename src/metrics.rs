@@ -7,15 +7,16 @@
 //! - `Webhooks` (Count) by `FunctionName` × `Outcome` (`published`, `rejected`, `failed`), and
 //!   for a non-2xx also by `FunctionName` × `Code` (the error code of the answer);
 //! - by `FunctionName` alone: `PublishLatency` (Milliseconds; the SNS publishes of a published
-//!   webhook, both topics together), `NotificationFailures` (a published webhook whose
-//!   notification was not), `EnrichmentLookups` and `EnrichmentFailures` (Count). An
+//!   webhook, all topics together), `NotificationFailures` and `ChatFailures` (a published
+//!   webhook whose notification, or chat message, was not), `EnrichmentLookups` and
+//!   `EnrichmentFailures` (Count). An
 //!   enrichment failure is any lookup that added nothing but a 404 (a deleted defect is an
 //!   answer, not a failure).
 //!
 //! Written here rather than with `metrics` + `metrics_cloudwatch_embedded`: that crate flushes
 //! one document per distinct label set from a process-wide registry, while every invocation
-//! here is one document whose metrics carry different dimension sets; and what it does is
-//! forty lines of `serde_json`, already a dependency (no cold start or package cost).
+//! here is one document whose metrics carry different dimension sets; and what it does is a
+//! few serde structs, already a dependency (no cold start or package cost).
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -39,6 +40,9 @@ pub const PUBLISH_LATENCY: &str = "PublishLatency";
 /// Metric: notifications that were not published though their event was (Count; 0 or 1
 /// per published webhook).
 pub const NOTIFICATION_FAILURES: &str = "NotificationFailures";
+/// Metric: chat messages that were not published though their event was (Count; 0 or 1 per
+/// published webhook with a chat topic).
+pub const CHAT_FAILURES: &str = "ChatFailures";
 /// Metric: Qase API lookups (Count; the paused ones included).
 pub const ENRICHMENT_LOOKUPS: &str = "EnrichmentLookups";
 /// Metric: lookups that added nothing, but for a deleted defect (Count).
@@ -78,6 +82,8 @@ pub struct Sample<'a> {
     pub publish_latency: Option<Duration>,
     /// Whether the notification of a published webhook failed, when one was attempted.
     pub notification_failed: Option<bool>,
+    /// Whether the chat message of a published webhook failed, when one was attempted.
+    pub chat_failed: Option<bool>,
     /// The Qase API lookup, when there was one.
     pub enrichment: Option<Lookup<'a>>,
 }
@@ -97,7 +103,7 @@ pub struct Lookup<'a> {
 /// from the sample, without a JSON tree in between: it is written for every request.
 #[must_use]
 pub fn document(function_name: &str, timestamp_ms: u64, request: &Sample<'_>) -> String {
-    let mut metrics: Vec<(&str, Amount)> = Vec::with_capacity(4);
+    let mut metrics: Vec<(&str, Amount)> = Vec::with_capacity(5);
     if let Some(latency) = request.publish_latency {
         metrics.push((
             PUBLISH_LATENCY,
@@ -106,6 +112,9 @@ pub fn document(function_name: &str, timestamp_ms: u64, request: &Sample<'_>) ->
     }
     if let Some(failed) = request.notification_failed {
         metrics.push((NOTIFICATION_FAILURES, Amount::Count(u8::from(failed))));
+    }
+    if let Some(failed) = request.chat_failed {
+        metrics.push((CHAT_FAILURES, Amount::Count(u8::from(failed))));
     }
     if let Some(lookup) = request.enrichment {
         metrics.push((ENRICHMENT_LOOKUPS, Amount::Count(1)));
@@ -285,6 +294,7 @@ mod tests {
             code: None,
             publish_latency: Some(Duration::from_micros(12_500)),
             notification_failed: Some(false),
+            chat_failed: None,
             enrichment: Some(Lookup {
                 code: "added",
                 failed: false,
@@ -329,6 +339,7 @@ mod tests {
             code: Some("wrong_secret"),
             publish_latency: None,
             notification_failed: None,
+            chat_failed: None,
             enrichment: None,
         };
         let doc: Value = serde_json::from_str(&document("fanout", 1, &request)).unwrap();
@@ -349,6 +360,7 @@ mod tests {
                 code: None,
                 publish_latency: None,
                 notification_failed: None,
+                chat_failed: None,
                 enrichment: Some(Lookup { code, failed }),
             };
             let doc: Value = serde_json::from_str(&document("f", 1, &request)).unwrap();

@@ -29,11 +29,19 @@ pub use qase_api::{
 };
 
 use crate::auth::{Check, Secret, UnusableSecret};
+use crate::filter::{FilterPolicy, FilterPolicyError};
 
 /// The SNS topic to publish to (required).
 pub const ENV_TOPIC_ARN: &str = "TOPIC_ARN";
 /// The SNS topic for people: the short text of each event (optional; a standard topic).
 pub const ENV_NOTIFICATION_TOPIC_ARN: &str = "NOTIFICATION_TOPIC_ARN";
+/// The SNS topic for chat channels: Amazon Q Developer's custom notification of each event
+/// (optional; a standard topic).
+pub const ENV_CHAT_TOPIC_ARN: &str = "CHAT_TOPIC_ARN";
+/// An SNS filter policy (on message attributes) of what reaches the chat topic (optional;
+/// unset: every event). Evaluated by the function: a channel's own subscription cannot have
+/// one.
+pub const ENV_CHAT_FILTER_POLICY: &str = "CHAT_FILTER_POLICY";
 /// The value Qase sends in `X-Qase-Secret` (required unless explicitly disabled).
 pub const ENV_SECRET: &str = "QASE_WEBHOOK_SECRET";
 /// The ARN of a Secrets Manager secret holding the value, read once at cold start instead of
@@ -61,6 +69,15 @@ pub enum ConfigError {
         name: &'static str,
         /// What is wrong with its value (never the value itself, which may be secret).
         reason: &'static str,
+    },
+    /// A filter policy the function cannot evaluate.
+    #[error("{name} is invalid")]
+    FilterPolicy {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it.
+        #[source]
+        source: FilterPolicyError,
     },
     /// A secret or token cannot be used (blank, too short, not a header value).
     #[error("{name} is invalid")]
@@ -122,6 +139,10 @@ pub struct Config {
     pub topic: TopicArn,
     /// The notifications topic, when configured: the text people read.
     pub notification_topic: Option<TopicArn>,
+    /// The chat topic, when configured: Amazon Q Developer's custom notifications.
+    pub chat_topic: Option<TopicArn>,
+    /// What may reach the chat topic, when not every event.
+    pub chat_filter: Option<FilterPolicy>,
     /// The expected `X-Qase-Secret`; `None` when checking is explicitly disabled.
     pub secret: Option<Sourced<Secret>>,
     /// The source addresses allowed to call; `None` means any.
@@ -159,9 +180,19 @@ impl Config {
                 reason: "must be a standard topic: SNS cannot deliver a FIFO topic to email",
             });
         }
+        let chat_topic = topic(ENV_CHAT_TOPIC_ARN)?;
+        if chat_topic.as_ref().is_some_and(TopicArn::is_fifo) {
+            return Err(ConfigError::Invalid {
+                name: ENV_CHAT_TOPIC_ARN,
+                reason: "must be a standard topic: SNS delivers FIFO topics only to SQS",
+            });
+        }
+        let chat_filter = chat_filter(&vars, chat_topic.is_some())?;
         Ok(Self {
             topic: events_topic,
             notification_topic,
+            chat_topic,
+            chat_filter,
             secret: secret(&vars)?,
             allowed_sources: vars
                 .get(ENV_ALLOWED_SOURCE_IPS)
@@ -176,6 +207,25 @@ impl Config {
             aws: AwsEnvironment::from_vars(&vars)?,
         })
     }
+}
+
+/// The chat topic's filter policy, when set (only with a chat topic).
+fn chat_filter(vars: &Vars, chat_topic: bool) -> Result<Option<FilterPolicy>, ConfigError> {
+    let Some(policy) = vars.get(ENV_CHAT_FILTER_POLICY) else {
+        return Ok(None);
+    };
+    if !chat_topic {
+        return Err(ConfigError::Invalid {
+            name: ENV_CHAT_FILTER_POLICY,
+            reason: "is set without CHAT_TOPIC_ARN",
+        });
+    }
+    FilterPolicy::parse(policy)
+        .map(Some)
+        .map_err(|source| ConfigError::FilterPolicy {
+            name: ENV_CHAT_FILTER_POLICY,
+            source,
+        })
 }
 
 /// The webhook secret's source: the value, a secret's ARN, or none when checking is
@@ -355,6 +405,46 @@ mod tests {
                 "{text}"
             );
             assert!(text.contains(why), "{text}");
+        }
+    }
+
+    #[test]
+    fn reads_an_optional_standard_chat_topic_and_its_filter_policy() {
+        let chat = "arn:aws:sns:eu-west-1:123456789012:qase-chat";
+        let none = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET, SECRET)]).unwrap();
+        assert_eq!((none.chat_topic, none.chat_filter), (None, None));
+        let policy = r#"{"event_name":["defect.created","defect.resolved"]}"#;
+        let c = config(&[
+            (ENV_TOPIC_ARN, ARN),
+            (ENV_SECRET, SECRET),
+            (ENV_CHAT_TOPIC_ARN, chat),
+            (ENV_CHAT_FILTER_POLICY, policy),
+        ])
+        .unwrap();
+        assert_eq!(c.chat_topic.unwrap().as_str(), chat);
+        assert_eq!(c.chat_filter, Some(FilterPolicy::parse(policy).unwrap()));
+
+        for (vars, starts) in [
+            (
+                vec![(ENV_CHAT_TOPIC_ARN, "arn:aws:sns:eu-west-1:1:chat.fifo")],
+                "CHAT_TOPIC_ARN is invalid: must be a standard topic",
+            ),
+            (
+                vec![(ENV_CHAT_FILTER_POLICY, policy)],
+                "CHAT_FILTER_POLICY is invalid: is set without CHAT_TOPIC_ARN",
+            ),
+            (
+                vec![
+                    (ENV_CHAT_TOPIC_ARN, chat),
+                    (ENV_CHAT_FILTER_POLICY, r#"{"a":[{"cidr":"10.0.0.0/8"}]}"#),
+                ],
+                "CHAT_FILTER_POLICY is invalid",
+            ),
+        ] {
+            let mut all = vec![(ENV_TOPIC_ARN, ARN), (ENV_SECRET, SECRET)];
+            all.extend(vars);
+            let err = config(&all).unwrap_err();
+            assert!(err.to_string().starts_with(starts), "{err}");
         }
     }
 

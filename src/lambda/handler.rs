@@ -18,6 +18,7 @@ use lambda_http::{Body, Request, RequestExt as _, Response};
 use crate::auth::{self, SECRET_HEADER, Secret};
 use crate::enrichment::{Enricher, Enrichment};
 use crate::fanout::{self, Planned, Topic, Topics};
+use crate::filter::FilterPolicy;
 use crate::lambda::event::INVALID_BASE64_MARKER;
 use crate::lambda::outcome::{Delivery, Ended, Outcome, RequestError};
 use crate::message::{DeliverableBody, MAX_PUBLISH_BYTES, MessageError};
@@ -38,6 +39,10 @@ pub struct App<P> {
     pub events: P,
     /// The notifications topic, when configured: the text people read.
     pub notifications: Option<P>,
+    /// The chat topic, when configured: Amazon Q Developer's custom notification.
+    pub chat: Option<P>,
+    /// What may reach the chat topic, when not every event (`CHAT_FILTER_POLICY`).
+    pub chat_filter: Option<FilterPolicy>,
     /// The Qase API lookup of defect events, when a token is configured.
     pub enricher: Option<Enricher>,
     /// Where each request's EMF metrics document goes; `None`: no metrics.
@@ -54,6 +59,8 @@ impl<P> App<P> {
             fifo: false,
             events,
             notifications: None,
+            chat: None,
+            chat_filter: None,
             enricher: None,
             metrics: None,
         }
@@ -83,6 +90,17 @@ impl<P> App<P> {
         }
     }
 
+    /// With a chat topic, to which only what `filter` selects is published (every event when
+    /// `None`).
+    #[must_use]
+    pub fn with_chat(self, chat: P, filter: Option<FilterPolicy>) -> Self {
+        Self {
+            chat: Some(chat),
+            chat_filter: filter,
+            ..self
+        }
+    }
+
     /// With the Qase API lookup of defect events.
     #[must_use]
     pub fn with_enricher(self, enricher: Enricher) -> Self {
@@ -102,10 +120,12 @@ impl<P> App<P> {
     }
 
     /// The topics the plan is made for.
-    fn topics(&self) -> Topics {
+    fn topics(&self) -> Topics<'_> {
         Topics {
             fifo_events: self.fifo,
             notifications: self.notifications.is_some(),
+            chat: self.chat.is_some(),
+            chat_filter: self.chat_filter.as_ref(),
         }
     }
 
@@ -114,6 +134,7 @@ impl<P> App<P> {
         match topic {
             Topic::Events => Some(&self.events),
             Topic::Notifications => self.notifications.as_ref(),
+            Topic::Chat => self.chat.as_ref(),
         }
     }
 }

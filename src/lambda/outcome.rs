@@ -195,10 +195,12 @@ impl Outcome {
         };
         let event_name = self.webhook.as_ref().map(|w| w.event_name.as_str());
         let mut body = serde_json::json!({ "message_id": message_id, "event_name": event_name });
-        match self.delivery(Topic::Notifications) {
-            Some(Ok(id)) => body["notification_id"] = id.as_str().into(),
-            Some(Err(e)) => body["notification_error"] = e.code().into(),
-            None => {}
+        for topic in COMPANIONS {
+            match self.delivery(topic) {
+                Some(Ok(id)) => body[format!("{}_id", topic.key())] = id.as_str().into(),
+                Some(Err(e)) => body[format!("{}_error", topic.key())] = e.code().into(),
+                None => {}
+            }
         }
         json_response(StatusCode::ACCEPTED, &body)
     }
@@ -212,14 +214,17 @@ impl Outcome {
             Ended::Refused(e) => (metrics::Outcome::Rejected, Some(e.code()), None),
         };
         let published = latency.is_some();
+        let failed = |topic| {
+            self.delivery(topic)
+                .filter(|_| published)
+                .map(Result::is_err)
+        };
         Sample {
             outcome,
             code,
             publish_latency: latency,
-            notification_failed: self
-                .delivery(Topic::Notifications)
-                .filter(|_| published)
-                .map(Result::is_err),
+            notification_failed: failed(Topic::Notifications),
+            chat_failed: failed(Topic::Chat),
             enrichment: self.enrichment.as_ref().map(|lookup| metrics::Lookup {
                 code: lookup.code(),
                 failed: lookup.is_failure(),
@@ -228,7 +233,7 @@ impl Outcome {
     }
 
     /// The one log line: `warn` for 4xx, `error` for 5xx and for a published event whose
-    /// notification was not, `warn` when the lookup added nothing, else `info`.
+    /// notification or chat message was not, `warn` when the lookup added nothing, else `info`.
     fn log(&self, latency: Duration) {
         let webhook = self.webhook.as_ref();
         let line = Line {
@@ -248,22 +253,25 @@ impl Outcome {
         }
     }
 
-    /// The notification's id, or its error, when one was published.
-    fn notification(&self) -> (Option<&str>, Option<&PublishError>) {
-        let notification = self.delivery(Topic::Notifications);
-        (
-            notification
-                .and_then(|n| n.as_ref().ok())
-                .map(String::as_str),
-            notification.and_then(|n| n.as_ref().err()),
-        )
+    /// What the notifications and chat topics answered: ids, errors.
+    fn companions(&self) -> Companions<'_> {
+        let id = |topic| (self.delivery(topic).and_then(|d| d.as_ref().ok())).map(String::as_str);
+        let error = |topic| self.delivery(topic).and_then(|d| d.as_ref().err());
+        Companions {
+            notification_id: id(Topic::Notifications),
+            notification_error: error(Topic::Notifications),
+            chat_id: id(Topic::Chat),
+            chat_error: error(Topic::Chat),
+        }
     }
 
     fn log_not_published(&self, line: &Line<'_>, e: &RequestError) {
         // A person may have been told of an event the events topic did not take.
-        let (notification_id, notification_error) = self.notification();
-        let notification_error = notification_error.map(PublishError::code);
+        let c = self.companions();
+        let notification_error = c.notification_error.map(PublishError::code);
+        let chat_error = c.chat_error.map(PublishError::code);
         let (status, error, cause) = (e.status().as_u16(), e.code(), error_chain(e));
+        let (notification_id, chat_id) = (c.notification_id, c.chat_id);
         line!(
             error,
             line,
@@ -271,24 +279,31 @@ impl Outcome {
             error,
             notification_id,
             notification_error,
+            chat_id,
+            chat_error,
             cause,
             "not published"
         );
     }
 
     fn log_published(&self, line: &Line<'_>, message_id: &str) {
-        let (notification_id, notification_error) = self.notification();
+        let c = self.companions();
+        let (notification_id, chat_id) = (c.notification_id, c.chat_id);
         let lookup_error = self.enrichment.as_ref().and_then(Enrichment::error);
-        if let Some(failed) = notification_error {
-            let (notification_error, cause) = (failed.code(), error_chain(failed));
+        if let Some((what, cause)) = c.failures() {
+            let notification_error = c.notification_error.map(PublishError::code);
+            let chat_error = c.chat_error.map(PublishError::code);
             line!(
                 error,
                 line,
                 status = 202,
                 message_id,
+                notification_id,
                 notification_error,
+                chat_id,
+                chat_error,
                 cause,
-                "published; the notification was not"
+                "{what}"
             );
         } else if let Some(failed) = lookup_error {
             // Published all the same, without what the lookup would have added.
@@ -299,6 +314,7 @@ impl Outcome {
                 status = 202,
                 message_id,
                 notification_id,
+                chat_id,
                 cause,
                 "published without enrichment"
             );
@@ -309,8 +325,36 @@ impl Outcome {
                 status = 202,
                 message_id,
                 notification_id,
+                chat_id,
                 "published"
             );
+        }
+    }
+}
+
+/// The topics besides the events topic, in the order the answer and the log name them.
+const COMPANIONS: [Topic; 2] = [Topic::Notifications, Topic::Chat];
+
+/// What the notifications and chat topics answered, for the log line.
+struct Companions<'a> {
+    notification_id: Option<&'a str>,
+    notification_error: Option<&'a PublishError>,
+    chat_id: Option<&'a str>,
+    chat_error: Option<&'a PublishError>,
+}
+
+impl Companions<'_> {
+    /// When a published event's notification or chat message was not: what to say, and the
+    /// cause of each failure.
+    fn failures(&self) -> Option<(&'static str, String)> {
+        match (self.notification_error, self.chat_error) {
+            (None, None) => None,
+            (Some(n), None) => Some(("published; the notification was not", error_chain(n))),
+            (None, Some(c)) => Some(("published; the chat message was not", error_chain(c))),
+            (Some(n), Some(c)) => Some((
+                "published; the notification and the chat message were not",
+                format!("notification: {}; chat: {}", error_chain(n), error_chain(c)),
+            )),
         }
     }
 }

@@ -1,12 +1,12 @@
-//! What is published, as plain data: the two messages, their routing attributes, the
+//! What is published, as plain data: the messages, their routing attributes, the
 //! subject, the FIFO keys, and the limits AWS documents for them.
 //!
 //! - [`Outbound::event`], for the events topic: the request body byte for byte, which every
 //!   subscriber of any protocol receives.
-//! - [`Outbound::notification`], for the notifications topic: the short text people read
+//! - [`Outbound::companion`], for the notifications and chat topics: the text people read
 //!   (written by `crate::summary`, which keeps to the limits here).
 //!
-//! Both carry the same attributes and subject, and neither sets `MessageStructure`: "Message
+//! All carry the same attributes and subject, and neither sets `MessageStructure`: "Message
 //! attributes are sent only when the message structure is String, not JSON" (Amazon SNS
 //! Developer Guide, "Amazon SNS message attributes"), and filter policies match on
 //! attributes. Every other rule AWS documents for a publish is kept here, each beside the
@@ -169,14 +169,15 @@ impl<'a> Outbound<'a> {
         Ok(outbound)
     }
 
-    /// The notifications topic's publish: `text`, with this event's subject and attributes
-    /// (so a filter policy selects the same events on both topics). Never FIFO: SNS delivers
-    /// FIFO topics to SQS only, not to email. `text` is `crate::summary::text`, whose cuts
-    /// keep it far under [`MAX_PUBLISH_BYTES`].
+    /// Another topic's publish of this event (the notifications and chat topics): `message`,
+    /// with this event's subject and attributes (so a filter policy selects the same events on
+    /// every topic). Never FIFO: SNS delivers FIFO topics to SQS only, not to email or chat.
+    /// `message` is written by `crate::summary`, whose cuts keep it far under
+    /// [`MAX_PUBLISH_BYTES`].
     #[must_use]
-    pub fn notification(&self, text: String) -> Outbound<'static> {
+    pub fn companion(&self, message: String) -> Outbound<'static> {
         Outbound {
-            message: Cow::Owned(text),
+            message: Cow::Owned(message),
             subject: self.subject.clone(),
             attributes: self.attributes.clone(),
             fifo: None,
@@ -274,7 +275,7 @@ mod tests {
     fn the_event_is_the_body_byte_for_byte_and_the_notification_the_text() {
         let body = "{\"event_name\":\"defect.created\",\n \"payload\":{\"id\":42,\"title\":\"Quote \\\" and é\"},\"project_code\":\"DEMO\"}";
         let event = event(body, true, None).unwrap();
-        let note = event.notification("the text".to_owned());
+        let note = event.companion("the text".to_owned());
 
         assert_eq!(event.message, body, "byte for byte, not re-serialised");
         assert_eq!(note.message, "the text");

@@ -1,10 +1,12 @@
-//! What people read: the subject and the short text of the notifications topic.
+//! What people read: the subject, the short text of the notifications topic (email) and, in
+//! [`chat`], the chat topic's message (Slack, Microsoft Teams).
 //!
 //! Machines get the request body untouched on the events topic (see [`crate::message`]);
-//! people (email, chat) get this summary on the notifications topic, built from the parsed
-//! [`Webhook`] and, when enrichment is on, what the Qase API said of the defect
-//! ([`DefectDetails`]). Pure functions over plain data; no payload text beyond the title ever
-//! goes in (actual results may be personal data).
+//! people get these, built from the parsed [`Webhook`] and, when enrichment is on, what the
+//! Qase API said of the defect ([`DefectDetails`]). Pure functions over plain data; no payload
+//! text beyond the title ever goes in (actual results may be personal data).
+
+pub mod chat;
 
 use std::fmt::Write as _;
 
@@ -111,17 +113,25 @@ pub fn text(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
         let _ = writeln!(text, "Status: {}", cut(&status, MAX_LABEL_CHARS));
     }
 
-    // Only a code that names a project makes a link that leads somewhere.
-    if let (Some(_), Some(code), Some(id)) =
-        (webhook.defect, webhook.project_key(), webhook.payload.id)
-    {
-        let _ = writeln!(text, "Open in Qase: {QASE_APP_URL}/defect/{code}/{id}");
+    if let Some(link) = defect_link(webhook) {
+        let _ = writeln!(text, "Open in Qase: {link}");
     }
     text
 }
 
+/// The defect's page in the Qase web app, for a defect event whose project code names a
+/// project and whose id is known: the only link a message ever holds.
+pub(crate) fn defect_link(webhook: &Webhook) -> Option<String> {
+    let (Some(_), Some(code), Some(id)) =
+        (webhook.defect, webhook.project_key(), webhook.payload.id)
+    else {
+        return None;
+    };
+    Some(format!("{QASE_APP_URL}/defect/{code}/{id}"))
+}
+
 /// The title on one line: the payload's, or else the Qase API's.
-fn title(webhook: &Webhook, details: Option<&DefectDetails>) -> Option<String> {
+pub(crate) fn title(webhook: &Webhook, details: Option<&DefectDetails>) -> Option<String> {
     let from_payload = webhook.payload.title.as_deref().map(clean_line);
     from_payload
         .filter(|t| !t.is_empty())
@@ -129,7 +139,7 @@ fn title(webhook: &Webhook, details: Option<&DefectDetails>) -> Option<String> {
 }
 
 /// `shared_step` → `Shared step`.
-fn entity_label(entity: &str) -> String {
+pub(crate) fn entity_label(entity: &str) -> String {
     let spaced = entity.replace('_', " ");
     let mut chars = spaced.chars();
     chars.next().map_or_else(String::new, |first| {
@@ -140,7 +150,7 @@ fn entity_label(entity: &str) -> String {
 /// One line of text: control characters, line breaks (U+2028 and U+2029 included), other
 /// whitespace and characters SQS would not deliver become spaces; runs of spaces fold; ends
 /// trimmed.
-fn clean_line(text: &str) -> String {
+pub(crate) fn clean_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if !c.is_control() && !c.is_whitespace() && is_sqs_character(c) {
@@ -153,7 +163,7 @@ fn clean_line(text: &str) -> String {
 }
 
 /// Cuts `text` to `max` characters (not bytes), ending in `...` when it was cut.
-fn cut(text: &str, max: usize) -> String {
+pub(crate) fn cut(text: &str, max: usize) -> String {
     cut_by(text, max, |_| 1)
 }
 

@@ -1,0 +1,409 @@
+//! SNS subscription filter policies, evaluated by the function itself for the one topic whose
+//! subscriber cannot carry one: the chat topic. Amazon Q Developer creates its channel's SNS
+//! subscription itself, and neither `AWS::Chatbot::SlackChannelConfiguration` nor
+//! `…::MicrosoftTeamsChannelConfiguration` has a filter policy property; so the function
+//! publishes to the chat topic only what `CHAT_FILTER_POLICY` selects, read with the syntax and
+//! the meaning of an SNS filter policy on message attributes (SNS Developer Guide, "Amazon SNS
+//! subscription filter policies" and its operator pages).
+//!
+//! Written here because no crate evaluates SNS filter policies. The operators people use on
+//! attributes are evaluated (exact string and number, `prefix`, `suffix`,
+//! `equals-ignore-case`, `anything-but`, `numeric`, `exists`, `$or`); a policy with anything
+//! else (`cidr`, nested keys) is refused at init, never half-applied. Pure.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+
+use crate::message::{Attribute, DataType};
+
+/// What a filter policy cannot be evaluated for. The message says what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FilterPolicyError(String);
+
+/// A parsed filter policy: the message passes when any of its alternatives (`$or`) does, and an
+/// alternative when every attribute it names has at least one matching condition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilterPolicy {
+    alternatives: Vec<Vec<(String, Vec<Condition>)>>,
+}
+
+/// One condition on one attribute's value.
+#[derive(Debug, Clone, PartialEq)]
+enum Condition {
+    Exact(String),
+    Number(f64),
+    Prefix(String),
+    Suffix(String),
+    IgnoreCase(String),
+    AnythingBut(Vec<Condition>),
+    Exists(bool),
+    /// Every comparison holds (`[">", 0, "<=", 10]`).
+    Numeric(Vec<(Comparison, f64)>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Comparison {
+    Eq,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+fn refuse<T>(why: impl Into<String>) -> Result<T, FilterPolicyError> {
+    Err(FilterPolicyError(why.into()))
+}
+
+impl FilterPolicy {
+    /// Parses a filter policy as written for `FilterPolicyScope: MessageAttributes`.
+    pub fn parse(json: &str) -> Result<Self, FilterPolicyError> {
+        let Ok(Value::Object(policy)) = serde_json::from_str::<Value>(json) else {
+            return refuse("a filter policy is a JSON object");
+        };
+        let mut alternatives = Vec::new();
+        let mut plain = Map::new();
+        for (key, value) in policy {
+            if key == "$or" {
+                let Value::Array(options) = value else {
+                    return refuse("$or takes a list of policies");
+                };
+                for option in options {
+                    let Value::Object(option) = option else {
+                        return refuse("$or takes a list of policies");
+                    };
+                    alternatives.push(option);
+                }
+            } else {
+                plain.insert(key, value);
+            }
+        }
+        // `{"a": [...], "$or": [X, Y]}` is `(a and X) or (a and Y)`.
+        let alternatives = if alternatives.is_empty() {
+            vec![plain]
+        } else {
+            alternatives
+                .into_iter()
+                .map(|mut option| {
+                    option.extend(plain.clone());
+                    option
+                })
+                .collect()
+        };
+        let alternatives = (alternatives.into_iter())
+            .map(|keys| {
+                keys.into_iter()
+                    .map(|(k, v)| key_conditions(k, v))
+                    .collect()
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { alternatives })
+    }
+
+    /// Whether a message with `attributes` passes the policy.
+    #[must_use]
+    pub fn matches(&self, attributes: &[Attribute]) -> bool {
+        self.alternatives.iter().any(|keys| {
+            keys.iter().all(|(name, conditions)| {
+                let attribute = attributes.iter().find(|a| a.name == name);
+                conditions.iter().any(|c| c.holds(attribute))
+            })
+        })
+    }
+}
+
+/// One key of a policy: an attribute name and its list of conditions.
+fn key_conditions(
+    key: String,
+    value: Value,
+) -> Result<(String, Vec<Condition>), FilterPolicyError> {
+    let Value::Array(values) = value else {
+        return refuse(format!("the conditions on {key:?} must be a list"));
+    };
+    if values.is_empty() {
+        return refuse(format!("the conditions on {key:?} are empty"));
+    }
+    let conditions = values
+        .into_iter()
+        .map(|v| condition(&key, v))
+        .collect::<Result<_, _>>()?;
+    Ok((key, conditions))
+}
+
+fn condition(key: &str, value: Value) -> Result<Condition, FilterPolicyError> {
+    let text = |v: &Value, op: &str| match v {
+        Value::String(s) => Ok(s.clone()),
+        _ => refuse(format!("{op} on {key:?} takes a string")),
+    };
+    match value {
+        Value::String(s) => Ok(Condition::Exact(s)),
+        Value::Number(n) => n
+            .as_f64()
+            .map(Condition::Number)
+            .ok_or_else(|| FilterPolicyError(format!("the number on {key:?} is out of range"))),
+        Value::Object(operator) if operator.len() == 1 => {
+            let (op, arg) = operator.into_iter().next().expect("one entry");
+            match op.as_str() {
+                "prefix" => Ok(Condition::Prefix(text(&arg, &op)?)),
+                "suffix" => Ok(Condition::Suffix(text(&arg, &op)?)),
+                "equals-ignore-case" => Ok(Condition::IgnoreCase(text(&arg, &op)?)),
+                "exists" => match arg {
+                    Value::Bool(b) => Ok(Condition::Exists(b)),
+                    _ => refuse(format!("exists on {key:?} takes true or false")),
+                },
+                "anything-but" => anything_but(key, arg),
+                "numeric" => numeric(key, &arg),
+                other => refuse(format!(
+                    "the operator {other:?} on {key:?} is not evaluated by the function"
+                )),
+            }
+        }
+        _ => refuse(format!(
+            "a condition on {key:?} is a string, a number or one operator object (nested keys are \
+             for message bodies)"
+        )),
+    }
+}
+
+fn anything_but(key: &str, arg: Value) -> Result<Condition, FilterPolicyError> {
+    let values = match arg {
+        Value::Array(values) => values,
+        Value::Object(_) | Value::String(_) | Value::Number(_) => vec![arg],
+        _ => {
+            return refuse(format!(
+                "anything-but on {key:?} takes values or prefix/suffix"
+            ));
+        }
+    };
+    let excluded = values
+        .into_iter()
+        .map(|v| match v {
+            Value::Object(ref o) if o.contains_key("prefix") || o.contains_key("suffix") => {
+                condition(key, v)
+            }
+            Value::String(_) | Value::Number(_) => condition(key, v),
+            _ => refuse(format!(
+                "anything-but on {key:?} takes values or prefix/suffix"
+            )),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Condition::AnythingBut(excluded))
+}
+
+fn numeric(key: &str, arg: &Value) -> Result<Condition, FilterPolicyError> {
+    let invalid = || format!("numeric on {key:?} takes [op, number, ...]: =, <, <=, >, >=");
+    let Value::Array(items) = arg else {
+        return refuse(invalid());
+    };
+    let mut comparisons = Vec::new();
+    for pair in items.chunks(2) {
+        let (Some(Value::String(op)), Some(number)) = (pair.first(), pair.get(1)) else {
+            return refuse(invalid());
+        };
+        let op = match op.as_str() {
+            "=" => Comparison::Eq,
+            "<" => Comparison::Lt,
+            "<=" => Comparison::Le,
+            ">" => Comparison::Gt,
+            ">=" => Comparison::Ge,
+            _ => return refuse(invalid()),
+        };
+        let number = number
+            .as_f64()
+            .ok_or_else(|| FilterPolicyError(invalid()))?;
+        comparisons.push((op, number));
+    }
+    if comparisons.is_empty() {
+        return refuse(invalid());
+    }
+    Ok(Condition::Numeric(comparisons))
+}
+
+impl Condition {
+    /// Whether the condition holds for `attribute` (absent: `None`). A `String.Array`
+    /// attribute matches when one of its values does (SNS: "a match occurs if any value in the
+    /// array matches").
+    fn holds(&self, attribute: Option<&Attribute>) -> bool {
+        let Some(attribute) = attribute else {
+            return matches!(self, Self::Exists(false));
+        };
+        match self {
+            Self::Exists(exists) => *exists,
+            Self::AnythingBut(excluded) => {
+                values(attribute).any(|v| !excluded.iter().any(|e| e.value_matches(&v)))
+            }
+            _ => values(attribute).any(|v| self.value_matches(&v)),
+        }
+    }
+
+    /// Whether one value passes a value condition (not `exists` or `anything-but`).
+    fn value_matches(&self, value: &Typed<'_>) -> bool {
+        match (self, value) {
+            (Self::Exact(s), Typed::Text(v)) => s == v.as_ref(),
+            (Self::Prefix(p), Typed::Text(v)) => v.starts_with(p.as_str()),
+            (Self::Suffix(p), Typed::Text(v)) => v.ends_with(p.as_str()),
+            (Self::IgnoreCase(s), Typed::Text(v)) => s.to_lowercase() == v.to_lowercase(),
+            (Self::Number(n), Typed::Number(v)) => (n - v).abs() < 1e-5,
+            (Self::Numeric(comparisons), Typed::Number(v)) => {
+                comparisons.iter().all(|(op, n)| match op {
+                    Comparison::Eq => (v - n).abs() < 1e-5,
+                    Comparison::Lt => v < n,
+                    Comparison::Le => v <= n,
+                    Comparison::Gt => v > n,
+                    Comparison::Ge => v >= n,
+                })
+            }
+            _ => false,
+        }
+    }
+}
+
+/// An attribute value as filter policies compare it.
+enum Typed<'a> {
+    Text(Cow<'a, str>),
+    Number(f64),
+}
+
+/// The values of `attribute`: one, or each of a `String.Array`'s.
+fn values(attribute: &Attribute) -> impl Iterator<Item = Typed<'_>> {
+    let values: Vec<Typed<'_>> = match attribute.data_type {
+        DataType::String => vec![Typed::Text(Cow::Borrowed(&attribute.value))],
+        DataType::Number => attribute
+            .value
+            .parse()
+            .map(Typed::Number)
+            .into_iter()
+            .collect(),
+        DataType::StringArray => serde_json::from_str::<Vec<String>>(&attribute.value)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| Typed::Text(Cow::Owned(item)))
+            .collect(),
+    };
+    values.into_iter()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message attributes of the SNS Developer Guide's "Amazon SNS example filter
+    /// policies" (a customer transaction).
+    fn transaction() -> Vec<Attribute> {
+        let attribute = |name, data_type, value: &str| Attribute {
+            name,
+            data_type,
+            value: value.to_owned(),
+        };
+        vec![
+            attribute(
+                "customer_interests",
+                DataType::StringArray,
+                r#"["soccer", "rugby", "hockey"]"#,
+            ),
+            attribute("store", DataType::String, "example_corp"),
+            attribute("event", DataType::String, "order_placed"),
+            attribute("price_usd", DataType::Number, "210.75"),
+        ]
+    }
+
+    fn passes(policy: &str) -> bool {
+        FilterPolicy::parse(policy)
+            .unwrap_or_else(|e| panic!("{policy}: {e}"))
+            .matches(&transaction())
+    }
+
+    #[test]
+    fn the_guides_example_policy_accepts_the_guides_example_message() {
+        // "Amazon SNS example filter policies": this policy accepts the message above.
+        assert!(passes(
+            r#"{"store":["example_corp"],"event":[{"anything-but":"order_cancelled"}],
+                "customer_interests":["rugby","football","baseball"],
+                "price_usd":[{"numeric":[">=",100]}]}"#
+        ));
+    }
+
+    #[test]
+    fn every_key_must_match_and_any_value_of_a_key() {
+        assert!(passes(r#"{"store":["other","example_corp"]}"#));
+        assert!(!passes(
+            r#"{"store":["example_corp"],"event":["order_cancelled"]}"#
+        ));
+        assert!(
+            !passes(r#"{"color":["red"]}"#),
+            "an absent attribute never matches"
+        );
+        assert!(
+            passes(r#"{"customer_interests":["hockey"]}"#),
+            "any array value"
+        );
+        assert!(!passes(r#"{"customer_interests":["golf"]}"#));
+    }
+
+    #[test]
+    fn string_operators() {
+        assert!(passes(r#"{"event":[{"prefix":"order_"}]}"#));
+        assert!(!passes(r#"{"event":[{"prefix":"Order_"}]}"#));
+        assert!(passes(r#"{"event":[{"suffix":"_placed"}]}"#));
+        assert!(passes(
+            r#"{"store":[{"equals-ignore-case":"EXAMPLE_CORP"}]}"#
+        ));
+        assert!(!passes(
+            r#"{"store":[{"anything-but":["example_corp","x"]}]}"#
+        ));
+        assert!(passes(r#"{"store":[{"anything-but":{"prefix":"other"}}]}"#));
+        assert!(!passes(
+            r#"{"store":[{"anything-but":{"prefix":"example"}}]}"#
+        ));
+        assert!(
+            !passes(r#"{"color":[{"anything-but":"red"}]}"#),
+            "needs the attribute"
+        );
+        assert!(passes(
+            r#"{"store":["example_corp"],"color":[{"exists":false}]}"#
+        ));
+        assert!(passes(r#"{"store":[{"exists":true}]}"#));
+        assert!(!passes(r#"{"store":[{"exists":false}]}"#));
+    }
+
+    #[test]
+    fn numbers_match_number_attributes_only() {
+        assert!(passes(r#"{"price_usd":[210.75]}"#));
+        assert!(passes(r#"{"price_usd":[{"numeric":[">",0,"<=",300]}]}"#));
+        assert!(!passes(r#"{"price_usd":[{"numeric":["<",100]}]}"#));
+        assert!(
+            !passes(r#"{"price_usd":["210.75"]}"#),
+            "a string is not a number"
+        );
+        assert!(!passes(r#"{"store":[{"numeric":[">",0]}]}"#));
+    }
+
+    #[test]
+    fn or_joins_alternatives_each_with_the_other_keys() {
+        assert!(passes(
+            r#"{"store":["example_corp"],"$or":[{"event":["order_cancelled"]},{"price_usd":[210.75]}]}"#
+        ));
+        assert!(!passes(
+            r#"{"store":["other"],"$or":[{"event":["order_placed"]},{"price_usd":[210.75]}]}"#
+        ));
+    }
+
+    #[test]
+    fn what_it_cannot_evaluate_is_refused_not_half_applied() {
+        for (policy, says) in [
+            ("[]", "a JSON object"),
+            (r#"{"a":"x"}"#, "must be a list"),
+            (r#"{"a":[]}"#, "empty"),
+            (r#"{"ip":[{"cidr":"10.0.0.0/24"}]}"#, "\"cidr\""),
+            (r#"{"a":{"b":["x"]}}"#, "must be a list"),
+            (r#"{"a":[{"b":["x"]}]}"#, "not evaluated"),
+            (r#"{"a":[{"numeric":["!",1]}]}"#, "numeric"),
+            (r#"{"a":[{"prefix":1}]}"#, "takes a string"),
+            (r#"{"$or":{"a":["x"]}}"#, "$or"),
+        ] {
+            let err = FilterPolicy::parse(policy).unwrap_err().to_string();
+            assert!(err.contains(says), "{policy}: {err}");
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! The chat topic's message: a custom notification of Amazon Q Developer in chat applications
+//! (Administrator Guide, "Custom notifications using Amazon Q Developer in chat applications"),
+//! which posts it to Slack or Microsoft Teams. Anything else published to a topic its channel
+//! subscribes to is dropped ("Event Received is not supported").
+//!
+//! What the team reads: the title with the project and the event, severity, status and tags
+//! when they are known, who triggered it, and the one link, to the defect in Qase. Every
+//! defect event of one defect in one project has the same `threadId`, so its updates land in
+//! one thread. Text written by users (title, project code, severity, status, tags) stays text:
+//! [`chat_text`] says which rule each of its escapes answers.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::{clean_line, cut, defect_link, entity_label, title};
+use crate::qase::{DefectAction, DefectDetails, DefectOrigin, Webhook};
+
+/// `version`: "Must be 1.0."
+pub const CHAT_VERSION: &str = "1.0";
+/// `source`: "Must be custom."
+pub const CHAT_SOURCE: &str = "custom";
+/// `textType`: "Only client-markdown textType is currently supported": Amazon Q renders it
+/// in the channel's own markdown.
+pub const CHAT_TEXT_TYPE: &str = "client-markdown";
+/// User text in the chat message (title, labels) is cut to this many characters.
+pub const MAX_CHAT_TEXT_CHARS: usize = 200;
+/// The most tags listed in the chat message.
+pub const MAX_CHAT_TAGS: usize = 10;
+
+/// The custom notification schema's document.
+#[derive(Serialize)]
+struct CustomNotification {
+    version: &'static str,
+    source: &'static str,
+    content: Content,
+    metadata: Metadata,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Content {
+    text_type: &'static str,
+    title: String,
+    description: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    next_steps: Vec<String>,
+    keywords: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Metadata {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thread_id: Option<String>,
+    summary: String,
+    event_type: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    related_resources: Vec<String>,
+}
+
+/// The chat message for `webhook` (and what the Qase API said of the defect, `details`), as
+/// the JSON document Amazon Q Developer takes.
+#[must_use]
+pub fn message(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
+    let link = defect_link(webhook);
+    let notification = CustomNotification {
+        version: CHAT_VERSION,
+        source: CHAT_SOURCE,
+        content: Content {
+            text_type: CHAT_TEXT_TYPE,
+            title: headline(webhook, details),
+            description: description(webhook, details),
+            // The one link a chat message holds, written by the function.
+            next_steps: link
+                .iter()
+                .map(|url| format!("<{url}|Open in Qase>"))
+                .collect(),
+            keywords: [webhook.project_key(), Some(webhook.event_name.as_str())]
+                .into_iter()
+                .flatten()
+                .map(str::to_owned)
+                .collect(),
+        },
+        metadata: Metadata {
+            thread_id: thread_id(webhook),
+            summary: summary(webhook),
+            event_type: webhook.event_name.as_str().to_owned(),
+            related_resources: link.into_iter().collect(),
+        },
+    };
+    serde_json::to_string(&notification).expect("a document of strings serialises")
+}
+
+/// `qase-DEMO-defect-42`: the same for every event of one entity (a defect, a run...) in one
+/// project, different for any other; `None` when the webhook does not say which entity.
+#[must_use]
+pub fn thread_id(webhook: &Webhook) -> Option<String> {
+    let (code, id) = (webhook.project_key()?, webhook.payload.id?);
+    Some(format!("qase-{code}-{}-{id}", webhook.event_name.entity()))
+}
+
+/// `[DEMO] Defect #42 created: Login button does nothing`.
+fn headline(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
+    let mut headline = String::new();
+    if let Some(code) = webhook.project_code.as_deref().map(chat_text)
+        && !code.is_empty()
+    {
+        headline = format!("[{code}] ");
+    }
+    headline.push_str(&entity_label(webhook.event_name.entity()));
+    if let Some(id) = webhook.payload.id {
+        let _ = write!(headline, " #{id}");
+    }
+    headline.push(' ');
+    headline.push_str(&webhook.event_name.action().replace('_', " "));
+    if let Some(title) = title(webhook, details).filter(|t| !t.is_empty()) {
+        headline.push_str(": ");
+        headline.push_str(&chat_text(&title));
+    }
+    headline
+}
+
+/// One line a fact: the event, then severity, status, tags, where a new defect was found and
+/// who triggered it, each when known. Never empty (the schema requires a description).
+fn description(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
+    let mut lines = vec![format!("*Event:* {}", webhook.event_name.as_str())];
+    let origin = match webhook.defect {
+        Some(DefectAction::Created) => webhook.origin(),
+        _ => DefectOrigin::Unknown,
+    };
+    let severity = match origin {
+        DefectOrigin::Severity(severity) => Some(severity),
+        _ => details.and_then(|d| d.severity.as_deref()),
+    };
+    let label = |name: &str, value: Option<&str>| {
+        let value = chat_text(value?);
+        (!value.is_empty()).then(|| format!("*{name}:* {value}"))
+    };
+    lines.extend(label("Severity", severity));
+    lines.extend(label("Status", details.and_then(|d| d.status.as_deref())));
+    let tags: Vec<String> = (details
+        .map(|d| d.tags.as_slice())
+        .unwrap_or_default()
+        .iter())
+    .map(|tag| chat_text(tag))
+    .filter(|tag| !tag.is_empty())
+    .take(MAX_CHAT_TAGS)
+    .collect();
+    if !tags.is_empty() {
+        lines.push(format!("*Tags:* {}", tags.join(", ")));
+    }
+    if let DefectOrigin::CaseStep { case_id, step } = origin {
+        lines.push(format!("*Found in:* test case #{case_id}, step {step}"));
+    }
+    match webhook.team_member_id {
+        Some(0) => lines.push("*Triggered by:* an API token".to_owned()),
+        Some(member) => lines.push(format!("*Triggered by:* team member #{member}")),
+        None => {}
+    }
+    lines.join("\n")
+}
+
+/// `[DEMO] defect.created #42`: what the notification is about, with no text a user wrote.
+fn summary(webhook: &Webhook) -> String {
+    let mut summary = String::new();
+    if let Some(code) = webhook.project_key() {
+        summary = format!("[{code}] ");
+    }
+    summary.push_str(webhook.event_name.as_str());
+    if let Some(id) = webhook.payload.id {
+        let _ = write!(summary, " #{id}");
+    }
+    summary
+}
+
+/// Text a user wrote, made safe to show in the chat message: it is read as written, and
+/// nothing in it acts. Cut to [`MAX_CHAT_TEXT_CHARS`] first, so no escape is ever cut. Each
+/// step answers one rule:
+/// - One line, in SQS's character set (as the subject and text: `clean_line`): a line break
+///   would start a quote, a list or a heading in markdown.
+/// - Invisible format characters are removed (bidi overrides and isolates, zero-width
+///   spaces and joiners, the byte-order mark, tag characters): they hide or reorder text, so a
+///   title could show other words than it holds.
+/// - `&`, `<`, `>` become `&amp;`, `&lt;`, `&gt;`: Slack, "Formatting text for app surfaces":
+///   "Slack uses &, <, and > as control characters for special parsing ... you should replace
+///   the character with its corresponding HTML entity". This is what keeps `<!channel>`,
+///   `<!here>`, `<!everyone>`, `<@U…>`, `<#C…>` and `<https://…|…>` from acting in Slack, and
+///   `<at>…</at>` and HTML from acting in Teams.
+/// - `*`, `_`, `~`, `` ` ``, `[`, `]`, `|` become their full-width forms (＊ ＿ ～ ｀ ［ ］ ｜):
+///   markdown's emphasis, strike-through, code and link syntax (Slack's `*bold*` `_italic_`
+///   `~strike~` `` `code` ``; Teams' `**bold**` and `[text](url)`), for which Slack documents
+///   no escape; the full-width forms read the same and no markup reads them.
+/// - `@` becomes `＠`: Slack turns a bare `@here`, `@channel`, `@everyone` or `@name` into a
+///   mention when a message is posted with `link_names` (Amazon Q does not document how it
+///   posts), and Teams mentions start with `@` too.
+/// - `:` of `://` becomes `：`, and a `.` between two letters or digits becomes `․` (one-dot
+///   leader): Slack and Teams turn bare URLs and host names (`evil.example`) into links; these
+///   read the same and are not.
+#[must_use]
+pub fn chat_text(text: &str) -> String {
+    let line: String = clean_line(text)
+        .chars()
+        .filter(|c| !is_invisible_format(*c))
+        .collect();
+    let line = cut(line.trim(), MAX_CHAT_TEXT_CHARS);
+    let chars: Vec<char> = line.chars().collect();
+    let mut safe = String::with_capacity(line.len() + 16);
+    for (i, c) in chars.iter().enumerate() {
+        let before = i.checked_sub(1).map(|j| chars[j]);
+        let after = chars.get(i + 1).copied();
+        match c {
+            '&' => safe.push_str("&amp;"),
+            '<' => safe.push_str("&lt;"),
+            '>' => safe.push_str("&gt;"),
+            '*' => safe.push('＊'),
+            '_' => safe.push('＿'),
+            '~' => safe.push('～'),
+            '`' => safe.push('｀'),
+            '[' => safe.push('［'),
+            ']' => safe.push('］'),
+            '|' => safe.push('｜'),
+            '@' => safe.push('＠'),
+            ':' if after == Some('/') => safe.push('：'),
+            '.' if before.is_some_and(char::is_alphanumeric)
+                && after.is_some_and(char::is_alphanumeric) =>
+            {
+                safe.push('\u{2024}');
+            }
+            other => safe.push(*other),
+        }
+    }
+    safe
+}
+
+/// Unicode format characters that are invisible and change how text shows: bidi marks,
+/// embeddings, overrides and isolates, zero-width spaces and joiners, the word joiner and
+/// invisible operators, the byte-order mark, interlinear annotation and tag characters.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{AD}' | '\u{61C}' | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{E0001}'
+        | '\u{E0020}'..='\u{E007F}')
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn webhook(body: &str) -> Webhook {
+        Webhook::parse(body).expect("test body is a valid webhook")
+    }
+
+    fn chat(body: &str, details: Option<&DefectDetails>) -> Value {
+        serde_json::from_str(&message(&webhook(body), details)).unwrap()
+    }
+
+    #[test]
+    fn a_new_defect_reads_as_a_custom_notification() {
+        let body = r#"{"event_name":"defect.created","payload":{"id":42,"title":"Login button does nothing","severity":"critical","actual_result":"private text"},"team_member_id":40,"project_code":"DEMO"}"#;
+        assert_eq!(
+            chat(body, None),
+            json!({
+                "version": "1.0",
+                "source": "custom",
+                "content": {
+                    "textType": "client-markdown",
+                    "title": "[DEMO] Defect #42 created: Login button does nothing",
+                    "description": "*Event:* defect.created\n*Severity:* critical\n*Triggered by:* team member #40",
+                    "nextSteps": ["<https://app.qase.io/defect/DEMO/42|Open in Qase>"],
+                    "keywords": ["DEMO", "defect.created"]
+                },
+                "metadata": {
+                    "threadId": "qase-DEMO-defect-42",
+                    "summary": "[DEMO] defect.created #42",
+                    "eventType": "defect.created",
+                    "relatedResources": ["https://app.qase.io/defect/DEMO/42"]
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn a_resolved_defect_says_what_the_qase_api_knows_of_it() {
+        let body = r#"{"event_name":"defect.resolved","payload":{"id":3},"team_member_id":0,"project_code":"DEMO"}"#;
+        let details = DefectDetails {
+            title: Some("Login button does nothing".into()),
+            severity: Some("critical".into()),
+            status: Some("resolved".into()),
+            tags: vec!["login".into(), "ui".into()],
+        };
+        let content = &chat(body, Some(&details))["content"];
+        assert_eq!(
+            content["title"],
+            "[DEMO] Defect #3 resolved: Login button does nothing"
+        );
+        assert_eq!(
+            content["description"],
+            "*Event:* defect.resolved\n*Severity:* critical\n*Status:* resolved\n*Tags:* login, ui\n*Triggered by:* an API token"
+        );
+    }
+
+    #[test]
+    fn one_thread_per_entity_of_one_project() {
+        let of = |name: &str, id: u64, code: &str| {
+            let body = json!({"event_name": name, "payload": {"id": id}, "project_code": code});
+            thread_id(&webhook(&body.to_string()))
+        };
+        let created = of("defect.created", 42, "DEMO");
+        assert_eq!(created.as_deref(), Some("qase-DEMO-defect-42"));
+        assert_eq!(
+            of("defect.resolved", 42, "DEMO"),
+            created,
+            "the same defect"
+        );
+        assert_eq!(of("defect.deleted", 42, "DEMO"), created);
+        assert_ne!(of("defect.created", 43, "DEMO"), created, "another defect");
+        assert_ne!(
+            of("defect.created", 42, "OTHER"),
+            created,
+            "another project"
+        );
+        assert_ne!(
+            of("run.started", 42, "DEMO"),
+            created,
+            "a run, not a defect"
+        );
+        let unnamed = webhook(r#"{"event":"defect.resolved","payload":{"id":1}}"#);
+        assert_eq!(thread_id(&unnamed), None, "no project: no thread");
+    }
+
+    #[test]
+    fn user_text_stays_text_in_chat() {
+        for (typed, shown) in [
+            (
+                "<!channel> <!here|here> <@U024BE7LH> <#C024BE7LH>",
+                "&lt;!channel&gt; &lt;!here｜here&gt; &lt;＠U024BE7LH&gt; &lt;#C024BE7LH&gt;",
+            ),
+            (
+                "<https://evil.example|click>",
+                "&lt;https：//evil․example｜click&gt;",
+            ),
+            (
+                "[docs](https://evil.example/x)",
+                "［docs］(https：//evil․example/x)",
+            ),
+            ("@here @channel @everyone", "＠here ＠channel ＠everyone"),
+            ("<at>Jane</at> & co", "&lt;at&gt;Jane&lt;/at&gt; &amp; co"),
+            (
+                "*bold* _it_ ~gone~ `code` ```block```",
+                "＊bold＊ ＿it＿ ～gone～ ｀code｀ ｀｀｀block｀｀｀",
+            ),
+            (
+                "see evil.example or www.evil.example",
+                "see evil․example or www․evil․example",
+            ),
+            ("v1.2 failed. Retry", "v1․2 failed. Retry"),
+            ("admin\u{202E}gnp.exe", "admingnp․exe"),
+            ("zero\u{200B}width\u{2060}join\u{FEFF}", "zerowidthjoin"),
+            ("two\nlines\u{2028}here", "two lines here"),
+            ("Кнопка входа 😀", "Кнопка входа 😀"),
+        ] {
+            assert_eq!(chat_text(typed), shown, "{typed:?}");
+        }
+        let long = "é".repeat(1000);
+        let cut = chat_text(&long);
+        assert_eq!(cut.chars().count(), MAX_CHAT_TEXT_CHARS);
+        assert!(cut.ends_with("..."));
+    }
+}
