@@ -466,9 +466,9 @@ DIMENSION_SETS = {
 
 def test_the_dimension_sets_are_the_ones_the_code_declares():
     source = (ROOT / "src" / "metrics.rs").read_text()
-    assert "vec![json!([DIM_FUNCTION_NAME, DIM_OUTCOME])]" in source
-    assert "by_outcome.push(json!([DIM_FUNCTION_NAME, DIM_CODE]))" in source
-    assert '"Dimensions": [[DIM_FUNCTION_NAME]]' in source
+    assert "&[&[DIM_FUNCTION_NAME, DIM_OUTCOME], &[DIM_FUNCTION_NAME, DIM_CODE]]" in source
+    assert "&[&[DIM_FUNCTION_NAME, DIM_OUTCOME]]" in source
+    assert "dimensions: &[&[DIM_FUNCTION_NAME]]," in source
     assert set(DIMENSION_SETS) == emitted_metrics()[1]
 
 
