@@ -22,6 +22,7 @@ import argparse
 import http.server
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -51,6 +52,7 @@ DEFECT = {
 REGION = "us-east-1"
 TOPIC_NAME = "qase-defect-fanout-demo-events"
 NOTIFICATION_TOPIC_NAME = "qase-defect-fanout-demo-notifications"
+CHAT_TOPIC_NAME = "qase-defect-fanout-demo-chat"
 LOG_DIR = ROOT / "target" / "demo"
 
 
@@ -133,7 +135,9 @@ class Processes:
 
 
 def template_subscriptions():
-    """The subscriptions template.yaml creates, with its default filter policies."""
+    """The subscriptions template.yaml creates, with its default filter policies; the chat
+    channel's (Amazon Q Developer makes it, without a filter policy: the function applies
+    ChatFilterPolicy before it publishes to the chat topic)."""
     template = load(str(ROOT / "template.yaml"))
     parameters, resources = template["Parameters"], template["Resources"]
     topic_of = {  # subscription resource -> "events" or "notifications", as the template wires it
@@ -141,16 +145,53 @@ def template_subscriptions():
             resources[name]["Properties"]["TopicArn"]["Ref"]]
         for name in ("EmailSubscription", "QueueSubscription")
     }
+    assert resources["SlackChannel"]["Properties"]["SnsTopicArns"] == [{"Ref": "ChatTopic"}]
     return [
-        # (name, topic, filter policy, raw delivery, what it stands for)
+        # (name, topic, filter policy, applied by SNS, raw delivery, what it stands for)
         ("email", topic_of["EmailSubscription"],
-         json.loads(parameters["EmailFilterPolicy"]["Default"]), False,
+         json.loads(parameters["EmailFilterPolicy"]["Default"]), True, False,
          "email subscription on the notifications topic (stand-in queue)"),
         ("queue", topic_of["QueueSubscription"],
-         json.loads(parameters["QueueFilterPolicy"]["Default"]), True,
+         json.loads(parameters["QueueFilterPolicy"]["Default"]), True, True,
          "SQS queue on the events topic, raw delivery"),
+        ("chat", "chat",
+         json.loads(parameters["ChatFilterPolicy"]["Default"]), False, False,
+         "Slack/Teams channel on the chat topic (stand-in queue; the function applies the policy)"),
     ]
 
+
+def chat_schema_problems(message):
+    """What Amazon Q Developer would drop (its custom notification schema, Administrator
+    Guide, "Custom notifications using Amazon Q Developer in chat applications")."""
+    try:
+        chat = json.loads(message)
+    except ValueError:
+        return ["the chat message is not JSON"]
+    problems = []
+    if chat.get("version") != "1.0" or chat.get("source") != "custom":
+        problems.append(f"version/source not 1.0/custom: {chat.get('version')}/{chat.get('source')}")
+    content = chat.get("content") or {}
+    if content.get("textType") != "client-markdown":
+        problems.append("content.textType is not client-markdown")
+    if not str(content.get("description", "")).strip():
+        problems.append("content.description is missing")
+    if set(chat) - {"version", "source", "id", "content", "metadata"}:
+        problems.append(f"keys outside the schema: {sorted(set(chat))}")
+    return problems
+
+
+def as_read_in_the_channel(message):
+    """The chat message as a person in Slack reads it: markdown rendered, entities decoded."""
+    content = json.loads(message)["content"]
+
+    def render(text):
+        text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
+        text = re.sub(r"\*([^*]+)\*", r"\1", text)
+        return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+    lines = [render(content["title"]), *map(render, content["description"].splitlines())]
+    lines += [render(step) for step in content.get("nextSteps", [])]
+    return lines
 
 def policy_selects(policy, attributes):
     """SNS filter policy semantics for the operators the template uses: exact strings and
@@ -181,17 +222,18 @@ class Emulator:
         topics = {
             "events": self.sns.create_topic(Name=TOPIC_NAME)["TopicArn"],
             "notifications": self.sns.create_topic(Name=NOTIFICATION_TOPIC_NAME)["TopicArn"],
+            "chat": self.sns.create_topic(Name=CHAT_TOPIC_NAME)["TopicArn"],
         }
         queues = {}
-        for name, topic, policy, raw, _ in template_subscriptions():
+        for name, topic, policy, by_sns, raw, _ in template_subscriptions():
             url = self.sqs.create_queue(QueueName=f"demo-{name}")["QueueUrl"]
             arn = self.sqs.get_queue_attributes(
                 QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            self.sns.subscribe(
-                TopicArn=topics[topic], Protocol="sqs", Endpoint=arn,
-                Attributes={"RawMessageDelivery": str(raw).lower(),
-                            "FilterPolicy": json.dumps(policy)},
-            )
+            attributes = {"RawMessageDelivery": str(raw).lower()}
+            if by_sns:
+                attributes["FilterPolicy"] = json.dumps(policy)
+            self.sns.subscribe(TopicArn=topics[topic], Protocol="sqs", Endpoint=arn,
+                               Attributes=attributes)
             queues[name] = url
         return topics, queues
 
@@ -216,8 +258,10 @@ def start_everything(processes, moto_port, watch_port):
     emulator = Emulator(moto_port)
     topics, queues = emulator.set_up()
 
+    chat_policy = next(p for n, _, p, _, _, _ in template_subscriptions() if n == "chat")
     env = dict(os.environ,
                TOPIC_ARN=topics["events"], NOTIFICATION_TOPIC_ARN=topics["notifications"],
+               CHAT_TOPIC_ARN=topics["chat"], CHAT_FILTER_POLICY=json.dumps(chat_policy),
                QASE_WEBHOOK_SECRET=SECRET,
                QASE_API_URL=start_mock_qase_api(), QASE_API_TOKEN=QASE_API_TOKEN,
                AWS_ENDPOINT_URL=emulator.endpoint, AWS_REGION=REGION,
@@ -287,7 +331,7 @@ def requests_to_send():
 def received_by(emulator, queues, subscriptions):
     """What each subscriber's queue holds: (the message id, the text, its attributes)."""
     received = {}
-    for name, _, _, raw, _ in subscriptions:
+    for name, _, _, _, raw, _ in subscriptions:
         for message in emulator.drain(queues[name]):
             if raw:  # the body as published; SQS gives the attributes beside it
                 text = message["Body"]
@@ -307,12 +351,13 @@ def received_by(emulator, queues, subscriptions):
 
 def copies_of(row, name, raw, received):
     """The messages subscriber `name` received for the request `row`: the events topic's by
-    body (byte for byte), the notifications topic's by the notification id the 202 answered."""
+    body (byte for byte), the notifications and chat topics' by the id the 202 answered."""
     answer = row["answer"] if isinstance(row["answer"], dict) else {}
     if raw:
         return [m for m in received.get(name, []) if m[1] == row["body"]]
+    key = "chat_id" if name == "chat" else "notification_id"
     return [m for m in received.get(name, [])
-            if m[0] is not None and m[0] == answer.get("notification_id")]
+            if m[0] is not None and m[0] == answer.get(key)]
 
 
 def emf_documents(expected, timeout=10.0):
@@ -341,14 +386,14 @@ def run_demo(emulator, queues, url):
     width = max(len(r["label"]) for r in rows)
     names = [s[0] for s in subscriptions]
     print()
-    for name, topic, policy, _, meaning in subscriptions:
+    for name, topic, policy, _, _, meaning in subscriptions:
         print(f"  {name:<6} {meaning}; filter policy {json.dumps(policy)}")
     print()
     print(f"  {'request':<{width}}  status  {'  '.join(f'{n:<6}' for n in names)}  answer")
     print(f"  {'-' * width}  ------  {'  '.join('------' for _ in names)}  ------")
     for row in rows:
         marks = []
-        for name, _, policy, raw, _ in subscriptions:
+        for name, _, policy, _, raw, _ in subscriptions:
             got = len(copies_of(row, name, raw, received))
             # The template's policies route on event_name, which the 202 answer echoes.
             want = int(row["status"] == 202
@@ -361,8 +406,9 @@ def run_demo(emulator, queues, url):
             detail = f"refused: {answer['error']}"
         elif row["status"] == 202:
             detail = "published" if "yes" in marks else "published; no filter selects it"
-            if "notification_error" in answer:
-                problems.append(f"{row['label']}: notification failed: {answer['notification_error']}")
+            for failed in ("notification_error", "chat_error"):
+                if failed in answer:
+                    problems.append(f"{row['label']}: {failed}: {answer[failed]}")
         else:
             detail = str(answer)
         print(f"  {row['label']:<{width}}  {row['status']!s:<6}  "
@@ -389,6 +435,15 @@ def run_demo(emulator, queues, url):
                             "the Qase API gave")
     else:
         problems.append("no email for defect.resolved arrived")
+    chats = [m for m in received.get("chat", []) if m[2].get("event_name") == "defect.created"]
+    if chats:
+        _, message, _ = chats[0]
+        problems += chat_schema_problems(message)
+        if not problems:
+            print("\n  The chat message for defect.created, as a person in the channel reads it:")
+            print("".join(f"    {line}\n" for line in as_read_in_the_channel(message)), end="")
+    else:
+        problems.append("no chat message for defect.created arrived")
     for _, _, attributes in [m for m in received.get("queue", [])
                              if m[2].get("event_name") == "defect.resolved"][:1]:
         shown = {k: v for k, v in attributes.items() if not k.startswith("_")}
@@ -411,7 +466,7 @@ def run_demo(emulator, queues, url):
         problems.append(f"{len(documents)} metrics documents for {len(rows)} requests, "
                         f"{outcomes['published']} published for {published}")
     unmatched = [
-        (name, text[:60]) for name, _, _, raw, _ in subscriptions
+        (name, text[:60]) for name, _, _, _, raw, _ in subscriptions
         for message in received.get(name, [])
         for text in [message[1]]
         if not any(message in copies_of(r, name, raw, received) for r in rows)

@@ -1,5 +1,6 @@
 //! The release bootstrap, run as Lambda runs it: spawned with a clean environment under a
-//! Runtime API emulator (`common::runtime_api`), publishing to the contract oracle. One process
+//! Runtime API emulator (`common::runtime_api`), publishing to the contract oracle on its three
+//! topics (the chat topic's messages held to the chat schema). One process
 //! answers the whole hostile corpus (refused and accepted cases, × REST API, HTTP API and
 //! Function URL events) and events that are not API Gateway events at all. Built with
 //! `panic = "abort"`, a single panic would end the process: every invocation must get its
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
+use common::chat_schema::CHAT_TOPIC;
 use common::corpus::full_corpus;
 use common::moto::Moto;
 use common::oracle::Oracle;
@@ -147,6 +149,7 @@ fn spawn(
         .env("AWS_ENDPOINT_URL", &oracle.endpoint)
         .env("TOPIC_ARN", EVENTS)
         .env("NOTIFICATION_TOPIC_ARN", NOTIFICATIONS)
+        .env("CHAT_TOPIC_ARN", CHAT_TOPIC)
         .envs(extra.iter().copied())
         .stdin(Stdio::null())
         .stdout(output.try_clone().unwrap())
@@ -191,7 +194,7 @@ fn check(expected: &Expected, done: &Done, oracle: &Oracle) -> bool {
         .unwrap_or_else(|| panic!("{what}: no publish for {response}"));
     assert_eq!(event.message.as_ref(), Some(body), "{what}: byte for byte");
     assert!(
-        response["notification_id"].is_string(),
+        response["notification_id"].is_string() && response["chat_id"].is_string(),
         "{what}: {response}"
     );
     true
@@ -242,8 +245,8 @@ fn one_release_process_answers_the_whole_hostile_corpus_as_documented() {
     }
     assert_eq!(
         oracle.publishes().len(),
-        2 * published,
-        "two publishes per accepted webhook"
+        3 * published,
+        "three publishes per accepted webhook: events, notification, chat"
     );
     assert_eq!(
         oracle.violations(),

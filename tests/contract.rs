@@ -2,7 +2,8 @@
 //! sends, decoded off the wire by the oracle (`common::oracle`) and held against the rules
 //! AWS documents. First the oracle is shown to catch each rule broken; then all 40 Qase
 //! fixtures, every accepted case of the hostile corpus, and generated webhooks are published
-//! through the real handler to both topics, standard and FIFO, and must break none.
+//! through the real handler to the three topics (events standard and FIFO, notifications,
+//! chat, the chat message held to the chat schema too), and must break none.
 #![allow(clippy::too_many_lines)] // The 60-line limit (clippy.toml) is for src/; a test is one scenario.
 
 mod common;
@@ -11,6 +12,7 @@ use std::fmt::Write as _;
 use std::sync::LazyLock;
 
 use aws_sdk_sns::types::MessageAttributeValue;
+use common::chat_schema::CHAT_TOPIC;
 use common::corpus::accepted_corpus;
 use common::oracle::{Oracle, Publish, RULES, violations};
 use common::qase_mock::{self, QaseMock};
@@ -101,6 +103,9 @@ fn broken_publishes() -> Vec<(&'static str, Customize)> {
         ("subject-one-line-under-100", |p| p.subject("😀".repeat(50))),
         ("subject-deliverable-to-sqs", |p| {
             p.subject("not \u{FFFF} deliverable")
+        }),
+        ("chat-custom-notification", |p| {
+            p.topic_arn(CHAT_TOPIC).message("plain text")
         }),
         ("message-and-attributes-within-256-kib", |p| {
             p.message("x".repeat(262_144))
@@ -201,19 +206,23 @@ async fn the_oracle_finds_each_documented_rule_broken_and_passes_a_good_publish(
     );
 }
 
-/// The production publishers aimed at `oracle`: the events topic (FIFO or not) and the
-/// notifications topic.
+/// The production publishers aimed at `oracle`: the events topic (FIFO or not), the
+/// notifications topic and the chat topic (every event).
 fn app_on(oracle: &Oracle, fifo: bool) -> App<SnsPublisher> {
     let sdk = common::moto::sdk_config_for(&oracle.endpoint);
     let events = TopicArn::parse(if fifo { EVENTS_FIFO } else { EVENTS }).unwrap();
     let events = SnsPublisher::from_config(&sdk, &events);
     let notifications = events.for_topic(&sdk, &TopicArn::parse(NOTIFICATIONS).unwrap());
-    let app = app(events).with_notifications(notifications);
+    let chat = events.for_topic(&sdk, &TopicArn::parse(CHAT_TOPIC).unwrap());
+    let app = app(events)
+        .with_notifications(notifications)
+        .with_chat(chat, None);
     if fifo { app.with_fifo_events() } else { app }
 }
 
-/// What the oracle saw for one accepted webhook: its event and its notification.
-fn pair_for(oracle: &Oracle, answer: &serde_json::Value) -> (Publish, Publish) {
+/// What the oracle saw for one accepted webhook: its event, its notification and its chat
+/// message.
+fn trio_for(oracle: &Oracle, answer: &serde_json::Value) -> (Publish, Publish, Publish) {
     let publishes = oracle.publishes();
     let by_id = |id: &serde_json::Value| {
         publishes
@@ -225,18 +234,20 @@ fn pair_for(oracle: &Oracle, answer: &serde_json::Value) -> (Publish, Publish) {
     (
         by_id(&answer["message_id"]),
         by_id(&answer["notification_id"]),
+        by_id(&answer["chat_id"]),
     )
 }
 
-/// Checks the two publishes the oracle saw for an accepted webhook whose body is `body` and
-/// whose answer is `answer`: each against the contract, and against each other.
-fn check_pair(
+/// Checks the three publishes the oracle saw for an accepted webhook whose body is `body` and
+/// whose answer is `answer`: each against the contract (the chat message against the chat
+/// schema too), and against each other.
+fn check_trio(
     oracle: &Oracle,
     app: &App<SnsPublisher>,
     answer: &serde_json::Value,
     body: &str,
 ) -> Result<(Publish, Publish), String> {
-    let (event, note) = pair_for(oracle, answer);
+    let (event, note, chat) = trio_for(oracle, answer);
     let events_topic = if app.fifo { EVENTS_FIFO } else { EVENTS };
     if event.topic_arn.as_deref() != Some(events_topic) || event.message.as_deref() != Some(body) {
         return Err(format!(
@@ -253,12 +264,17 @@ fn check_pair(
         attributes.sort();
         attributes
     };
-    if sorted(&note) != sorted(&event) || note.subject != event.subject {
-        return Err(format!(
-            "different attributes or subject: {event:?} / {note:?}"
-        ));
+    if chat.topic_arn.as_deref() != Some(CHAT_TOPIC) {
+        return Err(format!("the chat message is not on its topic: {chat:?}"));
     }
-    for publish in [&event, &note] {
+    for other in [&note, &chat] {
+        if sorted(other) != sorted(&event) || other.subject != event.subject {
+            return Err(format!(
+                "different attributes or subject: {event:?} / {other:?}"
+            ));
+        }
+    }
+    for publish in [&event, &note, &chat] {
         let broken = violations(publish);
         if !broken.is_empty() {
             return Err(format!("{broken:?} in {publish:?}"));
@@ -278,7 +294,7 @@ async fn publish_and_check(
     let response = send(app, event).await;
     let answer = json_body(&response);
     assert_eq!(response.status(), 202, "{what}: {answer}");
-    check_pair(oracle, app, &answer, body).unwrap_or_else(|why| panic!("{what}: {why}"))
+    check_trio(oracle, app, &answer, body).unwrap_or_else(|why| panic!("{what}: {why}"))
 }
 
 #[tokio::test]
@@ -292,10 +308,10 @@ async fn every_documented_qase_event_keeps_the_contract_on_both_topics_standard_
             let event = EventBuilder::qase(Api::Http, &body);
             let (event, _) = publish_and_check(&oracle, &app, &what, &event, &body).await;
             assert_eq!(event.attribute("event_name"), Some(name.as_str()), "{what}");
-            checked += 2;
+            checked += 3;
         }
     }
-    assert_eq!(checked, 2 * 2 * 40);
+    assert_eq!(checked, 2 * 3 * 40);
     assert_eq!(oracle.publishes().len(), checked);
     println!(
         "contract: {checked} publishes of the 40 fixtures checked against {} rules",
@@ -327,11 +343,11 @@ async fn enriched_publishes_keep_the_contract_string_array_tags_included() {
                     assert_eq!(&tags[..3], ["say \"hi\"", "вход", "😀"], "{what}");
                     assert_eq!(tags.len(), 20, "{what}");
                 }
-                checked += 2;
+                checked += 3;
             }
         }
     }
-    assert_eq!(checked, 2 * 4 * 2 * 2);
+    assert_eq!(checked, 2 * 4 * 2 * 3);
     assert_eq!(
         oracle.publishes().len(),
         checked,
@@ -351,15 +367,15 @@ async fn every_accepted_case_of_the_hostile_corpus_keeps_the_contract() {
                 let what = format!("{api:?} / {} (fifo: {fifo})", case.name);
                 let body = case.published.clone().unwrap();
                 publish_and_check(&oracle, &app, &what, &case.event, &body).await;
-                checked += 2;
+                checked += 3;
             }
         }
     }
     // 23 accepted cases, each as 3 event shapes, on a standard and a FIFO events topic.
     assert_eq!(
         checked,
-        23 * 3 * 2 * 2,
-        "every accepted case was published twice"
+        23 * 3 * 2 * 3,
+        "every accepted case was published to the three topics"
     );
     println!("contract: {checked} publishes of the accepted hostile corpus checked");
 }
@@ -492,7 +508,7 @@ proptest! {
             prop_assert_eq!(answer["error"].as_str(), Some("unsupported_character"));
         } else {
             prop_assert_eq!(status, 202, "{}", answer);
-            let checked = check_pair(&rig.oracle, app, &answer, &body);
+            let checked = check_trio(&rig.oracle, app, &answer, &body);
             prop_assert!(checked.is_ok(), "{}", checked.unwrap_err());
         }
     }

@@ -50,6 +50,8 @@ fn check(body: &str, webhook: &Webhook, details: Option<&DefectDetails>) {
     let topics = Topics {
         fifo_events: true,
         notifications: true,
+        chat: true,
+        chat_filter: None,
     };
     let plan = match fanout::plan(webhook, checked, details, topics) {
         Ok(plan) => plan,
@@ -60,7 +62,7 @@ fn check(body: &str, webhook: &Webhook, details: Option<&DefectDetails>) {
         Err(other) => panic!("characters were checked already: {other}"),
     };
     let topics: Vec<Topic> = plan.iter().map(|p| p.topic).collect();
-    assert_eq!(topics, [Topic::Events, Topic::Notifications]);
+    assert_eq!(topics, [Topic::Events, Topic::Notifications, Topic::Chat]);
     for Planned { topic, outbound } in &plan {
         check_subject(&outbound.subject);
         assert!(outbound.size() <= MAX_PUBLISH_BYTES, "{topic:?}");
@@ -73,12 +75,31 @@ fn check(body: &str, webhook: &Webhook, details: Option<&DefectDetails>) {
     assert!((1..=128).contains(&fifo.message_group_id.len()));
     assert_eq!(fifo.message_deduplication_id.len(), 64);
     assert!(note.fifo.is_none(), "the notifications topic is never FIFO");
+    check_chat(&plan[2].outbound.message);
     let text = &note.message;
     assert!(text.chars().all(is_sqs_character), "{text:?}");
     assert!(
         text.lines().all(|l| !l.chars().any(char::is_control)),
         "{text:?}"
     );
+}
+
+/// Amazon Q Developer's custom notification: the required fields, and no text a user wrote
+/// that could act (no `<`, no bare `@`, no `://`) outside the function's own link.
+fn check_chat(message: &str) {
+    assert!(message.chars().all(is_sqs_character), "{message:?}");
+    let chat: serde_json::Value = serde_json::from_str(message).expect("JSON");
+    assert_eq!(chat["version"], "1.0");
+    assert_eq!(chat["source"], "custom");
+    let content = &chat["content"];
+    assert_eq!(content["textType"], "client-markdown");
+    let description = content["description"].as_str().expect("a description");
+    assert!(!description.trim().is_empty());
+    let title = content["title"].as_str().expect("a title");
+    for text in [title, description] {
+        assert!(!text.contains('<') && !text.contains('@') && !text.contains("://"), "{text:?}");
+        assert!(!text.contains('\u{202E}') && !text.contains('\u{200B}'), "{text:?}");
+    }
 }
 
 /// One line, within SNS's subject length, in SQS's character set.

@@ -10,6 +10,7 @@
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 
+use super::chat_schema::{CHAT_SCHEMA_PAGE, CHAT_TOPIC, chat_violations};
 use super::http1;
 pub use super::publish::Publish;
 
@@ -315,6 +316,23 @@ pub const RULES: &[Rule] = &[
                 Some((at, c)) => Err(format!("U+{:04X} at byte {at}", u32::from(c))),
                 None => Ok(()),
             },
+        },
+    },
+    Rule {
+        id: "chat-custom-notification",
+        // A chat topic's subscriber, Amazon Q Developer, posts only messages in its custom
+        // notification schema and drops the rest without an error (see chat_schema.rs).
+        source: CHAT_SCHEMA_PAGE,
+        check: |p| {
+            if p.topic_arn.as_deref() != Some(CHAT_TOPIC) {
+                return Ok(());
+            }
+            let broken = chat_violations(p.message.as_deref().unwrap_or_default());
+            if broken.is_empty() {
+                Ok(())
+            } else {
+                Err(broken.join("; "))
+            }
         },
     },
     Rule {

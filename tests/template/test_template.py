@@ -78,7 +78,7 @@ def test_queue_filter_defaults_to_every_defect_event_with_raw_delivery():
     }
 
 
-@pytest.mark.parametrize("parameter", ["EmailFilterPolicy", "QueueFilterPolicy"])
+@pytest.mark.parametrize("parameter", ["EmailFilterPolicy", "QueueFilterPolicy", "ChatFilterPolicy"])
 def test_default_filter_policies_only_name_attributes_the_function_publishes(parameter):
     assert set(default_policy(parameter)) <= published_attributes()
 
@@ -115,16 +115,23 @@ def test_fifo_switch_makes_topic_and_queues_fifo_together():
     assert evaluate({"Condition": "IsFifo"}, {}) is False
 
 
-@pytest.mark.parametrize("topic", ["Topic", "NotificationTopic"])
-def test_both_topics_are_encrypted_with_kms(topic):
+@pytest.mark.parametrize("topic", ["Topic", "NotificationTopic", "ChatTopic"])
+def test_every_topic_is_encrypted_with_kms(topic):
     assert RESOURCES[topic]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
 
 
-def test_function_may_publish_to_exactly_these_two_topics_and_read_only_its_own_secret():
+def test_function_may_publish_to_exactly_its_topics_and_read_only_its_own_secret():
     policies = RESOURCES["WebhookFunction"]["Properties"]["Policies"]
     assert policies == [
         {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["Topic", "TopicName"]}}},
         {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["NotificationTopic", "TopicName"]}}},
+        {
+            "Fn::If": [
+                "WantsChat",
+                {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["ChatTopic", "TopicName"]}}},
+                {"Ref": "AWS::NoValue"},
+            ]
+        },
         {
             "Fn::If": [
                 "UseSecretsManager",
@@ -459,16 +466,18 @@ DIMENSION_SETS = {
     "Webhooks": [{"FunctionName", "Outcome"}, {"FunctionName", "Code"}],
     "PublishLatency": [{"FunctionName"}],
     "NotificationFailures": [{"FunctionName"}],
+    "ChatFailures": [{"FunctionName"}],
     "EnrichmentLookups": [{"FunctionName"}],
     "EnrichmentFailures": [{"FunctionName"}],
 }
 
 
 def test_the_dimension_sets_are_the_ones_the_code_declares():
-    source = (ROOT / "src" / "metrics.rs").read_text()
-    assert "&[&[DIM_FUNCTION_NAME, DIM_OUTCOME], &[DIM_FUNCTION_NAME, DIM_CODE]]" in source
-    assert "&[&[DIM_FUNCTION_NAME, DIM_OUTCOME]]" in source
-    assert "dimensions: &[&[DIM_FUNCTION_NAME]]," in source
+    # Without white space: rustfmt decides where the lines break.
+    source = re.sub(r"\s+", "", (ROOT / "src" / "metrics.rs").read_text())
+    assert "&[&[DIM_FUNCTION_NAME,DIM_OUTCOME],&[DIM_FUNCTION_NAME,DIM_CODE],]" in source
+    assert "&[&[DIM_FUNCTION_NAME,DIM_OUTCOME]]" in source
+    assert "dimensions:&[&[DIM_FUNCTION_NAME]]," in source
     assert set(DIMENSION_SETS) == emitted_metrics()[1]
 
 
@@ -499,6 +508,7 @@ def test_alarms_watch_what_the_issue_and_readme_promise():
         "UnauthorizedRequestsAlarm": {("QaseDefectFanout", "Webhooks")},
         "PublishFailuresAlarm": {("QaseDefectFanout", "Webhooks")},
         "NotificationFailuresAlarm": {("QaseDefectFanout", "NotificationFailures")},
+        "ChatFailuresAlarm": {("QaseDefectFanout", "ChatFailures")},
         "EnrichmentFailingAlarm": {("QaseDefectFanout", "EnrichmentFailures"),
                                    ("QaseDefectFanout", "EnrichmentLookups")},
     }
@@ -506,6 +516,7 @@ def test_alarms_watch_what_the_issue_and_readme_promise():
                  for a in alarms().values() if a.get("MetricName") == "ApproximateNumberOfMessagesVisible")
     assert dlq == ["QueueDeadLetterQueue", "SubscriptionDeadLetterQueue"]
     assert RESOURCES["EnrichmentFailingAlarm"]["Condition"] == "HasEnrichment"
+    assert RESOURCES["ChatFailuresAlarm"]["Condition"] == "WantsChat"
     readme = (ROOT / "README.md").read_text()
     for name in alarms():
         assert f"`{name}`" in readme, f"the README says what {name} means and what to do"
@@ -612,3 +623,75 @@ def test_no_secret_is_committed_in_config_or_events():
         headers = json.loads(path.read_text()).get("headers", {})
         secret = {k.lower(): v for k, v in headers.items()}.get("x-qase-secret")
         assert secret in (None, demo, "not-the-secret"), path.name
+
+
+SLACK = {"SlackWorkspaceId": "T0123ABCD", "SlackChannelId": "C0123ABCD"}
+TEAMS = {
+    "TeamsTenantId": "a1b2c3d4-0000-1111-2222-333344445555",
+    "TeamsTeamId": "b1b2c3d4-0000-1111-2222-333344445555",
+    "TeamsChannelId": "19%3ab6ef35dc342d56ba5654e6fc6d25a071%40thread.tacv2",
+}
+CHAT_RESOURCES = {"ChatTopic", "ChatChannelRole", "ChatFailuresAlarm"}
+
+
+@pytest.mark.parametrize(
+    "channels, slack, teams",
+    [({}, False, False), (SLACK, True, False), (TEAMS, False, True), ({**SLACK, **TEAMS}, True, True),
+     ({"SlackWorkspaceId": "T0123ABCD"}, False, False)],
+)
+def test_a_chat_topic_and_channel_configurations_exist_only_with_a_channel(channels, slack, teams):
+    parameters = {"QaseWebhookSecret": "a" * 24, **channels}
+    for name, value in channels.items():
+        assert re.fullmatch(PARAMETERS[name]["AllowedPattern"], value), name
+    created = {name for name in RESOURCES if resource_created(name, parameters)}
+    assert (CHAT_RESOURCES <= created) is (slack or teams)
+    assert not (CHAT_RESOURCES & created) or (slack or teams)
+    assert ("SlackChannel" in created) is slack
+    assert ("TeamsChannel" in created) is teams
+    env = resolve(RESOURCES["WebhookFunction"]["Properties"]["Environment"]["Variables"], parameters)
+    assert ("CHAT_TOPIC_ARN" in env) is (slack or teams)
+    assert ("CHAT_FILTER_POLICY" in env) is (slack or teams)
+    # Every reference of what is created resolves (as for the endpoint options).
+    outputs = {
+        f"output {name}": output
+        for name, output in TEMPLATE["Outputs"].items()
+        if output.get("Condition") is None or evaluate({"Condition": output["Condition"]}, parameters)
+    }
+    assert ("output ChatTopicArn" in outputs) is (slack or teams)
+    known = created | set(PARAMETERS) | PSEUDO_PARAMETERS
+    for name, node in [*((n, RESOURCES[n]) for n in created), *outputs.items()]:
+        deployed = resolve({k: v for k, v in node.items() if k != "Condition"}, parameters)
+        assert not set(references(deployed)) - known, name
+
+
+def test_the_chat_topic_is_standard_and_the_channels_subscribe_only_it():
+    # SNS delivers FIFO topics only to SQS; Amazon Q Developer subscribes over HTTPS.
+    topic = RESOURCES["ChatTopic"]["Properties"]
+    assert "FifoTopic" not in topic and "TopicName" not in topic
+    env = RESOURCES["WebhookFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["CHAT_TOPIC_ARN"] == {"Fn::If": ["WantsChat", {"Ref": "ChatTopic"}, NO_VALUE]}
+    assert env["CHAT_FILTER_POLICY"] == {"Fn::If": ["WantsChat", {"Ref": "ChatFilterPolicy"}, NO_VALUE]}
+    for channel in ["SlackChannel", "TeamsChannel"]:
+        properties = RESOURCES[channel]["Properties"]
+        assert properties["SnsTopicArns"] == [{"Ref": "ChatTopic"}], channel
+        assert properties["IamRoleArn"] == {"Fn::GetAtt": ["ChatChannelRole", "Arn"]}, channel
+
+
+def test_nobody_in_the_channel_can_run_aws_commands_through_it():
+    # Without guardrails a channel configuration gets AdministratorAccess (CloudFormation
+    # reference, GuardrailPolicies); AWSDenyAll denies every action, and the channel role
+    # has no permission at all (custom notifications need none).
+    for channel in ["SlackChannel", "TeamsChannel"]:
+        properties = RESOURCES[channel]["Properties"]
+        assert properties["GuardrailPolicies"] == [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSDenyAll"}]
+        assert properties["UserRoleRequired"] is True
+        assert re.fullmatch(r"[A-Za-z0-9-_${}:.]+", properties["ConfigurationName"]["Fn::Sub"]), channel
+    role = RESOURCES["ChatChannelRole"]["Properties"]
+    assert set(role) == {"AssumeRolePolicyDocument"}, "no policies, no managed policies"
+    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert statement == {"Effect": "Allow", "Principal": {"Service": "chatbot.amazonaws.com"},
+                         "Action": "sts:AssumeRole"}
+
+
+def test_chat_filter_defaults_to_new_and_resolved_defects():
+    assert default_policy("ChatFilterPolicy") == {"event_name": ["defect.created", "defect.resolved"]}
