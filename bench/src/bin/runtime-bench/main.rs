@@ -48,6 +48,7 @@ use sns_stub::{Expected, Stub};
 use demo::SECRET;
 const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:bench";
 const NOTIFICATION_TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:bench-notifications";
+const CHAT_TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:bench-chat";
 
 /// A Qase API stub: answers every request with the same defect at once; counts them.
 fn start_qase_stub() -> (String, Arc<std::sync::atomic::AtomicU64>) {
@@ -136,6 +137,7 @@ enum Column {
     Off,
     On,
     Enriched,
+    WithChat,
     FloorTwoTls,
     OnTls,
     OnMoto,
@@ -155,6 +157,7 @@ impl Column {
             Self::Off => "function, notifications off (A)",
             Self::On => "function, notifications on (B)",
             Self::Enriched => "B + enrichment (C)",
+            Self::WithChat => "B + chat topic (D)",
             Self::FloorTwoTls => "P2, TLS",
             Self::OnTls => "B, TLS",
             Self::OnMoto => "B, moto SNS",
@@ -173,6 +176,7 @@ impl Column {
             Self::Off => "function_notifications_off",
             Self::On => "function_notifications_on",
             Self::Enriched => "function_enriched",
+            Self::WithChat => "function_with_chat",
             Self::FloorTwoTls => "floor_publish_2_tls",
             Self::OnTls => "function_notifications_on_tls",
             Self::OnMoto => "function_notifications_on_moto",
@@ -216,6 +220,7 @@ fn main() {
     let expected = Arc::new(Expected {
         topic: TOPIC_ARN,
         notification_topic: NOTIFICATION_TOPIC_ARN,
+        chat_topic: CHAT_TOPIC_ARN,
         body: webhook_body,
     });
     // Each TLS stub its own throwaway CA, in its own file.
@@ -241,6 +246,7 @@ fn main() {
     };
     let accepted: &[&str] = &["\"statusCode\":202"];
     let both: &[&str] = &["\"statusCode\":202", "notification_id"];
+    let three: &[&str] = &["\"statusCode\":202", "notification_id", "chat_id"];
     let subject = |column: Column| {
         let (binary, tls) = match column {
             Column::Echo => (&args.floor, false),
@@ -256,6 +262,7 @@ fn main() {
             expect: match column {
                 Column::Echo => &["\"routeKey\""],
                 Column::FloorOne | Column::SdkOne | Column::Off | Column::OffCompared => accepted,
+                Column::WithChat => three,
                 _ => both,
             },
             sns: if column == Column::Echo {
@@ -272,6 +279,7 @@ fn main() {
                 Column::Echo | Column::FloorOne | Column::SdkOne | Column::Off | Column::OffCompared
             ),
             qase_url: (column == Column::Enriched).then_some(qase_url.as_str()),
+            chat: column == Column::WithChat,
         }
     };
 
@@ -284,6 +292,7 @@ fn main() {
         Column::Off,
         Column::On,
         Column::Enriched,
+        Column::WithChat,
     ];
     if args.compare.is_some() {
         main_columns.extend([Column::OffCompared, Column::OnCompared]);
@@ -452,6 +461,13 @@ fn report(args: &Args, figures: &[(Column, Figures)], runs: (usize, usize, usize
             figure: |f| f.init_median_ms,
             unit: "ms",
             bound: Bound::RatioTo(Column::SdkTwo, None),
+        },
+        Goal {
+            what: "warm CPU per webhook, what the chat message adds",
+            column: Column::WithChat,
+            figure: cpu,
+            unit: "µs",
+            bound: Bound::CpuRatioTo(Column::On, None),
         },
         Goal {
             what: "warm CPU per webhook",

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::runtime_api::{Log, RuntimeApi};
 use crate::sns_stub::Counts;
-use crate::{NOTIFICATION_TOPIC_ARN, SECRET, TOPIC_ARN};
+use crate::{CHAT_TOPIC_ARN, NOTIFICATION_TOPIC_ARN, SECRET, TOPIC_ARN};
 
 /// Where a subject publishes: an SNS endpoint, the CA file it must trust (TLS), and the
 /// stub's counts (moto has none).
@@ -28,6 +28,8 @@ pub struct Subject<'a> {
     pub sns: Sns,
     /// Whether `NOTIFICATION_TOPIC_ARN` is set (a second publish per webhook).
     pub notifications: bool,
+    /// Whether `CHAT_TOPIC_ARN` is set (a third publish per webhook).
+    pub chat: bool,
     /// The Qase API the function enriches defect events from; `None`: enrichment off.
     pub qase_url: Option<&'a str>,
 }
@@ -89,6 +91,9 @@ fn spawn(subject: &Subject, runtime: &RuntimeApi) -> Child {
         .env("QASE_WEBHOOK_SECRET", SECRET);
     if subject.notifications {
         command.env("NOTIFICATION_TOPIC_ARN", NOTIFICATION_TOPIC_ARN);
+    }
+    if subject.chat {
+        command.env("CHAT_TOPIC_ARN", CHAT_TOPIC_ARN);
     }
     if let Some(ca) = &subject.sns.ca_file {
         command.env("AWS_CA_BUNDLE", ca);
@@ -207,13 +212,17 @@ impl Subject<'_> {
         let Some(counts) = &self.sns.counts else {
             return;
         };
-        let (events, notifications) = counts.take();
+        let published = counts.take();
         let n = u64::try_from(invocations).unwrap();
-        let expected = (n, if self.notifications { n } else { 0 });
+        let expected = (
+            n,
+            if self.notifications { n } else { 0 },
+            if self.chat { n } else { 0 },
+        );
         assert_eq!(
-            (events, notifications),
+            published,
             expected,
-            "{}: publishes (events, notifications) the SNS stub counted",
+            "{}: publishes (events, notifications, chat) the SNS stub counted",
             self.binary.display()
         );
     }

@@ -26,6 +26,8 @@ pub struct Expected {
     pub topic: &'static str,
     /// The notifications topic's ARN: any non-empty message.
     pub notification_topic: &'static str,
+    /// The chat topic's ARN: a custom notification (`"source":"custom"`).
+    pub chat_topic: &'static str,
     /// The webhook body the events topic must carry.
     pub body: String,
 }
@@ -35,18 +37,20 @@ pub struct Expected {
 pub struct Counts {
     pub events: AtomicU64,
     pub notifications: AtomicU64,
+    pub chat: AtomicU64,
     pub wrong: Mutex<Option<String>>,
 }
 
 impl Counts {
-    /// (events, notifications) published so far; panics if any request was wrong.
-    pub fn take(&self) -> (u64, u64) {
+    /// (events, notifications, chat) published so far; panics if any request was wrong.
+    pub fn take(&self) -> (u64, u64, u64) {
         if let Some(wrong) = self.wrong.lock().unwrap().take() {
             panic!("the SNS stub got a wrong request: {wrong}");
         }
         (
             self.events.swap(0, Ordering::Relaxed),
             self.notifications.swap(0, Ordering::Relaxed),
+            self.chat.swap(0, Ordering::Relaxed),
         )
     }
 }
@@ -103,11 +107,11 @@ fn serve<S: Read + Write>(reader: &mut BufReader<S>, expected: &Expected, counts
     while let Some(request) = http1::read_request(reader) {
         n += 1;
         let answer = match check(&request, expected) {
-            Ok(events) => {
-                let counter = if events {
-                    &counts.events
-                } else {
-                    &counts.notifications
+            Ok(topic) => {
+                let counter = match topic {
+                    Topic::Events => &counts.events,
+                    Topic::Notifications => &counts.notifications,
+                    Topic::Chat => &counts.chat,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
                 let body = format!(
@@ -135,9 +139,16 @@ fn serve<S: Read + Write>(reader: &mut BufReader<S>, expected: &Expected, counts
     }
 }
 
-/// Whether `request` is a signed `Publish` to one of the two topics with the right message:
-/// `Ok(true)` for the events topic, `Ok(false)` for the notifications topic.
-fn check(request: &http1::Request, expected: &Expected) -> Result<bool, String> {
+/// Which topic a checked `Publish` went to.
+enum Topic {
+    Events,
+    Notifications,
+    Chat,
+}
+
+/// Whether `request` is a signed `Publish` to one of the three topics with the right message,
+/// and to which.
+fn check(request: &http1::Request, expected: &Expected) -> Result<Topic, String> {
     let signed = request
         .header("authorization")
         .is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256 Credential="));
@@ -160,12 +171,17 @@ fn check(request: &http1::Request, expected: &Expected) -> Result<bool, String> 
     match publish.topic_arn.as_deref() {
         Some(topic) if topic == expected.topic => {
             if message == expected.body {
-                Ok(true)
+                Ok(Topic::Events)
             } else {
                 Err("the events topic's message is not the webhook body".to_owned())
             }
         }
-        Some(topic) if topic == expected.notification_topic && !message.is_empty() => Ok(false),
+        Some(topic) if topic == expected.notification_topic && !message.is_empty() => {
+            Ok(Topic::Notifications)
+        }
+        Some(topic) if topic == expected.chat_topic && message.contains(r#""source":"custom""#) => {
+            Ok(Topic::Chat)
+        }
         other => Err(format!("TopicArn {other:?} with message {message:?}")),
     }
 }
