@@ -40,7 +40,7 @@ BENCH_ARGS := --floor bench/target/release/bare-echo --floor-publish bench/targe
 # COMPARE=PATH: a second build of the function, measured beside it in the same blocks (A/B).
 COMPARE ?=
 
-.PHONY: help tools build test lint template-check sam-build arm64-check events demo watch invoke fuzz bench bench-quick check clean
+.PHONY: help tools build backfill test lint template-check sam-build arm64-check events demo watch invoke fuzz bench bench-quick check clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -78,8 +78,12 @@ invoke: $(LAMBDA_TOOLS) ## Send EVENT (default events/defect-created.json) to `m
 	cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port $(WATCH_PORT) --data-file $(EVENT) qase-defect-fanout
 
 build: $(TOOLCHAIN) $(LAMBDA_TOOLS) ## Build the Lambda (release, x86_64) with cargo-lambda: target/lambda/*/bootstrap
-	cargo lambda build --release
+	cargo lambda build --release --bin qase-defect-fanout
 	@ls -l target/lambda/qase-defect-fanout/bootstrap
+
+backfill: $(TOOLCHAIN) ## Build qase-backfill for this machine: target/release/qase-backfill (README, "Backfill")
+	cargo build --release --quiet --bin qase-backfill
+	@ls -l target/release/qase-backfill
 
 test: $(TOOLCHAIN) $(TEST_TOOLS) ## Every test: unit, handler, AWS-contract oracle, emulator, release binary, template
 	# tests/binary.rs runs the release bootstrap (panic = "abort") under a Runtime API emulator.
@@ -125,9 +129,9 @@ fuzz: $(TOOLCHAIN) ## Fuzz the parsing path for FUZZ_SECONDS (default 60) with c
 	  -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 | grep -vE '^(#[0-9]|"|INFO:|###)'
 
 bench: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) ## Cold start, warm cost, memory and package size against three floors (COMPARE=PATH: an A/B build)
-	cargo lambda build --release --output-format zip --lambda-dir target/lambda-zip
-	cargo lambda build --release --arm64 --output-format zip --lambda-dir target/lambda-zip-arm64
-	cargo lambda build --release
+	cargo lambda build --release --bin qase-defect-fanout --output-format zip --lambda-dir target/lambda-zip
+	cargo lambda build --release --bin qase-defect-fanout --arm64 --output-format zip --lambda-dir target/lambda-zip-arm64
+	cargo lambda build --release --bin qase-defect-fanout
 	cd bench && cargo build --release --quiet
 	$(BENCH) --function target/lambda/qase-defect-fanout/bootstrap $(BENCH_ARGS) \
 	  --zip x86_64=target/lambda-zip/qase-defect-fanout/bootstrap.zip \

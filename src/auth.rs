@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 use lambda_http::http::HeaderValue;
-use subtle::ConstantTimeEq;
+use subtle::{Choice, ConstantTimeEq};
 
 /// The request header in which Qase echoes the webhook's secret (matched case-insensitively).
 pub const SECRET_HEADER: &str = "x-qase-secret";
@@ -126,17 +126,58 @@ impl AuthError {
     }
 }
 
-/// Exactly one `X-Qase-Secret` value (of all those the request carried), equal to `secret`.
-pub fn check_secret<'a>(
-    secret: &Secret,
-    values: impl IntoIterator<Item = &'a [u8]>,
-) -> Result<(), AuthError> {
-    let mut values = values.into_iter();
-    let value = values.next().ok_or(AuthError::MissingSecret)?;
-    if values.next().is_some() || !secret.matches(value) {
-        return Err(AuthError::WrongSecret);
+/// The webhook secrets a request may carry: the current one and, while Qase is being switched
+/// over to it, the previous one.
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    /// The secret Qase is configured with, or is being switched to.
+    pub current: Secret,
+    /// The one it had, accepted too until it is removed.
+    pub previous: Option<Secret>,
+}
+
+/// Which secret let a request in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admitted {
+    /// The current secret.
+    Current,
+    /// The previous secret: Qase has not been switched over yet.
+    Previous,
+}
+
+impl Secrets {
+    /// Only `current`.
+    #[must_use]
+    pub fn only(current: Secret) -> Self {
+        Self {
+            current,
+            previous: None,
+        }
     }
-    Ok(())
+
+    /// Exactly one `X-Qase-Secret` value (of all those the request carried), equal to one of
+    /// the secrets. Both are compared, each in constant time, whichever matches: how long the
+    /// check takes does not tell which one a value was close to.
+    pub fn check<'a>(
+        &self,
+        values: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Admitted, AuthError> {
+        let mut values = values.into_iter();
+        let value = values.next().ok_or(AuthError::MissingSecret)?;
+        let current = self.current.0.as_ref().ct_eq(value);
+        let previous = self
+            .previous
+            .as_ref()
+            .map_or_else(|| Choice::from(0), |p| p.0.as_ref().ct_eq(value));
+        if values.next().is_some() {
+            return Err(AuthError::WrongSecret);
+        }
+        match (bool::from(current), bool::from(previous)) {
+            (true, _) => Ok(Admitted::Current),
+            (false, true) => Ok(Admitted::Previous),
+            (false, false) => Err(AuthError::WrongSecret),
+        }
+    }
 }
 
 /// The caller's address, as API Gateway reports it, is in one of the `allowed` blocks. An
@@ -211,13 +252,32 @@ mod tests {
     #[test]
     fn exactly_one_matching_secret_header_is_let_in() {
         const GOOD: &str = "s3cr3t-s3cr3t-42";
-        let secret = Secret::new(GOOD).unwrap();
-        let check = |values: &[&str]| check_secret(&secret, values.iter().map(|v| v.as_bytes()));
-        assert_eq!(check(&[GOOD]), Ok(()));
+        let secrets = Secrets::only(Secret::new(GOOD).unwrap());
+        let check = |values: &[&str]| secrets.check(values.iter().map(|v| v.as_bytes()));
+        assert_eq!(check(&[GOOD]), Ok(Admitted::Current));
         assert_eq!(check(&[]), Err(AuthError::MissingSecret));
         assert_eq!(check(&["nope"]), Err(AuthError::WrongSecret));
         assert_eq!(check(&[GOOD, GOOD]), Err(AuthError::WrongSecret));
         assert_eq!(check(&["nope", GOOD]), Err(AuthError::WrongSecret));
+    }
+
+    #[test]
+    fn the_previous_secret_is_let_in_too_and_said_so() {
+        const NEW: &str = "new-secret-new-secret";
+        const OLD: &str = "old-secret-old-secret";
+        let secrets = Secrets {
+            current: Secret::new(NEW).unwrap(),
+            previous: Some(Secret::new(OLD).unwrap()),
+        };
+        let check = |values: &[&str]| secrets.check(values.iter().map(|v| v.as_bytes()));
+        assert_eq!(check(&[NEW]), Ok(Admitted::Current));
+        assert_eq!(check(&[OLD]), Ok(Admitted::Previous));
+        assert_eq!(check(&["neither-of-them-42"]), Err(AuthError::WrongSecret));
+        assert_eq!(
+            check(&[OLD, NEW]),
+            Err(AuthError::WrongSecret),
+            "sent twice"
+        );
     }
 
     #[test]

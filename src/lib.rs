@@ -6,7 +6,8 @@
 //! what it may touch):
 //! - [`lambda`]: API Gateway events in; the handler (admit → parse → enrich → plan → publish);
 //!   one outcome, whence the response, the log line and the metrics; the runtime loop.
-//! - [`auth`]: the webhook secret, the Qase API token, and the source-address check.
+//! - [`auth`]: the webhook secret, the Qase API token, and the source-address check;
+//!   [`rotation`]: the secrets kept current through a rotation.
 //! - [`qase`]: Qase's wire format (envelope, event names, defect payloads, the API's defect);
 //!   no HTTP, no secrets.
 //! - [`enrichment`]: which defect events are looked up in the Qase API, the budget, the
@@ -25,6 +26,7 @@
 pub mod auth;
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod backfill;
 pub mod config;
 pub mod enrichment;
 pub mod fanout;
@@ -35,4 +37,5 @@ pub mod metrics;
 pub mod publisher;
 pub mod qase;
 pub mod qase_api;
+pub mod rotation;
 pub mod summary;

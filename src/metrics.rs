@@ -8,8 +8,9 @@
 //!   for a non-2xx also by `FunctionName` × `Code` (the error code of the answer);
 //! - by `FunctionName` alone: `PublishLatency` (Milliseconds; the SNS publishes of a published
 //!   webhook, all topics together), `NotificationFailures` and `ChatFailures` (a published
-//!   webhook whose notification, or chat message, was not), `EnrichmentLookups` and
-//!   `EnrichmentFailures` (Count). An
+//!   webhook whose notification, or chat message, was not), `PreviousSecretUsed` (a request
+//!   let in by the previous webhook secret), `EnrichmentLookups` and `EnrichmentFailures`
+//!   (Count). An
 //!   enrichment failure is any lookup that added nothing but a 404 (a deleted defect is an
 //!   answer, not a failure).
 //!
@@ -43,6 +44,9 @@ pub const NOTIFICATION_FAILURES: &str = "NotificationFailures";
 /// Metric: chat messages that were not published though their event was (Count; 0 or 1 per
 /// published webhook with a chat topic).
 pub const CHAT_FAILURES: &str = "ChatFailures";
+/// Metric: requests let in by the previous webhook secret (Count; 0 or 1 per request whose
+/// secret was accepted): while it is above 0, Qase has not been switched over.
+pub const PREVIOUS_SECRET_USED: &str = "PreviousSecretUsed";
 /// Metric: Qase API lookups (Count; the paused ones included).
 pub const ENRICHMENT_LOOKUPS: &str = "EnrichmentLookups";
 /// Metric: lookups that added nothing, but for a deleted defect (Count).
@@ -84,6 +88,8 @@ pub struct Sample<'a> {
     pub notification_failed: Option<bool>,
     /// Whether the chat message of a published webhook failed, when one was attempted.
     pub chat_failed: Option<bool>,
+    /// Whether the previous secret let the request in, when a secret did.
+    pub previous_secret_used: Option<bool>,
     /// The Qase API lookup, when there was one.
     pub enrichment: Option<Lookup<'a>>,
 }
@@ -103,7 +109,7 @@ pub struct Lookup<'a> {
 /// from the sample, without a JSON tree in between: it is written for every request.
 #[must_use]
 pub fn document(function_name: &str, timestamp_ms: u64, request: &Sample<'_>) -> String {
-    let mut metrics: Vec<(&str, Amount)> = Vec::with_capacity(5);
+    let mut metrics: Vec<(&str, Amount)> = Vec::with_capacity(6);
     if let Some(latency) = request.publish_latency {
         metrics.push((
             PUBLISH_LATENCY,
@@ -115,6 +121,9 @@ pub fn document(function_name: &str, timestamp_ms: u64, request: &Sample<'_>) ->
     }
     if let Some(failed) = request.chat_failed {
         metrics.push((CHAT_FAILURES, Amount::Count(u8::from(failed))));
+    }
+    if let Some(previous) = request.previous_secret_used {
+        metrics.push((PREVIOUS_SECRET_USED, Amount::Count(u8::from(previous))));
     }
     if let Some(lookup) = request.enrichment {
         metrics.push((ENRICHMENT_LOOKUPS, Amount::Count(1)));
@@ -295,6 +304,7 @@ mod tests {
             publish_latency: Some(Duration::from_micros(12_500)),
             notification_failed: Some(false),
             chat_failed: None,
+            previous_secret_used: None,
             enrichment: Some(Lookup {
                 code: "added",
                 failed: false,
@@ -340,6 +350,7 @@ mod tests {
             publish_latency: None,
             notification_failed: None,
             chat_failed: None,
+            previous_secret_used: None,
             enrichment: None,
         };
         let doc: Value = serde_json::from_str(&document("fanout", 1, &request)).unwrap();
@@ -361,6 +372,7 @@ mod tests {
                 publish_latency: None,
                 notification_failed: None,
                 chat_failed: None,
+                previous_secret_used: None,
                 enrichment: Some(Lookup { code, failed }),
             };
             let doc: Value = serde_json::from_str(&document("f", 1, &request)).unwrap();

@@ -1,12 +1,14 @@
-//! The Qase API client: `GET {QASE_API_URL}/defect/{code}/{id}` with the `Token` header, the
-//! only code that talks to Qase.
+//! The Qase API client: `GET {QASE_API_URL}/defect/{code}/{id}` (one defect, for enrichment)
+//! and `GET {QASE_API_URL}/defect/{code}` (a page of a project's defects, for
+//! `qase-backfill`) with the `Token` header; the only code that talks to Qase.
 //!
 //! hyper's client over rustls (ring), trusting the Mozilla roots compiled in (`webpki-roots`:
 //! `api.qase.io` is not an AWS endpoint, so the Amazon roots the SDK client trusts do not
 //! cover it) plus `AWS_CA_BUNDLE`'s, if any. No system trust store is read. The client is
 //! built on the first lookup, not at cold start, so a function with enrichment off, or one
 //! that never sees a defect event, pays nothing for it. Every failure is a [`LookupError`];
-//! none carries the token. The overall budget is the caller's (`crate::enrichment`).
+//! none carries the token. The overall budget is the caller's (`crate::enrichment`,
+//! `crate::backfill`).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -22,14 +24,19 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::CertificateDer;
 
 use crate::auth::ApiToken;
-use crate::qase::DefectDetails;
+use crate::qase::{DefectDetails, DefectPage};
 
 /// The header the Qase API takes the token in (the `TokenAuth` scheme of its `OpenAPI` spec).
 pub const TOKEN_HEADER: &str = "Token";
 /// Connect timeout of one lookup.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
-/// The largest answer read; a defect is a few kilobytes.
+/// The largest answer about one defect read; a defect is a few kilobytes.
 pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+/// The largest page of defects read: [`PAGE_LIMIT`] of them.
+pub const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
+/// Defects asked for per page: the most the API gives (`limit`, "maximum: 100" in
+/// qase-tms/specs `parameters/pagination/Limit.yaml`).
+pub const PAGE_LIMIT: u64 = 100;
 /// How long a connection to Qase is kept for the next lookup. Short, under any server's
 /// keep-alive (nginx closes after 75 s): a connection Qase closed while the function was frozen
 /// is never reused, since an idle one older than this is dropped when the next lookup starts.
@@ -55,8 +62,8 @@ pub enum LookupError {
     /// 5xx, or any other status the API does not document for this call.
     #[error("the Qase API answered {0}")]
     Status(StatusCode),
-    /// 200, but not a defect answer with anything usable (or larger than
-    /// [`MAX_ANSWER_BYTES`]).
+    /// 200, but not a defect answer (or page) with anything usable, or larger than
+    /// [`MAX_ANSWER_BYTES`] ([`MAX_PAGE_BYTES`]).
     #[error("the Qase API's answer is not a defect")]
     Malformed,
     /// No answer: connection refused or reset, DNS, TLS.
@@ -130,7 +137,24 @@ impl QaseApi {
     /// What the API says of defect `id` of project `code` (letters and digits only).
     pub async fn defect(&self, code: &str, id: u64) -> Result<DefectDetails, LookupError> {
         debug_assert!(code.bytes().all(|b| b.is_ascii_alphanumeric()));
-        let request = Request::get(format!("{}/defect/{code}/{id}", self.base_url))
+        let body = self
+            .get(&format!("/defect/{code}/{id}"), MAX_ANSWER_BYTES)
+            .await?;
+        DefectDetails::from_answer(&body).map_err(|_| LookupError::Malformed)
+    }
+
+    /// The page of project `code`'s defects that starts after `offset` of them, [`PAGE_LIMIT`]
+    /// long (`code`: letters and digits only).
+    pub async fn defects(&self, code: &str, offset: u64) -> Result<DefectPage, LookupError> {
+        debug_assert!(code.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let path = format!("/defect/{code}?limit={PAGE_LIMIT}&offset={offset}");
+        let body = self.get(&path, MAX_PAGE_BYTES).await?;
+        DefectPage::from_answer(&body).map_err(|_| LookupError::Malformed)
+    }
+
+    /// `GET {base_url}{path}`: the body of a 200 of at most `max_bytes`, or why not.
+    async fn get(&self, path: &str, max_bytes: usize) -> Result<Bytes, LookupError> {
+        let request = Request::get(format!("{}{path}", self.base_url))
             .header(TOKEN_HEADER, self.token.clone())
             .header(ACCEPT, "application/json")
             .header(USER_AGENT, USER_AGENT_VALUE)
@@ -153,7 +177,7 @@ impl QaseApi {
             }
             status => return Err(LookupError::Status(status)),
         }
-        let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+        Ok(Limited::new(response.into_body(), max_bytes)
             .collect()
             .await
             .map_err(|e| {
@@ -163,8 +187,7 @@ impl QaseApi {
                     LookupError::Unreachable(e)
                 }
             })?
-            .to_bytes();
-        DefectDetails::from_answer(&body).map_err(|_| LookupError::Malformed)
+            .to_bytes())
     }
 
     /// The HTTPS client, built on first use.

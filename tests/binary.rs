@@ -306,8 +306,10 @@ fn one_release_process_answers_the_whole_hostile_corpus_as_documented() {
     );
 }
 
-/// A wrong secret a caller sends: perhaps the previous one, so a secret all the same.
+/// A wrong secret a caller sends: perhaps an old one, so a secret all the same.
 const WRONG_SECRET: &str = "wrong-secret-9f8e7d6c5b4a";
+/// The previous secret, accepted while Qase is switched over (`QASE_WEBHOOK_SECRET_PREVIOUS`).
+const PREVIOUS_SECRET: &str = "previous-secret-1a2b3c4d5e";
 
 /// `value` as it reads inside any base64 text: encoded after 0, 1 and 2 other bytes, less the
 /// characters at either end that also depend on its neighbours.
@@ -330,6 +332,7 @@ fn leaks(printed: &str) -> Vec<String> {
     let values = [
         ("the webhook secret", SECRET),
         ("a wrong secret", WRONG_SECRET),
+        ("the previous secret", PREVIOUS_SECRET),
         ("the Qase API token", qase_mock::TOKEN),
         ("the AWS secret access key", AWS_SECRET_ACCESS_KEY),
         ("the AWS session token", AWS_SESSION_TOKEN),
@@ -365,8 +368,9 @@ fn base64_forms_find_a_value_wherever_it_starts_in_the_encoding() {
     assert!(!encode("an unrelated text").contains(&base64_forms(SECRET)[1]));
 }
 
-/// Webhooks with the right secret, a wrong one and none, a body that is no webhook, and one
-/// sent base64-encoded; defect events are looked up in the Qase API with the token.
+/// Webhooks with the right secret, a wrong one and none, a body that is no webhook, one sent
+/// base64-encoded, and one with the previous secret; defect events are looked up in the Qase
+/// API with the token.
 fn requests_with_every_kind_of_secret() -> Vec<Vec<u8>> {
     let created = common::qase_fixture("defect.created");
     let resolved = common::qase_fixture("defect.resolved");
@@ -381,6 +385,9 @@ fn requests_with_every_kind_of_secret() -> Vec<Vec<u8>> {
         EventBuilder::new(Api::Rest)
             .header("X-Qase-Secret", SECRET)
             .base64_body(resolved.as_bytes()),
+        EventBuilder::new(Api::Http)
+            .header("X-Qase-Secret", PREVIOUS_SECRET)
+            .body(&created),
     ];
     events
         .iter()
@@ -446,6 +453,7 @@ fn no_secret_or_token_reaches_the_output_at_trace_whichever_variable_sets_the_le
             &[
                 ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
                 ("QASE_WEBHOOK_SECRET", SECRET),
+                ("QASE_WEBHOOK_SECRET_PREVIOUS", PREVIOUS_SECRET),
                 enrichment[0],
                 enrichment[1],
             ],
@@ -470,15 +478,23 @@ fn no_secret_or_token_reaches_the_output_at_trace_whichever_variable_sets_the_le
         ),
     );
 
-    for (what, (statuses, printed)) in [
-        ("AWS_LAMBDA_LOG_LEVEL=TRACE", lambda_level),
-        ("RUST_LOG=trace", rust_log),
+    // The previous secret is accepted beside the value from the environment; a secret in
+    // Secrets Manager has its own previous version (AWSPREVIOUS), none here: 401.
+    for (what, (statuses, printed), previous) in [
+        ("AWS_LAMBDA_LOG_LEVEL=TRACE", lambda_level, 202),
+        ("RUST_LOG=trace", rust_log, 401),
     ] {
         assert_eq!(
             statuses,
-            [202, 202, 401, 401, 400, 202],
+            [202, 202, 401, 401, 400, 202, previous],
             "{what}:\n{printed}"
         );
+        if previous == 202 {
+            let said = printed
+                .lines()
+                .filter(|l| l.contains(r#""secret":"previous""#));
+            assert_eq!(said.count(), 1, "{what}: the log line says so:\n{printed}");
+        }
         let trace = printed.lines().filter(|l| l.contains(r#""level":"TRACE""#));
         assert!(
             trace.count() >= 20,
@@ -493,7 +509,7 @@ fn no_secret_or_token_reaches_the_output_at_trace_whichever_variable_sets_the_le
                 .lines()
                 .filter(|l| l.contains(r#""status":"#))
                 .count(),
-            6,
+            7,
             "{what}: one line per request"
         );
         assert_eq!(leaks(&printed), Vec::<String>::new(), "{what}:\n{printed}");

@@ -40,7 +40,7 @@ fn chat_ok() -> RecordingPublisher {
 
 /// The chat messages `app` published, parsed.
 fn chat_messages(app: &App<RecordingPublisher>) -> Vec<Value> {
-    let chat = app.chat.as_ref().expect("a chat topic");
+    let chat = app.destinations.chat.as_ref().expect("a chat topic");
     (chat.calls().iter())
         .map(|c| serde_json::from_str(&c.message).expect("JSON"))
         .collect()
@@ -57,8 +57,8 @@ async fn a_new_defect_reaches_the_chat_topic_in_the_schema_with_the_same_attribu
     let answer = json_body(&response);
     assert_eq!(answer["chat_id"], "msg-1", "{answer}");
     let (event, chat) = (
-        &app.events.calls()[0],
-        &app.chat.as_ref().unwrap().calls()[0],
+        &app.destinations.events.calls()[0],
+        &app.destinations.chat.as_ref().unwrap().calls()[0],
     );
     assert_eq!(chat_violations(&chat.message), Vec::<String>::new());
     assert_eq!(
@@ -125,7 +125,7 @@ async fn only_what_the_filter_policy_selects_reaches_the_chat_topic() {
         assert_eq!(answer["chat_id"].is_string(), selected, "{name}: {answer}");
     }
     assert_eq!(
-        app.events.calls().len(),
+        app.destinations.events.calls().len(),
         names.len(),
         "the events topic gets all"
     );

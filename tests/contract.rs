@@ -248,7 +248,11 @@ fn check_trio(
     body: &str,
 ) -> Result<(Publish, Publish), String> {
     let (event, note, chat) = trio_for(oracle, answer);
-    let events_topic = if app.fifo { EVENTS_FIFO } else { EVENTS };
+    let events_topic = if app.destinations.fifo_events {
+        EVENTS_FIFO
+    } else {
+        EVENTS
+    };
     if event.topic_arn.as_deref() != Some(events_topic) || event.message.as_deref() != Some(body) {
         return Err(format!(
             "the event is not the body, byte for byte, on its topic: {event:?}"

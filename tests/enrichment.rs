@@ -44,8 +44,8 @@ async fn deliver(app: &App<RecordingPublisher>, body: &str) -> Outcome {
     let status = response.status().as_u16();
     assert_eq!(status, 202, "{}", json_body(&response));
     let (events, notes) = (
-        app.events.calls(),
-        app.notifications.as_ref().unwrap().calls(),
+        app.destinations.events.calls(),
+        app.destinations.notifications.as_ref().unwrap().calls(),
     );
     Outcome {
         status,

@@ -38,11 +38,12 @@ async fn assert_rejected(
         "the secret never appears: {body}"
     );
     assert!(
-        app.events.calls().is_empty(),
+        app.destinations.events.calls().is_empty(),
         "nothing is published on {status}"
     );
     assert!(
-        app.notifications
+        app.destinations
+            .notifications
             .as_ref()
             .is_none_or(|n| n.calls().is_empty()),
         "no notification on {status}"
@@ -62,7 +63,7 @@ async fn publishes_a_valid_defect_webhook_once_and_answers_202_with_the_message_
             json_body(&response),
             serde_json::json!({"message_id": "msg-1", "event_name": "defect.created"})
         );
-        let calls = app.events.calls();
+        let calls = app.destinations.events.calls();
         assert_eq!(calls.len(), 1, "{api:?}: published exactly once");
         assert_eq!(
             calls[0].message, body,
@@ -115,7 +116,7 @@ async fn forwards_every_documented_qase_event() {
         assert_eq!(json_body(&response)["event_name"], name.as_str());
     }
 
-    let calls = app.events.calls();
+    let calls = app.destinations.events.calls();
     let sent: Vec<_> = fixtures.iter().map(|(_, body)| body.as_str()).collect();
     let published: Vec<_> = calls.iter().map(|c| c.message.as_ref()).collect();
     assert_eq!(published, sent);
@@ -131,7 +132,7 @@ async fn decodes_a_base64_body_and_publishes_the_decoded_text() {
         let response = send(&app, &event).await;
 
         assert_eq!(response.status(), StatusCode::ACCEPTED, "{api:?}");
-        assert_eq!(app.events.calls()[0].message, body);
+        assert_eq!(app.destinations.events.calls()[0].message, body);
     }
 }
 
@@ -188,7 +189,7 @@ async fn matches_the_secret_header_name_in_any_case() {
             .body(&qase_fixture("defect.deleted"));
         let response = send(&app, &event).await;
         assert_eq!(response.status(), StatusCode::ACCEPTED, "{name}");
-        assert_eq!(app.events.calls().len(), 1);
+        assert_eq!(app.destinations.events.calls().len(), 1);
     }
 }
 
@@ -206,7 +207,7 @@ async fn accepts_any_request_without_a_secret_header_only_when_checking_is_disab
     let event = EventBuilder::new(Api::Http).body(&qase_fixture("defect.created"));
     let response = send(&app, &event).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    assert_eq!(app.events.calls().len(), 1);
+    assert_eq!(app.destinations.events.calls().len(), 1);
 }
 
 #[tokio::test]
@@ -289,7 +290,7 @@ async fn rejects_a_body_too_large_for_sns_with_413_and_accepts_the_largest_that_
     let fits = app(RecordingPublisher::ok());
     let response = send(&fits, &EventBuilder::qase(Api::Http, &body_of_len(largest))).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    assert_eq!(fits.events.calls()[0].message.len(), largest);
+    assert_eq!(fits.destinations.events.calls()[0].message.len(), largest);
 
     for len in [largest + 1, SNS_PUBLISH_LIMIT + 1, 1024 * 1024] {
         let app = app(RecordingPublisher::ok());
@@ -383,7 +384,10 @@ async fn on_a_fifo_topic_groups_by_project_and_deduplicates_by_body() {
     let body = qase_fixture("defect.created");
     let response = send(&app, &EventBuilder::qase(Api::Http, &body)).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let fifo = app.events.calls()[0].fifo.clone().expect("FIFO keys set");
+    let fifo = app.destinations.events.calls()[0]
+        .fifo
+        .clone()
+        .expect("FIFO keys set");
     assert_eq!(fifo.message_group_id, "ID");
     assert_eq!(fifo.message_deduplication_id.len(), 64);
 }
@@ -435,8 +439,8 @@ async fn with_a_notifications_topic_publishes_the_text_there_with_the_same_attri
         })
     );
     let (events, notes) = (
-        app.events.calls(),
-        app.notifications.as_ref().unwrap().calls(),
+        app.destinations.events.calls(),
+        app.destinations.notifications.as_ref().unwrap().calls(),
     );
     assert_eq!((events.len(), notes.len()), (1, 1));
     assert_eq!(events[0].message, body, "machines get the body");
@@ -486,7 +490,11 @@ async fn a_failed_notification_still_answers_202_and_says_why() {
                 "notification_error": code
             })
         );
-        assert_eq!(app.events.calls().len(), 1, "the event is in SNS");
+        assert_eq!(
+            app.destinations.events.calls().len(),
+            1,
+            "the event is in SNS"
+        );
     }
 }
 

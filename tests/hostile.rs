@@ -27,7 +27,10 @@ async fn every_bad_request_gets_its_status_and_code_and_publishes_nothing() {
                 body["message"].as_str().is_some_and(|m| !m.is_empty()),
                 "{what}"
             );
-            assert!(app.events.calls().is_empty(), "{what}: nothing published");
+            assert!(
+                app.destinations.events.calls().is_empty(),
+                "{what}: nothing published"
+            );
             count += 1;
         }
     }
@@ -61,7 +64,7 @@ async fn odd_but_valid_webhooks_are_published_once_byte_for_byte() {
             let response = send(&app, &case.event).await;
             let what = format!("{api:?} / {}", case.name);
             assert_eq!(response.status(), StatusCode::ACCEPTED, "{what}");
-            let calls = app.events.calls();
+            let calls = app.destinations.events.calls();
             assert_eq!(calls.len(), 1, "{what}");
             assert_eq!(
                 Some(calls[0].message.as_ref()),
@@ -148,7 +151,7 @@ fn check_contract(
     let response = runtime.block_on(send(&app, &event));
     let status = response.status();
     prop_assert!(CONTRACT.contains(&status.as_u16()), "status {status}");
-    let published = app.events.calls().len();
+    let published = app.destinations.events.calls().len();
     prop_assert_eq!(published, usize::from(status.is_success()));
     if !status.is_success() {
         let body = json_body(&response);
@@ -238,6 +241,6 @@ proptest! {
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let response = runtime.block_on(qase_defect_fanout::lambda::handle(&app, request));
         prop_assert_eq!(response.status().as_u16(), 202);
-        prop_assert_eq!(app.events.calls().len(), 1);
+        prop_assert_eq!(app.destinations.events.calls().len(), 1);
     }
 }

@@ -4,13 +4,21 @@
 mod common;
 
 use common::moto::Moto;
-use common::{Api, EventBuilder, SECRET, qase_fixture, send};
+use common::{
+    Api, Captured, EventBuilder, ONE_AT_A_TIME, RecordingPublisher, SECRET, capture_logs,
+    json_body, qase_fixture, send,
+};
+use lambda_http::tracing::Level;
+use qase_defect_fanout::auth::Secrets;
 use qase_defect_fanout::auth::{ApiToken, Check, Secret};
+use qase_defect_fanout::aws::secrets_manager::webhook_secrets;
 use qase_defect_fanout::aws::secrets_manager::{SecretFetchError, resolve};
 use qase_defect_fanout::config::{Config, SecretArn, Sourced};
 use qase_defect_fanout::enrichment::Enricher;
 use qase_defect_fanout::lambda::App;
+use qase_defect_fanout::metrics::Emf;
 use qase_defect_fanout::qase_api::QaseApi;
+use qase_defect_fanout::rotation::SecretStore;
 
 #[test]
 fn debug_output_of_the_configuration_and_app_is_redacted() {
@@ -148,4 +156,93 @@ async fn a_blank_or_short_secret_in_secrets_manager_stops_init_naming_the_variab
     .await
     .unwrap_err();
     assert!(matches!(err, SecretFetchError::Unusable(..)), "{err}");
+}
+
+const OLD: &str = "old-secret-old-secret";
+const NEW: &str = "new-secret-new-secret";
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_rotation_in_secrets_manager_takes_effect_without_a_deploy_or_a_cold_start() {
+    let moto = Moto::start();
+    let arn = moto.create_secret("qase-rotated", OLD).await;
+    let source = named("QASE_WEBHOOK_SECRET_ARN", &arn, Secret::new);
+    // Read at cold start: never rotated, so there is no AWSPREVIOUS version yet.
+    let store = webhook_secrets(&moto.sdk_config(), source, None)
+        .await
+        .unwrap();
+    let topic = moto.create_topic("rotated", false).await;
+    let app = App::new(moto.publisher(&topic), None).with_secrets(store);
+    let body = qase_fixture("defect.created");
+    let with = |secret: &str| {
+        EventBuilder::new(Api::Http)
+            .header("X-Qase-Secret", secret)
+            .body(&body)
+    };
+    assert_eq!(send(&app, &with(OLD)).await.status(), 202);
+
+    // Rotated in Secrets Manager: NEW is AWSCURRENT, OLD AWSPREVIOUS.
+    moto.secrets_manager()
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(NEW)
+        .send()
+        .await
+        .unwrap();
+
+    let response = send(&app, &with(NEW)).await;
+    assert_eq!(
+        response.status(),
+        202,
+        "read again: {}",
+        json_body(&response)
+    );
+    assert_eq!(
+        send(&app, &with(OLD)).await.status(),
+        202,
+        "AWSPREVIOUS too"
+    );
+    let wrong = send(&app, &with("neither-of-the-two-42")).await;
+    assert_eq!(wrong.status(), 401);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_previous_secret_is_accepted_said_in_the_log_line_and_counted() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let secrets = Secrets {
+        current: Secret::new(NEW).unwrap(),
+        previous: Some(Secret::new(OLD).unwrap()),
+    };
+    let metrics = Captured::default();
+    let app = App::new(RecordingPublisher::ok(), None)
+        .with_secrets(SecretStore::fixed(secrets))
+        .with_metrics(Emf::to("fanout", Box::new(metrics.clone())));
+    let (logs, _guard) = capture_logs(Level::INFO);
+    let body = qase_fixture("defect.created");
+    let with = |secret: &str| {
+        EventBuilder::new(Api::Http)
+            .header("X-Qase-Secret", secret)
+            .body(&body)
+    };
+
+    assert_eq!(send(&app, &with(OLD)).await.status(), 202);
+    assert_eq!(send(&app, &with(NEW)).await.status(), 202);
+    assert_eq!(
+        app.destinations.events.calls().len(),
+        2,
+        "published as usual"
+    );
+
+    let text = logs.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].contains("secret=\"previous\""), "{text}");
+    assert!(!lines[1].contains("secret="), "{text}");
+    assert!(!text.contains(OLD) && !text.contains(NEW), "{text}");
+    let documents = common::emf::documents(&metrics.text()).unwrap();
+    let function = [("FunctionName", "fanout")];
+    assert_eq!(
+        common::emf::count(&documents, "PreviousSecretUsed", &function),
+        1
+    );
+    assert_eq!(documents.len(), 2);
 }

@@ -20,7 +20,9 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_sns::config::{Credentials, SharedCredentialsProvider, SharedHttpClient};
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
-use crate::config::{AwsCredentials, ENV_ENDPOINT_URL_PREFIX};
+use rustls::pki_types::CertificateDer;
+
+use crate::config::{AwsCredentials, AwsEnvironment, ENV_ENDPOINT_URL_PREFIX};
 
 /// Connect timeout for one attempt at reaching SNS.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -121,6 +123,26 @@ pub fn sdk_config(
         .timeout_config(timeouts)
         .retry_config(retries)
         .build()
+}
+
+/// What both binaries build first from `environment`: the SDK configuration (its HTTPS client
+/// trusting `AWS_CA_BUNDLE`'s roots besides the Amazon ones), and those extra roots, for the
+/// Qase API client. The bundle is read once.
+pub fn from_environment(
+    environment: AwsEnvironment,
+) -> Result<(SdkConfig, Vec<CertificateDer<'static>>), tls::CaBundleError> {
+    let roots = (environment.ca_bundle.as_deref())
+        .map(tls::read_ca_bundle)
+        .transpose()?;
+    let sdk = sdk_config(
+        tls::https_client(roots.as_ref()),
+        credentials(&environment.credentials),
+        EndpointUrls::new(environment.endpoint_urls),
+    );
+    Ok((
+        sdk,
+        roots.map(tls::CaBundle::into_certs).unwrap_or_default(),
+    ))
 }
 
 #[cfg(test)]

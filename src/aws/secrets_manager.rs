@@ -1,15 +1,26 @@
-//! Reads a secret string from AWS Secrets Manager, once, at cold start: the webhook secret
-//! (`QASE_WEBHOOK_SECRET_ARN`) or the Qase API token (`QASE_API_TOKEN_ARN`), whichever a
-//! [`Sourced`] names; a value given directly is passed through.
+//! Reads secret strings from AWS Secrets Manager: the Qase API token (`QASE_API_TOKEN_ARN`)
+//! once at cold start ([`resolve`]), and the webhook secret (`QASE_WEBHOOK_SECRET_ARN`), its
+//! `AWSCURRENT` and `AWSPREVIOUS` versions, at cold start and again whenever the handler's
+//! [`SecretStore`] asks ([`webhook_secrets`]); a value given directly is passed through.
 //!
 //! The value is the secret's `SecretString`, used as it is (no JSON key lookup) and checked as
 //! a value from the environment is (the [`Sourced`]'s check). Nothing here logs it, and no
 //! error contains it.
 
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use std::future::Future;
+use std::pin::Pin;
 
-use crate::auth::UnusableSecret;
+use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+
+use crate::auth::{Check, Secret, Secrets, UnusableSecret};
 use crate::config::{SecretArn, Sourced};
+use crate::rotation::{Reread, RereadError, SecretStore};
+
+/// The staging label of a secret's current version.
+pub const AWSCURRENT: &str = "AWSCURRENT";
+/// The staging label Secrets Manager moves to the version a rotation replaced.
+pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
 
 /// Why the secret could not be read. Each message names the variable to look at.
 #[derive(Debug, thiserror::Error)]
@@ -43,29 +54,119 @@ pub async fn resolve<T>(
             check,
         } => (variable, arn, check),
     };
-    let value = fetch(config, variable, &arn).await?;
+    let reader = Reader::new(config, variable, arn);
+    let value = reader
+        .stage(AWSCURRENT)
+        .await?
+        .ok_or_else(|| reader.unreadable("no AWSCURRENT version"))?;
     check(&value).map_err(|unusable| SecretFetchError::Unusable(variable, unusable))
 }
 
-/// The `SecretString` of the secret `arn`, named by the variable `variable`.
-async fn fetch(
+/// The webhook secrets the handler checks against: the value and `previous` from the
+/// environment, fixed; or the secret's `AWSCURRENT` and `AWSPREVIOUS` versions, read now and
+/// again when a request carries neither.
+pub async fn webhook_secrets(
     config: &aws_config::SdkConfig,
+    source: Sourced<Secret>,
+    previous: Option<Secret>,
+) -> Result<SecretStore, SecretFetchError> {
+    match source {
+        Sourced::Value(current) => Ok(SecretStore::fixed(Secrets { current, previous })),
+        Sourced::SecretsManager {
+            variable,
+            arn,
+            check,
+        } => {
+            let reader = WebhookSecrets {
+                reader: Reader::new(config, variable, arn),
+                check,
+            };
+            let secrets = reader.read().await?;
+            Ok(SecretStore::rereading(secrets, Box::new(reader)))
+        }
+    }
+}
+
+/// One secret, read with one client.
+#[derive(Debug)]
+struct Reader {
+    client: aws_sdk_secretsmanager::Client,
     variable: &'static str,
-    arn: &SecretArn,
-) -> Result<String, SecretFetchError> {
-    let config = aws_sdk_secretsmanager::config::Builder::from(config)
-        .region(aws_config::Region::new(arn.region().to_owned()))
-        .build();
-    let client = aws_sdk_secretsmanager::Client::from_conf(config);
-    let output = client
-        .get_secret_value()
-        .secret_id(arn.as_str())
-        .send()
-        .await
-        .map_err(|e| {
-            SecretFetchError::Unreadable(variable, DisplayErrorContext(e).to_string().into())
-        })?;
-    output
-        .secret_string
-        .ok_or(SecretFetchError::NotAString(variable))
+    arn: SecretArn,
+}
+
+impl Reader {
+    fn new(config: &aws_config::SdkConfig, variable: &'static str, arn: SecretArn) -> Self {
+        let config = aws_sdk_secretsmanager::config::Builder::from(config)
+            .region(aws_config::Region::new(arn.region().to_owned()))
+            .build();
+        Self {
+            client: aws_sdk_secretsmanager::Client::from_conf(config),
+            variable,
+            arn,
+        }
+    }
+
+    fn unreadable(&self, why: &str) -> SecretFetchError {
+        SecretFetchError::Unreadable(self.variable, why.into())
+    }
+
+    /// The `SecretString` of the version labelled `stage`; `None` when no version has it
+    /// (a secret never rotated has no `AWSPREVIOUS`).
+    async fn stage(&self, stage: &str) -> Result<Option<String>, SecretFetchError> {
+        let answer = self
+            .client
+            .get_secret_value()
+            .secret_id(self.arn.as_str())
+            .version_stage(stage)
+            .send()
+            .await;
+        let output = match answer {
+            Ok(output) => output,
+            Err(e)
+                if stage != AWSCURRENT
+                    && e.as_service_error()
+                        .is_some_and(GetSecretValueError::is_resource_not_found_exception) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => {
+                let cause = DisplayErrorContext(e).to_string().into();
+                return Err(SecretFetchError::Unreadable(self.variable, cause));
+            }
+        };
+        output
+            .secret_string
+            .map(Some)
+            .ok_or(SecretFetchError::NotAString(self.variable))
+    }
+}
+
+/// The webhook secret's current and previous versions.
+#[derive(Debug)]
+struct WebhookSecrets {
+    reader: Reader,
+    check: Check<Secret>,
+}
+
+impl WebhookSecrets {
+    /// Both versions, read at once. The current one must be usable; a previous one that is
+    /// not (a weak secret a rotation replaced) is not accepted.
+    async fn read(&self) -> Result<Secrets, SecretFetchError> {
+        let (current, previous) = tokio::join!(
+            self.reader.stage(AWSCURRENT),
+            self.reader.stage(AWSPREVIOUS)
+        );
+        let current = current?.ok_or_else(|| self.reader.unreadable("no AWSCURRENT version"))?;
+        let current = (self.check)(&current)
+            .map_err(|unusable| SecretFetchError::Unusable(self.reader.variable, unusable))?;
+        let previous = previous?.and_then(|previous| (self.check)(&previous).ok());
+        Ok(Secrets { current, previous })
+    }
+}
+
+impl Reread for WebhookSecrets {
+    fn reread(&self) -> Pin<Box<dyn Future<Output = Result<Secrets, RereadError>> + Send + '_>> {
+        Box::pin(async move { self.read().await.map_err(RereadError::from) })
+    }
 }

@@ -12,6 +12,7 @@ pub mod arn;
 pub mod aws;
 pub mod logging;
 pub mod qase_api;
+pub mod topics;
 
 use std::collections::BTreeMap;
 
@@ -27,25 +28,22 @@ pub use qase_api::{
     DEFAULT_QASE_API_URL, ENV_QASE_API_TOKEN, ENV_QASE_API_TOKEN_ARN, ENV_QASE_API_URL,
     QaseApiConfig,
 };
+pub use topics::{
+    ENV_CHAT_FILTER_POLICY, ENV_CHAT_TOPIC_ARN, ENV_NOTIFICATION_TOPIC_ARN, ENV_TOPIC_ARN,
+    TopicConfig,
+};
 
 use crate::auth::{Check, Secret, UnusableSecret};
-use crate::filter::{FilterPolicy, FilterPolicyError};
+use crate::filter::FilterPolicyError;
 
-/// The SNS topic to publish to (required).
-pub const ENV_TOPIC_ARN: &str = "TOPIC_ARN";
-/// The SNS topic for people: the short text of each event (optional; a standard topic).
-pub const ENV_NOTIFICATION_TOPIC_ARN: &str = "NOTIFICATION_TOPIC_ARN";
-/// The SNS topic for chat channels: Amazon Q Developer's custom notification of each event
-/// (optional; a standard topic).
-pub const ENV_CHAT_TOPIC_ARN: &str = "CHAT_TOPIC_ARN";
-/// An SNS filter policy (on message attributes) of what reaches the chat topic (optional;
-/// unset: every event). Evaluated by the function: a channel's own subscription cannot have
-/// one.
-pub const ENV_CHAT_FILTER_POLICY: &str = "CHAT_FILTER_POLICY";
 /// The value Qase sends in `X-Qase-Secret` (required unless explicitly disabled).
 pub const ENV_SECRET: &str = "QASE_WEBHOOK_SECRET";
-/// The ARN of a Secrets Manager secret holding the value, read once at cold start instead of
-/// [`ENV_SECRET`].
+/// The secret Qase had before [`ENV_SECRET`], accepted too while Qase is switched over
+/// (optional; only with [`ENV_SECRET`]).
+pub const ENV_SECRET_PREVIOUS: &str = "QASE_WEBHOOK_SECRET_PREVIOUS";
+/// The ARN of a Secrets Manager secret holding the value instead of [`ENV_SECRET`]: its
+/// `AWSCURRENT` and `AWSPREVIOUS` versions are accepted, read at cold start and again when a
+/// request carries neither.
 pub const ENV_SECRET_ARN: &str = "QASE_WEBHOOK_SECRET_ARN";
 /// `true` to accept webhooks without a secret; anything but `true`/`false` is an error.
 pub const ENV_SECRET_DISABLED: &str = "QASE_WEBHOOK_SECRET_DISABLED";
@@ -135,16 +133,12 @@ impl<T> Sourced<T> {
 /// Everything the function needs, checked once at cold start.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The events topic: every webhook, byte for byte.
-    pub topic: TopicArn,
-    /// The notifications topic, when configured: the text people read.
-    pub notification_topic: Option<TopicArn>,
-    /// The chat topic, when configured: Amazon Q Developer's custom notifications.
-    pub chat_topic: Option<TopicArn>,
-    /// What may reach the chat topic, when not every event.
-    pub chat_filter: Option<FilterPolicy>,
+    /// The topics to publish to.
+    pub topics: TopicConfig,
     /// The expected `X-Qase-Secret`; `None` when checking is explicitly disabled.
     pub secret: Option<Sourced<Secret>>,
+    /// The previous secret, accepted too while Qase is switched over (value source only).
+    pub previous_secret: Option<Secret>,
     /// The source addresses allowed to call; `None` means any.
     pub allowed_sources: Option<Vec<IpNet>>,
     /// The Qase API, when a token is configured (enrichment on); `None`: enrichment off.
@@ -167,33 +161,10 @@ impl Config {
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
         let vars = Vars::new(vars);
-        let topic = |name: &'static str| {
-            let parse =
-                |arn| TopicArn::parse(arn).map_err(|reason| ConfigError::Invalid { name, reason });
-            vars.get(name).map(parse).transpose()
-        };
-        let events_topic = topic(ENV_TOPIC_ARN)?.ok_or(ConfigError::Missing(ENV_TOPIC_ARN))?;
-        let notification_topic = topic(ENV_NOTIFICATION_TOPIC_ARN)?;
-        if notification_topic.as_ref().is_some_and(TopicArn::is_fifo) {
-            return Err(ConfigError::Invalid {
-                name: ENV_NOTIFICATION_TOPIC_ARN,
-                reason: "must be a standard topic: SNS cannot deliver a FIFO topic to email",
-            });
-        }
-        let chat_topic = topic(ENV_CHAT_TOPIC_ARN)?;
-        if chat_topic.as_ref().is_some_and(TopicArn::is_fifo) {
-            return Err(ConfigError::Invalid {
-                name: ENV_CHAT_TOPIC_ARN,
-                reason: "must be a standard topic: SNS delivers FIFO topics only to SQS",
-            });
-        }
-        let chat_filter = chat_filter(&vars, chat_topic.is_some())?;
         Ok(Self {
-            topic: events_topic,
-            notification_topic,
-            chat_topic,
-            chat_filter,
+            topics: TopicConfig::from_vars(&vars)?,
             secret: secret(&vars)?,
+            previous_secret: previous_secret(&vars)?,
             allowed_sources: vars
                 .get(ENV_ALLOWED_SOURCE_IPS)
                 .map(parse_sources)
@@ -209,21 +180,56 @@ impl Config {
     }
 }
 
-/// The chat topic's filter policy, when set (only with a chat topic).
-fn chat_filter(vars: &Vars, chat_topic: bool) -> Result<Option<FilterPolicy>, ConfigError> {
-    let Some(policy) = vars.get(ENV_CHAT_FILTER_POLICY) else {
+/// What `qase-backfill` needs, read by the same code from the same variables as the function:
+/// the topics, the Qase API (a token is required here), and the AWS SDK's settings.
+#[derive(Debug, Clone)]
+pub struct BackfillConfig {
+    /// The topics to publish to.
+    pub topics: TopicConfig,
+    /// The Qase API to list the defects with.
+    pub qase_api: QaseApiConfig,
+    /// Credentials, endpoints and trust roots for the AWS clients.
+    pub aws: AwsEnvironment,
+}
+
+impl BackfillConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(process_vars())
+    }
+
+    /// Reads configuration from `vars` (name, value); empty values count as unset.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let vars = Vars::new(vars);
+        Ok(Self {
+            topics: TopicConfig::from_vars(&vars)?,
+            qase_api: QaseApiConfig::from_vars(&vars)?.ok_or(ConfigError::Missing(
+                "QASE_API_TOKEN (or QASE_API_TOKEN_ARN)",
+            ))?,
+            aws: AwsEnvironment::from_vars(&vars)?,
+        })
+    }
+}
+
+/// The previous webhook secret, when set: with [`ENV_SECRET`] only (a secret in Secrets
+/// Manager has its own previous version, `AWSPREVIOUS`).
+fn previous_secret(vars: &Vars) -> Result<Option<Secret>, ConfigError> {
+    let Some(previous) = vars.get(ENV_SECRET_PREVIOUS) else {
         return Ok(None);
     };
-    if !chat_topic {
+    if vars.get(ENV_SECRET).is_none() {
         return Err(ConfigError::Invalid {
-            name: ENV_CHAT_FILTER_POLICY,
-            reason: "is set without CHAT_TOPIC_ARN",
+            name: ENV_SECRET_PREVIOUS,
+            reason: "is set without QASE_WEBHOOK_SECRET (with QASE_WEBHOOK_SECRET_ARN, the \
+                     secret's AWSPREVIOUS version is the previous one)",
         });
     }
-    FilterPolicy::parse(policy)
+    Secret::new(previous)
         .map(Some)
-        .map_err(|source| ConfigError::FilterPolicy {
-            name: ENV_CHAT_FILTER_POLICY,
+        .map_err(|source| ConfigError::Unusable {
+            name: ENV_SECRET_PREVIOUS,
             source,
         })
 }
@@ -334,13 +340,43 @@ mod tests {
     #[test]
     fn reads_topic_and_secret() {
         let c = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET, SECRET)]).unwrap();
-        assert_eq!(c.topic.as_str(), ARN);
-        assert_eq!(c.topic.region(), "eu-west-1");
-        assert!(!c.topic.is_fifo());
+        assert_eq!(c.topics.events.as_str(), ARN);
+        assert_eq!(c.topics.events.region(), "eu-west-1");
+        assert!(!c.topics.events.is_fifo());
         let Some(Sourced::Value(secret)) = c.secret else {
             panic!("{:?}", c.secret)
         };
         assert!(secret.matches(SECRET.as_bytes()));
+    }
+
+    #[test]
+    fn reads_the_previous_secret_only_beside_the_current_value() {
+        let old = "old-secret-old-secret";
+        let c = config(&[
+            (ENV_TOPIC_ARN, ARN),
+            (ENV_SECRET, SECRET),
+            (ENV_SECRET_PREVIOUS, old),
+        ]);
+        assert!(c.unwrap().previous_secret.unwrap().matches(old.as_bytes()));
+        let none = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET, SECRET)]).unwrap();
+        assert!(none.previous_secret.is_none());
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:qase-AbCdEf";
+        for (vars, starts) in [
+            (
+                vec![(ENV_SECRET_ARN, arn), (ENV_SECRET_PREVIOUS, old)],
+                "QASE_WEBHOOK_SECRET_PREVIOUS is invalid: is set without QASE_WEBHOOK_SECRET",
+            ),
+            (
+                vec![(ENV_SECRET, SECRET), (ENV_SECRET_PREVIOUS, "short")],
+                "QASE_WEBHOOK_SECRET_PREVIOUS is invalid",
+            ),
+        ] {
+            let mut all = vec![(ENV_TOPIC_ARN, ARN)];
+            all.extend(vars);
+            let err = config(&all).unwrap_err().to_string();
+            assert!(err.starts_with(starts), "{err}");
+            assert!(!err.contains(old), "{err}");
+        }
     }
 
     #[test]
@@ -370,13 +406,13 @@ mod tests {
     fn a_fifo_arn_switches_on_fifo_publishing() {
         let arn = "arn:aws:sns:us-east-1:123456789012:qase-defects.fifo";
         let c = config(&[(ENV_TOPIC_ARN, arn), (ENV_SECRET, SECRET)]).unwrap();
-        assert!(c.topic.is_fifo());
+        assert!(c.topics.events.is_fifo());
     }
 
     #[test]
     fn reads_an_optional_standard_notification_topic() {
         let none = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET, SECRET)]).unwrap();
-        assert_eq!(none.notification_topic, None);
+        assert_eq!(none.topics.notifications, None);
         let people = "arn:aws:sns:eu-west-1:123456789012:qase-notifications";
         let some = config(&[
             (ENV_TOPIC_ARN, ARN),
@@ -384,7 +420,7 @@ mod tests {
             (ENV_SECRET, SECRET),
         ])
         .unwrap();
-        assert_eq!(some.notification_topic.unwrap().as_str(), people);
+        assert_eq!(some.topics.notifications.unwrap().as_str(), people);
 
         for (arn, why) in [
             (
@@ -412,7 +448,7 @@ mod tests {
     fn reads_an_optional_standard_chat_topic_and_its_filter_policy() {
         let chat = "arn:aws:sns:eu-west-1:123456789012:qase-chat";
         let none = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET, SECRET)]).unwrap();
-        assert_eq!((none.chat_topic, none.chat_filter), (None, None));
+        assert_eq!((none.topics.chat, none.topics.chat_filter), (None, None));
         let policy = r#"{"event_name":["defect.created","defect.resolved"]}"#;
         let c = config(&[
             (ENV_TOPIC_ARN, ARN),
@@ -421,8 +457,11 @@ mod tests {
             (ENV_CHAT_FILTER_POLICY, policy),
         ])
         .unwrap();
-        assert_eq!(c.chat_topic.unwrap().as_str(), chat);
-        assert_eq!(c.chat_filter, Some(FilterPolicy::parse(policy).unwrap()));
+        assert_eq!(c.topics.chat.unwrap().as_str(), chat);
+        assert_eq!(
+            c.topics.chat_filter,
+            Some(crate::filter::FilterPolicy::parse(policy).unwrap())
+        );
 
         for (vars, starts) in [
             (

@@ -9,40 +9,33 @@
 
 use std::time::Instant;
 
-use futures_util::future::join_all;
 use ipnet::IpNet;
 use lambda_http::http::Method;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt as _, Response};
 
-use crate::auth::{self, SECRET_HEADER, Secret};
+use crate::auth::{self, SECRET_HEADER, Secret, Secrets};
 use crate::enrichment::{Enricher, Enrichment};
-use crate::fanout::{self, Planned, Topic, Topics};
+use crate::fanout::{self, Planned, Topic};
 use crate::filter::FilterPolicy;
 use crate::lambda::event::INVALID_BASE64_MARKER;
-use crate::lambda::outcome::{Delivery, Ended, Outcome, RequestError};
+use crate::lambda::outcome::{Ended, Outcome, RequestError, SecretCheck};
 use crate::message::{DeliverableBody, MAX_PUBLISH_BYTES, MessageError};
 use crate::metrics::Emf;
-use crate::publisher::Publisher;
+use crate::publisher::{Destinations, Publisher};
 use crate::qase::Webhook;
+use crate::rotation::SecretStore;
 
 /// What the handler needs, built once at cold start and borrowed by every request.
 #[derive(Debug)]
 pub struct App<P> {
-    /// The expected `X-Qase-Secret`; `None` when checking is explicitly disabled.
-    pub secret: Option<Secret>,
+    /// The secrets `X-Qase-Secret` is checked against; `None` when checking is explicitly
+    /// disabled.
+    pub secret: Option<SecretStore>,
     /// Source addresses allowed to call; `None` means any.
     pub allowed_sources: Option<Vec<IpNet>>,
-    /// Whether the events topic is FIFO (adds group and deduplication ids).
-    pub fifo: bool,
-    /// The events topic: every webhook, byte for byte; its answer decides the response.
-    pub events: P,
-    /// The notifications topic, when configured: the text people read.
-    pub notifications: Option<P>,
-    /// The chat topic, when configured: Amazon Q Developer's custom notification.
-    pub chat: Option<P>,
-    /// What may reach the chat topic, when not every event (`CHAT_FILTER_POLICY`).
-    pub chat_filter: Option<FilterPolicy>,
+    /// The topics, a publisher each.
+    pub destinations: Destinations<P>,
     /// The Qase API lookup of defect events, when a token is configured.
     pub enricher: Option<Enricher>,
     /// Where each request's EMF metrics document goes; `None`: no metrics.
@@ -53,23 +46,35 @@ impl<P> App<P> {
     /// Publishes to `events` only, checking `secret` (`None`: explicitly disabled); no source
     /// check, lookups or metrics until the builder methods below add them.
     pub fn new(events: P, secret: Option<Secret>) -> Self {
+        Self::publishing_to(Destinations::new(events), secret.map(Secrets::only))
+    }
+
+    /// Publishes to `destinations`, checking `secrets` (`None`: explicitly disabled); no source
+    /// check, lookups or metrics until the builder methods below add them.
+    pub fn publishing_to(destinations: Destinations<P>, secrets: Option<Secrets>) -> Self {
         Self {
-            secret,
+            secret: secrets.map(SecretStore::fixed),
             allowed_sources: None,
-            fifo: false,
-            events,
-            notifications: None,
-            chat: None,
-            chat_filter: None,
+            destinations,
             enricher: None,
             metrics: None,
         }
     }
 
+    /// Checks `X-Qase-Secret` against `secrets` (a rotation's two, or a store that rereads).
+    #[must_use]
+    pub fn with_secrets(self, secrets: SecretStore) -> Self {
+        Self {
+            secret: Some(secrets),
+            ..self
+        }
+    }
+
     /// With a FIFO events topic: its messages carry group and deduplication ids.
     #[must_use]
-    pub fn with_fifo_events(self) -> Self {
-        Self { fifo: true, ..self }
+    pub fn with_fifo_events(mut self) -> Self {
+        self.destinations.fifo_events = true;
+        self
     }
 
     /// Only requests from `allowed` source addresses are let in.
@@ -83,22 +88,18 @@ impl<P> App<P> {
 
     /// With a notifications topic.
     #[must_use]
-    pub fn with_notifications(self, notifications: P) -> Self {
-        Self {
-            notifications: Some(notifications),
-            ..self
-        }
+    pub fn with_notifications(mut self, notifications: P) -> Self {
+        self.destinations.notifications = Some(notifications);
+        self
     }
 
     /// With a chat topic, to which only what `filter` selects is published (every event when
     /// `None`).
     #[must_use]
-    pub fn with_chat(self, chat: P, filter: Option<FilterPolicy>) -> Self {
-        Self {
-            chat: Some(chat),
-            chat_filter: filter,
-            ..self
-        }
+    pub fn with_chat(mut self, chat: P, filter: Option<FilterPolicy>) -> Self {
+        self.destinations.chat = Some(chat);
+        self.destinations.chat_filter = filter;
+        self
     }
 
     /// With the Qase API lookup of defect events.
@@ -118,25 +119,6 @@ impl<P> App<P> {
             ..self
         }
     }
-
-    /// The topics the plan is made for.
-    fn topics(&self) -> Topics<'_> {
-        Topics {
-            fifo_events: self.fifo,
-            notifications: self.notifications.is_some(),
-            chat: self.chat.is_some(),
-            chat_filter: self.chat_filter.as_ref(),
-        }
-    }
-
-    /// The publisher of `topic`, when it is configured.
-    fn publisher(&self, topic: Topic) -> Option<&P> {
-        match topic {
-            Topic::Events => Some(&self.events),
-            Topic::Notifications => self.notifications.as_ref(),
-            Topic::Chat => self.chat.as_ref(),
-        }
-    }
 }
 
 /// Handles one request; always a response, never an `Err`.
@@ -148,41 +130,60 @@ pub async fn handle<P: Publisher>(app: &App<P>, request: Request) -> Response<Bo
 
 /// Admit → parse → enrich → plan → publish: how the request ends.
 async fn fan_out<P: Publisher>(app: &App<P>, request: &Request) -> Outcome {
-    let (webhook, body) = match admit(app, request).and_then(parse) {
+    let (admitted, secret) = admit(app, request).await;
+    let (webhook, body) = match admitted.and_then(parse) {
         Ok(admitted) => admitted,
-        Err(refused) => return Outcome::refused(refused),
+        Err(refused) => return Outcome::refused(refused).with_secret(secret),
     };
     let enrichment = match &app.enricher {
         Some(enricher) => enricher.enrich(&webhook).await,
         None => None,
     };
     let details = enrichment.as_ref().and_then(Enrichment::details);
-    let ended = match fanout::plan(&webhook, body, details, app.topics()) {
+    let ended = match fanout::plan(&webhook, body, details, app.destinations.topics()) {
         Ok(plan) => publish(app, &plan).await,
         Err(too_large) => Ended::Refused(too_large.into()),
     };
     Outcome {
         webhook: Some(webhook),
         enrichment,
+        secret,
         ended,
     }
 }
 
-/// Everything checked before the body is read: method, caller, encoding, size, UTF-8.
-fn admit<'r, P>(app: &App<P>, request: &'r Request) -> Result<&'r str, RequestError> {
+/// Everything checked before the body is read: method, caller, secret, encoding, size,
+/// UTF-8; and how the secret was judged, when it was.
+async fn admit<'r, P>(
+    app: &App<P>,
+    request: &'r Request,
+) -> (Result<&'r str, RequestError>, Option<SecretCheck>) {
     if request.method() != Method::POST {
-        return Err(RequestError::MethodNotAllowed(request.method().clone()));
+        let refused = RequestError::MethodNotAllowed(request.method().clone());
+        return (Err(refused), None);
     }
-    if let Some(allowed) = &app.allowed_sources {
-        auth::check_source(allowed, source_ip(request))?;
+    if let Some(allowed) = &app.allowed_sources
+        && let Err(refused) = auth::check_source(allowed, source_ip(request))
+    {
+        return (Err(refused.into()), None);
     }
-    if let Some(secret) = &app.secret {
-        let values = request.headers().get_all(SECRET_HEADER);
-        auth::check_secret(
-            secret,
-            values.iter().map(lambda_http::http::HeaderValue::as_bytes),
-        )?;
+    let mut secret = None;
+    if let Some(store) = &app.secret {
+        let values: Vec<&[u8]> = (request.headers().get_all(SECRET_HEADER).iter())
+            .map(lambda_http::http::HeaderValue::as_bytes)
+            .collect();
+        let judged = store.admit(&values).await;
+        let check = SecretCheck::of(&judged);
+        if let Err(refused) = judged.result {
+            return (Err(refused.into()), Some(check));
+        }
+        secret = Some(check);
     }
+    (body(request), secret)
+}
+
+/// The body, as text that SNS could carry.
+fn body(request: &Request) -> Result<&str, RequestError> {
     if request.headers().contains_key(INVALID_BASE64_MARKER) {
         return Err(RequestError::InvalidBase64);
     }
@@ -208,17 +209,7 @@ fn parse(body: &str) -> Result<(Webhook, DeliverableBody<'_>), RequestError> {
 /// decides how the request ends.
 async fn publish<P: Publisher>(app: &App<P>, plan: &[Planned<'_>]) -> Ended {
     let started = Instant::now();
-    let sends = plan.iter().filter_map(|planned| {
-        let publisher = app.publisher(planned.topic)?;
-        Some(async move {
-            let answer = publisher.publish(&planned.outbound).await;
-            Delivery {
-                topic: planned.topic,
-                answer,
-            }
-        })
-    });
-    let mut others = join_all(sends).await;
+    let mut others = app.destinations.publish(plan).await;
     let latency = started.elapsed();
     let events = others.remove(0);
     debug_assert_eq!(

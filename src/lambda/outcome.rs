@@ -11,14 +11,15 @@ use lambda_http::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Response, tracing};
 
-use crate::auth::AuthError;
+use crate::auth::{Admitted, AuthError};
 use crate::enrichment::Enrichment;
 use crate::fanout::Topic;
 use crate::lambda::logging::error_chain;
 use crate::message::MessageError;
 use crate::metrics::{self, Emf, Sample};
-use crate::publisher::PublishError;
+use crate::publisher::{Delivery, PublishError};
 use crate::qase::{Webhook, WebhookError};
+use crate::rotation::Judged;
 
 /// Project codes in the log are cut to this many characters (Qase's have 2 to 10).
 pub const MAX_LOGGED_CODE_CHARS: usize = 32;
@@ -107,6 +108,8 @@ struct Line<'a> {
     entity_id: Option<u64>,
     /// `added`, or why the Qase API lookup added nothing; absent when there was none.
     enrichment: Option<&'static str>,
+    /// `previous`, `reread` or `reread_failed` ([`SecretCheck`]); absent otherwise.
+    secret: Option<&'static str>,
     latency_us: u64,
 }
 
@@ -119,19 +122,11 @@ macro_rules! line {
             project_code = line.project_code,
             entity_id = line.entity_id,
             enrichment = line.enrichment,
+            secret = line.secret,
             latency_us = line.latency_us,
             $($fields)*
         )
     }};
-}
-
-/// What a topic other than the events topic answered.
-#[derive(Debug)]
-pub struct Delivery {
-    /// The topic.
-    pub topic: Topic,
-    /// Its message id, or why not.
-    pub answer: Result<String, PublishError>,
 }
 
 /// How a request ended.
@@ -146,6 +141,38 @@ pub enum Ended {
     Published(String, Vec<Delivery>, Duration),
 }
 
+/// How the request's `X-Qase-Secret` was judged, as the log line and the metrics say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretCheck {
+    /// Which secret let it in; `None` when none did.
+    pub admitted: Option<Admitted>,
+    /// Whether the secrets were read again for it (a rotation): `Some(false)` when the read
+    /// failed.
+    pub reread: Option<bool>,
+}
+
+impl SecretCheck {
+    /// What `judged` says.
+    #[must_use]
+    pub fn of(judged: &Judged) -> Self {
+        Self {
+            admitted: judged.result.ok(),
+            reread: judged.reread.as_ref().map(Result::is_ok),
+        }
+    }
+
+    /// The log line's `secret` field: `previous` when the previous secret let the request in,
+    /// else `reread` or `reread_failed` when the secrets were read again for it.
+    fn label(self) -> Option<&'static str> {
+        match (self.admitted, self.reread) {
+            (Some(Admitted::Previous), _) => Some("previous"),
+            (_, Some(true)) => Some("reread"),
+            (_, Some(false)) => Some("reread_failed"),
+            _ => None,
+        }
+    }
+}
+
 /// A request's outcome, with what the log line says of the webhook.
 #[derive(Debug)]
 pub struct Outcome {
@@ -153,6 +180,8 @@ pub struct Outcome {
     pub webhook: Option<Webhook>,
     /// The Qase API lookup, when there was one.
     pub enrichment: Option<Enrichment>,
+    /// How the secret was judged, when it was checked.
+    pub secret: Option<SecretCheck>,
     /// How it ended.
     pub ended: Ended,
 }
@@ -164,8 +193,15 @@ impl Outcome {
         Self {
             webhook: None,
             enrichment: None,
+            secret: None,
             ended: Ended::Refused(error),
         }
+    }
+
+    /// With how the secret was judged.
+    #[must_use]
+    pub fn with_secret(self, secret: Option<SecretCheck>) -> Self {
+        Self { secret, ..self }
     }
 
     /// Logs the request's one line, writes its metrics to `emf` and answers its response.
@@ -225,6 +261,9 @@ impl Outcome {
             publish_latency: latency,
             notification_failed: failed(Topic::Notifications),
             chat_failed: failed(Topic::Chat),
+            previous_secret_used: (self.secret)
+                .and_then(|s| s.admitted)
+                .map(|a| a == Admitted::Previous),
             enrichment: self.enrichment.as_ref().map(|lookup| metrics::Lookup {
                 code: lookup.code(),
                 failed: lookup.is_failure(),
@@ -241,6 +280,7 @@ impl Outcome {
             project_code: webhook.and_then(|w| w.project_code_prefix(MAX_LOGGED_CODE_CHARS)),
             entity_id: webhook.and_then(|w| w.payload.id),
             enrichment: self.enrichment.as_ref().map(Enrichment::code),
+            secret: self.secret.and_then(SecretCheck::label),
             latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
         };
         match &self.ended {

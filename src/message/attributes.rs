@@ -19,6 +19,9 @@ pub const ATTR_ENTITY_ID: &str = "entity_id";
 pub const ATTR_SEVERITY: &str = "severity";
 /// Attribute: who triggered the event; 0 for an automation token (Number).
 pub const ATTR_TEAM_MEMBER_ID: &str = "team_member_id";
+/// Attribute: `"true"` on an event `qase-backfill` sent again (the body's `"replayed": true`);
+/// absent on what Qase sent (String).
+pub const ATTR_REPLAYED: &str = "replayed";
 /// Attribute: the defect's status from the Qase API, e.g. `resolved` (String; enrichment).
 pub const ATTR_STATUS: &str = "status";
 /// Attribute: the defect's tags from the Qase API, e.g. `["login","ui"]` (String.Array;
@@ -71,8 +74,10 @@ pub struct Attribute {
 
 /// The attributes subscribers filter on: the event name and its two halves always, the
 /// project, ids and severity when the webhook has usable values, and what the Qase API said
-/// of the defect (`details`): its severity when the payload has none, its status and tags.
-/// At most 9 attributes, under the 10 a raw SQS subscription takes.
+/// of the defect (`details`): its severity when the payload has none, its status and tags;
+/// and [`ATTR_REPLAYED`] on a replayed event. At most 10 attributes: "Messages with more than
+/// 10 message attributes directed towards Raw Message Delivery enabled Amazon SQS
+/// subscriptions will be discarded" (SNS Developer Guide, "Amazon SNS message attributes").
 #[must_use]
 pub fn routing_attributes(webhook: &Webhook, details: Option<&DefectDetails>) -> Vec<Attribute> {
     let name = &webhook.event_name;
@@ -95,6 +100,9 @@ pub fn routing_attributes(webhook: &Webhook, details: Option<&DefectDetails>) ->
         .team_member_id
         .filter(|id| id.unsigned_abs() <= MAX_NUMBER_ATTRIBUTE);
     attributes.extend(member.map(|v| Attribute::number(ATTR_TEAM_MEMBER_ID, v)));
+    if webhook.replayed {
+        attributes.push(Attribute::string(ATTR_REPLAYED, "true"));
+    }
     if let Some(details) = details {
         let status = details.status.as_deref().filter(|s| is_clean(s));
         attributes.extend(status.map(|v| Attribute::string(ATTR_STATUS, v)));
@@ -282,5 +290,24 @@ mod tests {
         let tags: Vec<String> = serde_json::from_str(out.attribute(ATTR_TAGS).unwrap()).unwrap();
         assert_eq!(tags.len(), 20);
         assert_eq!(tags[19], "t19");
+    }
+
+    #[test]
+    fn a_replayed_event_says_so_and_with_every_other_attribute_makes_ten() {
+        let replayed = r#"{"event_name":"defect.resolved","timestamp":1,"payload":{"id":3,"title":"t","severity":"major"},"team_member_id":1,"project_code":"DEMO","replayed":true}"#;
+        let out = event(replayed, false, Some(&details(&["login"]))).unwrap();
+        assert_eq!(out.attribute(ATTR_REPLAYED), Some("true"));
+        // The most any message carries; SNS discards a raw SQS delivery of more than 10
+        // ("Amazon SNS message attributes", SNS Developer Guide).
+        assert_eq!(out.attributes.len(), 10);
+        for not_replayed in [
+            r#"{"event_name":"defect.resolved","payload":{"id":3}}"#,
+            r#"{"event_name":"defect.resolved","payload":{"id":3},"replayed":false}"#,
+            r#"{"event_name":"defect.resolved","payload":{"id":3},"replayed":"true"}"#,
+            r#"{"event_name":"defect.resolved","payload":{"id":3},"replayed":1}"#,
+        ] {
+            let out = event(not_replayed, false, None).unwrap();
+            assert_eq!(out.attribute(ATTR_REPLAYED), None, "{not_replayed}");
+        }
     }
 }

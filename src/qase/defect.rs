@@ -1,5 +1,5 @@
 //! Defects: which of the four defect events a webhook is, where a new defect came from, and
-//! what the Qase API says of one defect.
+//! what the Qase API says of one defect, or of a page of a project's defects.
 
 use serde::Deserialize;
 
@@ -75,14 +75,38 @@ pub struct NotADefectAnswer;
 
 /// `{"status": true, "result": {...}}`, in one pass.
 #[derive(Deserialize)]
-struct Answer {
+struct Answer<R> {
     status: bool,
-    #[serde(default)]
-    result: Object<Fields>,
+    #[serde(default = "Object::default")]
+    result: Object<R>,
+}
+
+impl<R> Answer<R> {
+    /// The `result` of a successful answer.
+    fn read<'de>(body: &'de [u8]) -> Result<R, NotADefectAnswer>
+    where
+        R: Deserialize<'de>,
+    {
+        if !body.trim_ascii_start().starts_with(b"{") {
+            return Err(NotADefectAnswer);
+        }
+        let answer: Self = serde_json::from_slice(body).map_err(|_| NotADefectAnswer)?;
+        (answer.result.0)
+            .filter(|_| answer.status)
+            .ok_or(NotADefectAnswer)
+    }
 }
 
 #[derive(Deserialize)]
 struct Fields {
+    #[serde(default)]
+    id: Lenient<u64>,
+    #[serde(default)]
+    created_at: Lenient<String>,
+    #[serde(default)]
+    updated_at: Lenient<String>,
+    #[serde(default)]
+    resolved_at: Lenient<String>,
     #[serde(default)]
     title: Lenient<String>,
     #[serde(default)]
@@ -102,28 +126,81 @@ struct Tag {
 impl DefectDetails {
     /// Reads the body of a successful `GET /defect/{code}/{id}`.
     pub fn from_answer(body: &[u8]) -> Result<Self, NotADefectAnswer> {
-        if !body.trim_ascii_start().starts_with(b"{") {
+        let details = Self::from_fields(Answer::<Fields>::read(body)?);
+        // A defect always has a title and a status: an answer with nothing usable is not one.
+        if details == Self::default() {
             return Err(NotADefectAnswer);
         }
-        let answer: Answer = serde_json::from_slice(body).map_err(|_| NotADefectAnswer)?;
-        let fields = answer
-            .result
-            .0
-            .filter(|_| answer.status)
-            .ok_or(NotADefectAnswer)?;
-        let details = Self {
+        Ok(details)
+    }
+
+    fn from_fields(fields: Fields) -> Self {
+        Self {
             title: fields.title.0,
             severity: fields.severity.0,
             status: fields.status.0,
             tags: (fields.tags.0.into_iter().flatten())
                 .filter_map(|tag| tag.0?.title.0)
                 .collect(),
-        };
-        // A defect always has a title and a status: an answer with nothing usable is not one.
-        if details == Self::default() {
-            return Err(NotADefectAnswer);
         }
-        Ok(details)
+    }
+}
+
+/// One defect of a project, as a page of `GET /defect/{code}` lists it: what the API says of
+/// it, and its times as sent (ISO 8601 with an offset, e.g. `2021-12-30T19:23:59+00:00`;
+/// `resolved_at` is `null` until it is resolved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedDefect {
+    /// `id`.
+    pub id: u64,
+    /// `title`, `severity`, `status`, `tags`.
+    pub details: DefectDetails,
+    /// `created_at`, when a string.
+    pub created_at: Option<String>,
+    /// `updated_at`, when a string.
+    pub updated_at: Option<String>,
+    /// `resolved_at`, when a string.
+    pub resolved_at: Option<String>,
+}
+
+/// One page of `GET /defect/{code}?limit=..&offset=..` (qase-tms/specs,
+/// `DefectListResponse`): `total` defects in the project, this page's `entities`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefectPage {
+    /// `total`: how many defects the project has.
+    pub total: u64,
+    /// `entities`, in the API's order.
+    pub defects: Vec<ListedDefect>,
+}
+
+#[derive(Deserialize)]
+struct PageFields {
+    #[serde(default)]
+    total: Lenient<u64>,
+    #[serde(default)]
+    entities: Array<Object<Fields>>,
+}
+
+impl DefectPage {
+    /// Reads the body of a successful `GET /defect/{code}`. A page without `total` or
+    /// `entities`, or with an entity that is not an object with an `id`, is not one: a defect
+    /// skipped there would be lost without a word.
+    pub fn from_answer(body: &[u8]) -> Result<Self, NotADefectAnswer> {
+        let page = Answer::<PageFields>::read(body)?;
+        let total = page.total.0.ok_or(NotADefectAnswer)?;
+        let defects = (page.entities.0.ok_or(NotADefectAnswer)?.into_iter())
+            .map(|entity| {
+                let mut fields = entity.0.ok_or(NotADefectAnswer)?;
+                Ok(ListedDefect {
+                    id: fields.id.0.ok_or(NotADefectAnswer)?,
+                    created_at: fields.created_at.0.take(),
+                    updated_at: fields.updated_at.0.take(),
+                    resolved_at: fields.resolved_at.0.take(),
+                    details: DefectDetails::from_fields(fields),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { total, defects })
     }
 }
 
@@ -181,6 +258,54 @@ mod tests {
             (details.title.as_deref(), details.tags.len()),
             (Some("t"), 0)
         );
+    }
+
+    #[test]
+    fn reads_a_page_of_the_projects_defects() {
+        // The shape of qase-tms/specs DefectListResponse, fields as in Defect.yaml.
+        let page = br#"{"status":true,"result":{"total":3,"filtered":3,"count":2,"entities":[
+            {"id":1,"title":"Login button does nothing","severity":"critical","status":"open","tags":[],"created_at":"2021-12-30T19:23:59+00:00","updated_at":"2021-12-30T19:23:59+00:00","resolved_at":null,"created":"2021-12-30 19:23:59"},
+            {"id":2,"title":"Crash","severity":"major","status":"resolved","tags":[{"title":"ui"}],"created_at":"2021-12-31T08:00:00+00:00","updated_at":"2022-01-02T10:00:00+00:00","resolved_at":"2022-01-02T10:00:00+00:00"}
+        ]}}"#;
+        let read = DefectPage::from_answer(page).unwrap();
+        assert_eq!(read.total, 3);
+        assert_eq!(
+            read.defects[1],
+            ListedDefect {
+                id: 2,
+                details: DefectDetails {
+                    title: Some("Crash".into()),
+                    severity: Some("major".into()),
+                    status: Some("resolved".into()),
+                    tags: vec!["ui".into()],
+                },
+                created_at: Some("2021-12-31T08:00:00+00:00".into()),
+                updated_at: Some("2022-01-02T10:00:00+00:00".into()),
+                resolved_at: Some("2022-01-02T10:00:00+00:00".into()),
+            }
+        );
+        assert_eq!(read.defects[0].resolved_at, None);
+        let empty = br#"{"status":true,"result":{"total":0,"filtered":0,"count":0,"entities":[]}}"#;
+        assert_eq!(DefectPage::from_answer(empty).unwrap().defects, []);
+    }
+
+    #[test]
+    fn refuses_a_page_that_could_hide_a_defect() {
+        for page in [
+            &br#"{"status":true,"result":{"entities":[]}}"#[..],
+            br#"{"status":true,"result":{"total":1}}"#,
+            br#"{"status":true,"result":{"total":1,"entities":[{"title":"no id"}]}}"#,
+            br#"{"status":true,"result":{"total":1,"entities":["x"]}}"#,
+            br#"{"status":true,"result":{"total":1,"entities":{"id":1}}}"#,
+            br#"{"status":false,"errorMessage":"Project not found"}"#,
+        ] {
+            assert_eq!(
+                DefectPage::from_answer(page),
+                Err(NotADefectAnswer),
+                "{}",
+                String::from_utf8_lossy(page)
+            );
+        }
     }
 
     #[test]

@@ -67,6 +67,12 @@ impl Scalar for i64 {
     }
 }
 
+impl Scalar for bool {
+    fn from_json(text: &str) -> Option<Self> {
+        text.parse().ok()
+    }
+}
+
 /// A field read as `T` when it holds a `T` ([`Scalar`]), else `None`; `null` is `None`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lenient<T>(pub Option<T>);

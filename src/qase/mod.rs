@@ -13,7 +13,9 @@ use std::fmt;
 
 use serde::Deserialize;
 
-pub use defect::{DefectAction, DefectDetails, DefectOrigin, NotADefectAnswer};
+pub use defect::{
+    DefectAction, DefectDetails, DefectOrigin, DefectPage, ListedDefect, NotADefectAnswer,
+};
 use json::{Lenient, MAX_JSON_DEPTH, Object};
 
 /// The longest event name accepted; Qase's longest documented one has 30 characters.
@@ -163,6 +165,9 @@ pub struct Webhook {
     pub team_member_id: Option<i64>,
     /// The routing fields of the payload.
     pub payload: Payload,
+    /// `"replayed": true`: sent again by `qase-backfill`, not by Qase (which has no such
+    /// field).
+    pub replayed: bool,
 }
 
 /// The envelope as sent, read in one pass: every field as leniently as its type allows, so
@@ -179,6 +184,8 @@ struct Envelope {
     team_member_id: Lenient<i64>,
     #[serde(default)]
     project_code: Lenient<String>,
+    #[serde(default)]
+    replayed: Lenient<bool>,
 }
 
 impl Webhook {
@@ -217,6 +224,7 @@ impl Webhook {
             project_code: envelope.project_code.0,
             team_member_id: envelope.team_member_id.0,
             payload,
+            replayed: envelope.replayed.0 == Some(true),
         })
     }
 

@@ -212,6 +212,21 @@ impl Moto {
         url
     }
 
+    /// Subscribes the HTTP endpoint `url` to the topic with `filter_policy`. moto delivers to
+    /// it within each publish call, SNS's JSON envelope as the body without the message
+    /// attributes, and asks for no confirmation.
+    pub async fn subscribe_http(&self, topic_arn: &str, url: &str, filter_policy: &str) {
+        self.sns()
+            .subscribe()
+            .topic_arn(topic_arn)
+            .protocol("http")
+            .endpoint(url)
+            .attributes("FilterPolicy", filter_policy)
+            .send()
+            .await
+            .expect("subscribe");
+    }
+
     /// Everything in the queue now, in receive order, deleting as it reads (moto slows down
     /// with every message left in a queue, hidden or not).
     pub async fn drain(&self, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {

@@ -1,7 +1,9 @@
 //! A mock Qase API on loopback: real HTTP (or HTTPS, with a throwaway CA), driven by the
 //! function's real client (`qase_api::QaseApi`). `GET /v1/defect/{code}/{id}` answers by id,
 //! so a test picks the failure it wants by the defect id it sends; every other id is a
-//! defect. It records each request's path and `Token` header.
+//! defect. `GET /v1/defect/{code}?limit=..&offset=..` lists a project's defects, the project
+//! picking the case ([`project_defects`]). It records each request's path, `Token` header and
+//! time.
 
 use std::io::{BufRead, Write};
 use std::net::TcpStream;
@@ -41,11 +43,29 @@ pub const RATE_LIMITED_BRIEFLY: u64 = 4290;
 /// A defect with some fields of the wrong type: `status` is usable, the rest is not.
 pub const PARTLY_WRONG: u64 = 7005;
 
+/// A project of [`MANY_DEFECTS`] defects, listed newest first: defect `n` created `n` hours
+/// after [`MANY_EPOCH`]; every 10th updated 30 minutes later; every 25th resolved (and so
+/// updated) 90 minutes later.
+pub const MANY: &str = "MANY";
+pub const MANY_DEFECTS: u64 = 250;
+pub const MANY_EPOCH: &str = "2026-11-01T00:00:00Z";
+/// A project without defects.
+pub const EMPTY: &str = "EMPTY";
+/// [`MANY`], but its first page is answered 429 with `Retry-After: 1` once.
+pub const LIMITED: &str = "LIMITED";
+/// Answered 429 with `Retry-After: 0`, every time.
+pub const ALWAYS_LIMITED: &str = "NOLUCK";
+/// No such project: 404.
+pub const GONE: &str = "GONE";
+/// One defect whose `created_at` is the deprecated `2021-12-30 19:23:59` form.
+pub const BAD_TIME: &str = "BADTIME";
+
 /// One request the mock got.
 #[derive(Debug, Clone)]
 pub struct Seen {
     pub path: String,
     pub token: Option<String>,
+    pub at: std::time::Instant,
 }
 
 pub struct QaseMock {
@@ -165,6 +185,7 @@ fn serve(reader: &mut impl BufRead, writer: &mut impl Write, seen: &Mutex<Vec<Se
             seen.lock().unwrap().push(Seen {
                 path: request.path().to_owned(),
                 token: request.header("token").map(str::to_owned),
+                at: std::time::Instant::now(),
             });
             // Hold the connection until the client gives up on it.
             while http1::read_request(reader).is_some() {}
@@ -184,9 +205,13 @@ fn answer_request(
 ) -> bool {
     let path = request.path().to_owned();
     let token = request.header("token").map(str::to_owned);
+    let asked_before = (seen.lock().unwrap().iter())
+        .filter(|s| s.path == path)
+        .count();
     seen.lock().unwrap().push(Seen {
         path: path.clone(),
         token: token.clone(),
+        at: std::time::Instant::now(),
     });
     let id: u64 = path
         .rsplit('/')
@@ -196,6 +221,10 @@ fn answer_request(
     if token.as_deref() != Some(TOKEN) {
         let refused = br#"{"status":false,"errorMessage":"API token is invalid"}"#;
         return http1::respond(writer, "401 Unauthorized", JSON, refused);
+    }
+    if let Some((code, offset)) = list_request(&path) {
+        let (status, headers, body) = project_defects(code, offset, asked_before);
+        return http1::respond(writer, status, headers, &body);
     }
     if id == TRICKLE {
         let body = defect_json(id);
@@ -269,4 +298,90 @@ fn answer(id: u64) -> (&'static str, &'static str, Vec<u8>) {
             ("200 OK", JSON, defect_json(id).into_bytes())
         }
     }
+}
+
+/// `/v1/defect/{code}?limit=100&offset={offset}`: the project and the offset.
+fn list_request(path: &str) -> Option<(&str, u64)> {
+    let (path, query) = path.split_once('?')?;
+    let code = path.strip_prefix("/v1/defect/")?;
+    assert!(
+        query.split('&').any(|pair| pair == "limit=100"),
+        "pages of 100: {query}"
+    );
+    let offset = (query.split('&'))
+        .find_map(|pair| pair.strip_prefix("offset="))?
+        .parse()
+        .ok()?;
+    Some((code, offset))
+}
+
+/// The page of `code` from `offset`, by the project (see [`MANY`] and the others);
+/// `asked_before`: how often this very page was asked for already.
+fn project_defects(
+    code: &str,
+    offset: u64,
+    asked_before: usize,
+) -> (&'static str, &'static str, Vec<u8>) {
+    let page = |total: u64, entities: Vec<serde_json::Value>| {
+        let body = serde_json::json!({"status": true, "result": {
+            "total": total, "filtered": total, "count": entities.len(), "entities": entities
+        }});
+        ("200 OK", JSON, body.to_string().into_bytes())
+    };
+    match code {
+        EMPTY => page(0, Vec::new()),
+        GONE => (
+            "404 Not Found",
+            JSON,
+            br#"{"status":false,"errorMessage":"Project not found"}"#.to_vec(),
+        ),
+        ALWAYS_LIMITED => ("429 Too Many Requests", "retry-after: 0\r\n", Vec::new()),
+        LIMITED if asked_before == 0 => ("429 Too Many Requests", "retry-after: 1\r\n", Vec::new()),
+        BAD_TIME => {
+            let mut defect = many_defect(1);
+            defect["created_at"] = "2021-12-30 19:23:59".into();
+            page(1, vec![defect])
+        }
+        _ => {
+            // Newest first, 100 a page.
+            let ids = (1..=MANY_DEFECTS)
+                .rev()
+                .skip(usize::try_from(offset).unwrap())
+                .take(100);
+            page(MANY_DEFECTS, ids.map(many_defect).collect())
+        }
+    }
+}
+
+/// Defect `id` of [`MANY`].
+fn many_defect(id: u64) -> serde_json::Value {
+    let epoch =
+        time::OffsetDateTime::parse(MANY_EPOCH, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    let created = epoch + time::Duration::hours(i64::try_from(id).unwrap());
+    let resolved = id
+        .is_multiple_of(25)
+        .then(|| created + time::Duration::minutes(90));
+    let updated = resolved.unwrap_or(if id.is_multiple_of(10) {
+        created + time::Duration::minutes(30)
+    } else {
+        created
+    });
+    let text = |at: time::OffsetDateTime| {
+        at.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    serde_json::json!({
+        "id": id,
+        "title": format!("Defect {id}"),
+        "actual_result": "PRIVATE actual result",
+        "severity": if id.is_multiple_of(2) { "major" } else { "minor" },
+        "status": if resolved.is_some() { "resolved" } else { "open" },
+        "milestone_id": null,
+        "tags": [{"title": "backfill", "internal_id": 1}],
+        "created_at": text(created),
+        "updated_at": text(updated),
+        "resolved_at": resolved.map(text),
+        "created": "2026-11-01 00:00:00"
+    })
 }

@@ -271,11 +271,13 @@ def test_the_secret_minimum_is_the_functions():
     deploy with a short secret fails at once, not at the first cold start."""
     minimum = rust_constant("auth.rs", "MIN_SECRET_CHARS")
     secret = PARAMETERS["QaseWebhookSecret"]
-    (stated,) = re.findall(r"\{([0-9]+),\}", secret["AllowedPattern"])
-    assert int(stated) == minimum
-    assert re.fullmatch(secret["AllowedPattern"], "x" * minimum)
-    assert not re.fullmatch(secret["AllowedPattern"], "x" * (minimum - 1))
-    for text in (secret["ConstraintDescription"], secret["Description"]):
+    for parameter in (secret, PARAMETERS["QaseWebhookPreviousSecret"]):
+        (stated,) = re.findall(r"\{([0-9]+),\}", parameter["AllowedPattern"])
+        assert int(stated) == minimum
+        assert re.fullmatch(parameter["AllowedPattern"], "x" * minimum)
+        assert not re.fullmatch(parameter["AllowedPattern"], "x" * (minimum - 1))
+    for text in (secret["ConstraintDescription"], secret["Description"],
+                 PARAMETERS["QaseWebhookPreviousSecret"]["ConstraintDescription"]):
         assert re.findall(r"[Aa]t least ([0-9]+) characters", text) == [str(minimum)], text
 
 
@@ -439,7 +441,43 @@ def test_reserved_concurrency_throttles_a_function_url_only(endpoint, reserved, 
                     {"Endpoint": endpoint, "ReservedConcurrency": reserved})
     expected = {"Ref": "ReservedConcurrency"} if reserves else None
     assert props.get("ReservedConcurrentExecutions") == expected
-    assert str(PARAMETERS["ReservedConcurrency"]["Default"]) == "10"
+    assert str(PARAMETERS["ReservedConcurrency"]["Default"]) == "20"
+
+
+# A run of 5,000 test results reported within a minute (Qase's result events): 84 a second.
+BURST_PER_SECOND = 5_000 / 60
+
+
+def test_the_defaults_admit_a_burst_of_5000_results_in_a_minute_on_either_endpoint():
+    # HTTP API: the stage's steady rate (API Gateway: "the steady-state rate ... per second").
+    assert int(PARAMETERS["ThrottlingRateLimit"]["Default"]) >= 2 * BURST_PER_SECOND
+    assert int(PARAMETERS["ThrottlingBurstLimit"]["Default"]) >= int(PARAMETERS["ThrottlingRateLimit"]["Default"])
+    # Function URL: "the maximum rate ... is 10 times the reserved concurrency" (Lambda
+    # Developer Guide, "Function URL throttling"); and the concurrency itself at 50 ms a
+    # webhook (in-region SNS latency, well above the 0.4 ms of CPU make bench measures).
+    reserved = int(PARAMETERS["ReservedConcurrency"]["Default"])
+    assert 10 * reserved >= 2 * BURST_PER_SECOND
+    assert reserved / 0.050 >= 2 * BURST_PER_SECOND
+
+
+@pytest.mark.parametrize(
+    "secret, previous, arn, valid",
+    [
+        ("a" * 24, "b" * 24, "", True),
+        ("a" * 24, "", "", True),
+        ("", "b" * 24, "arn:aws:secretsmanager:eu-west-1:123456789012:secret:qase-AbCd", False),
+    ],
+)
+def test_the_previous_secret_goes_with_the_value_and_is_passed_only_when_set(secret, previous, arn, valid):
+    parameters = {"QaseWebhookSecret": secret, "QaseWebhookPreviousSecret": previous,
+                  "QaseWebhookSecretArn": arn}
+    assert rules_hold(parameters) is valid
+    parameter = PARAMETERS["QaseWebhookPreviousSecret"]
+    assert parameter["NoEcho"] is True and parameter["Default"] == ""
+    assert re.fullmatch(parameter["AllowedPattern"], previous)
+    assert not re.fullmatch(parameter["AllowedPattern"], "too-short")
+    env = resolve(RESOURCES["WebhookFunction"]["Properties"]["Environment"]["Variables"], parameters)
+    assert env.get("QASE_WEBHOOK_SECRET_PREVIOUS") == ({"Ref": "QaseWebhookPreviousSecret"} if previous else None)
 
 
 def emitted_metrics():
@@ -467,6 +505,7 @@ DIMENSION_SETS = {
     "PublishLatency": [{"FunctionName"}],
     "NotificationFailures": [{"FunctionName"}],
     "ChatFailures": [{"FunctionName"}],
+    "PreviousSecretUsed": [{"FunctionName"}],
     "EnrichmentLookups": [{"FunctionName"}],
     "EnrichmentFailures": [{"FunctionName"}],
 }

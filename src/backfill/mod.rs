@@ -1,0 +1,282 @@
+//! `qase-backfill`: the defect events a window missed (an outage, a wrong secret), sent again
+//! from what the Qase API says of the project's defects now, through the same plan as a
+//! webhook.
+//!
+//! A run lists every defect of the project first (`GET /defect/{code}`,
+//! [`crate::qase_api::PAGE_LIMIT`] at a
+//! time, waiting out each 429 for as long as `Retry-After` says), so that a refused token or a
+//! malformed answer stops it before anything is published. Then [`replay`] decides the events,
+//! oldest first, and each is planned as the webhook Qase would have sent, marked
+//! `"replayed": true`, and published to every configured topic. One line per event and a
+//! summary line are written to the report. [`args`] reads the command line.
+
+pub mod args;
+pub mod replay;
+
+use std::io::Write;
+use std::time::Duration;
+
+use time::UtcOffset;
+use time::format_description::well_known::Rfc3339;
+
+pub use args::{Args, ArgsError, Command, USAGE};
+pub use replay::{EmptyWindow, Replay, UnreadableTime, Window, event_name, replays};
+
+use crate::fanout::{self, Planned, Topic};
+use crate::message::{DeliverableBody, MessageError};
+use crate::publisher::{Delivery, Destinations, Publisher};
+use crate::qase::{ListedDefect, Webhook};
+use crate::qase_api::{LookupError, QaseApi};
+
+/// 429s in a row on one page before the run gives up.
+pub const MAX_RATE_LIMITED: u32 = 5;
+/// The wait after a 429 without a usable `Retry-After`: Qase's documented "timeout period is
+/// set to 60 seconds once the limit is exceeded" (developers.qase.io, "API Rate limits").
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_mins(1);
+/// The budget of one page.
+pub const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a run stopped before publishing.
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    /// The Qase API has no such project (404).
+    #[error("the Qase API has no project {0} (404)")]
+    NoSuchProject(String),
+    /// A page could not be listed: the token, the API, the network.
+    #[error("listing the defects of project {project} failed")]
+    List {
+        /// The project.
+        project: String,
+        /// What the API (or the network) said.
+        #[source]
+        source: LookupError,
+    },
+    /// The API kept answering 429.
+    #[error("the Qase API answered 429 {MAX_RATE_LIMITED} times in a row; try again later")]
+    RateLimited,
+    /// A time in the API's answer cannot be read.
+    #[error(transparent)]
+    Time(#[from] UnreadableTime),
+    /// The report could not be written (stdout closed): events may have been published.
+    #[error("writing the report failed; events may have been published before it did")]
+    Report(#[from] std::io::Error),
+}
+
+impl BackfillError {
+    /// Whether the run stopped before it published anything.
+    #[must_use]
+    pub fn before_publishing(&self) -> bool {
+        !matches!(self, Self::Report(_))
+    }
+}
+
+/// How a run went: the summary line's figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Events in the window.
+    pub found: usize,
+    /// Events the events topic took.
+    pub published: usize,
+    /// Events the events topic did not take (or that cannot be published).
+    pub failed: usize,
+    /// Messages to the notifications or chat topic that were not taken (the event itself was).
+    pub companions_failed: usize,
+}
+
+/// Lists project `args.project`'s defects, then publishes each event of `args.window` through
+/// `destinations` (nothing when `args.dry_run`), writing one line per event and the summary
+/// line to `report`.
+pub async fn run<P: Publisher>(
+    api: &QaseApi,
+    destinations: &Destinations<P>,
+    args: &Args,
+    report: &mut impl Write,
+) -> Result<Summary, BackfillError> {
+    let defects = list(api, &args.project, report).await?;
+    let replays = replays(&args.project, &defects, &args.window)?;
+    let mut summary = Summary {
+        found: replays.len(),
+        ..Summary::default()
+    };
+    for replay in &replays {
+        let line = send(destinations, replay, args.dry_run, &mut summary).await;
+        writeln!(report, "{} {line}", utc(replay.at))?;
+    }
+    writeln!(report, "{}", summary_line(args, &defects, &summary))?;
+    Ok(summary)
+}
+
+/// Every defect of `project`, page after page until the API's `total` is reached (or a page
+/// is empty).
+async fn list(
+    api: &QaseApi,
+    project: &str,
+    report: &mut impl Write,
+) -> Result<Vec<ListedDefect>, BackfillError> {
+    let mut defects = Vec::new();
+    let mut rate_limited = 0;
+    loop {
+        let offset = defects.len() as u64;
+        let page = tokio::time::timeout(PAGE_TIMEOUT, api.defects(project, offset))
+            .await
+            .unwrap_or(Err(LookupError::TimedOut(PAGE_TIMEOUT)));
+        match page {
+            Ok(page) => {
+                rate_limited = 0;
+                let listed = page.defects.len();
+                defects.extend(page.defects);
+                if listed == 0 || defects.len() as u64 >= page.total {
+                    return Ok(defects);
+                }
+            }
+            Err(LookupError::RateLimited { retry_after }) => {
+                rate_limited += 1;
+                if rate_limited >= MAX_RATE_LIMITED {
+                    return Err(BackfillError::RateLimited);
+                }
+                let wait = retry_after.unwrap_or(DEFAULT_RETRY_AFTER);
+                writeln!(
+                    report,
+                    "the Qase API answered 429: waiting {} s, as its Retry-After says",
+                    wait.as_secs()
+                )?;
+                tokio::time::sleep(wait).await;
+            }
+            Err(LookupError::NotFound) => {
+                return Err(BackfillError::NoSuchProject(project.to_owned()));
+            }
+            Err(source) => {
+                let project = project.to_owned();
+                return Err(BackfillError::List { project, source });
+            }
+        }
+    }
+}
+
+/// Plans `replay` as a webhook and publishes it (or not, in a dry run); answers its line.
+async fn send<P: Publisher>(
+    destinations: &Destinations<P>,
+    replay: &Replay,
+    dry_run: bool,
+    summary: &mut Summary,
+) -> String {
+    let plan = match plan(destinations, replay) {
+        Ok(plan) => plan,
+        Err(refused) => {
+            summary.failed += 1;
+            return format!(
+                "FAILED {} #{}: {} ({refused})",
+                event_name(replay.action),
+                replay.defect,
+                refused.code()
+            );
+        }
+    };
+    let subject = printable(&plan[0].outbound.subject);
+    if dry_run {
+        let topics: Vec<_> = plan.iter().map(|p| p.topic.key()).collect();
+        return format!("would publish {subject} (to {})", topics.join(", "));
+    }
+    let mut deliveries = destinations.publish(&plan).await.into_iter();
+    let events = deliveries
+        .next()
+        .expect("the plan's first message is the event");
+    let others: Vec<String> = deliveries
+        .filter_map(|d| failed(&d))
+        .inspect(|_| summary.companions_failed += 1)
+        .collect();
+    let others = if others.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", others.join(", "))
+    };
+    match events.answer {
+        Ok(message_id) => {
+            summary.published += 1;
+            format!("published {subject} (message {message_id}{others})")
+        }
+        Err(refused) => {
+            summary.failed += 1;
+            format!("FAILED {subject} ({}: {refused}{others})", refused.code())
+        }
+    }
+}
+
+fn plan<'r, P>(
+    destinations: &Destinations<P>,
+    replay: &'r Replay,
+) -> Result<Vec<Planned<'r>>, MessageError> {
+    let webhook = Webhook::parse(&replay.body).expect("a replay's body is a webhook");
+    let body = DeliverableBody::new(&replay.body)?;
+    fanout::plan(&webhook, body, Some(&replay.details), destinations.topics())
+}
+
+/// `notification failed: sns_throttled` for a companion that was not taken.
+fn failed(delivery: &Delivery) -> Option<String> {
+    let refused = delivery.answer.as_ref().err()?;
+    debug_assert_ne!(delivery.topic, Topic::Events);
+    Some(format!(
+        "{} failed: {}",
+        delivery.topic.key(),
+        refused.code()
+    ))
+}
+
+fn summary_line(args: &Args, defects: &[ListedDefect], summary: &Summary) -> String {
+    let published = if args.dry_run {
+        "0 published (dry run)".to_owned()
+    } else {
+        format!("{} published", summary.published)
+    };
+    let companions = match summary.companions_failed {
+        0 => String::new(),
+        n => format!(", {n} notification or chat messages failed"),
+    };
+    format!(
+        "qase-backfill: project {}, {} to {}: {} defects listed, {} events found, {published}, {} failed{companions}",
+        args.project,
+        utc(args.window.since()),
+        utc(args.window.until()),
+        defects.len(),
+        summary.found,
+        summary.failed,
+    )
+}
+
+/// `text` (a subject: no control characters already) for a terminal: every character Rust's
+/// `escape_debug` would escape as unprintable (format characters such as U+202E, which
+/// reorders what follows it, unassigned ones) is written as its `\u{..}` escape; quotes and
+/// people's own scripts are kept.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let escaped = c.escape_debug();
+            if escaped.len() == 1 || matches!(c, '\'' | '"' | '\\') {
+                c.to_string()
+            } else {
+                c.escape_unicode().to_string()
+            }
+        })
+        .collect()
+}
+
+/// `2026-12-01T09:00:00Z`.
+fn utc(at: time::OffsetDateTime) -> String {
+    at.to_offset(UtcOffset::UTC)
+        .format(&Rfc3339)
+        .expect("a time within the API's years formats")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subject_is_printed_as_people_wrote_it_but_for_what_would_fool_a_terminal() {
+        assert_eq!(
+            printable("[DEMO] defect.created #1: L'écran \"Вход\" 😀"),
+            "[DEMO] defect.created #1: L'écran \"Вход\" 😀"
+        );
+        assert_eq!(printable("evil \u{202E}txt.exe"), "evil \\u{202e}txt.exe");
+    }
+}
