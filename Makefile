@@ -40,7 +40,7 @@ BENCH_ARGS := --floor bench/target/release/bare-echo --floor-publish bench/targe
 # COMPARE=PATH: a second build of the function, measured beside it in the same blocks (A/B).
 COMPARE ?=
 
-.PHONY: help tools build backfill test lint template-check sam-build arm64-check events demo watch invoke fuzz bench bench-quick check clean
+.PHONY: help tools build backfill test lint template-check sam-build arm64-check package events demo watch invoke fuzz bench bench-quick check clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -107,16 +107,24 @@ sam-build: $(TOOLCHAIN) $(LAMBDA_TOOLS) $(SAM_TOOLS) ## `sam build` for ARCH (x8
 	sam build --parameter-overrides Architecture=$(ARCH)
 	@ls -l .aws-sam/build/WebhookFunction/bootstrap
 
+# The two `sam build`s arm64-check tests and `make package` ships: built once, reused by both.
+SAM_BUILD_BOTH := for arch in x86_64 arm64; do \
+	  sam build --parameter-overrides Architecture=$$arch --build-dir .aws-sam/check-$$arch || exit 1; done
 LAMBDA_BUILDS := x86_64=.aws-sam/check-x86_64/WebhookFunction/bootstrap \
                  arm64=.aws-sam/check-arm64/WebhookFunction/bootstrap
 QEMU_ARM64    := qemu-aarch64 -L /usr/aarch64-linux-gnu
 arm64-check: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) $(SAM_TOOLS) ## `sam build` for both architectures: their GLIBC within provided.al2023's, the arm64 one run under qemu-user against moto
 	command -v qemu-aarch64 >/dev/null && [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] \
 	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends qemu-user libc6-arm64-cross; }
-	for arch in x86_64 arm64; do \
-	  sam build --parameter-overrides Architecture=$$arch --build-dir .aws-sam/check-$$arch; done
+	$(SAM_BUILD_BOTH)
 	LAMBDA_BUILDS="$(LAMBDA_BUILDS)" QEMU_ARM64="$(QEMU_ARM64)" \
 	  cargo test --quiet --features lambda-builds --test lambda_builds -- --nocapture
+
+package: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) $(SAM_TOOLS) ## dist/: both architectures' zips and templates that deploy without Rust, and the SAR edition (docs/deploying.md)
+	$(SAM_BUILD_BOTH)
+	$(PYTHON) scripts/package.py
+	for edition in dist/qase-defect-fanout-*/*/template.json; do \
+	  cfn-lint $$edition && sam validate --lint --template $$edition || exit 1; done
 
 fuzz: $(TOOLCHAIN) ## Fuzz the parsing path for FUZZ_SECONDS (default 60) with cargo-fuzz (libFuzzer)
 	cargo fuzz --version 2>/dev/null | grep -q ' $(CARGO_FUZZ_VERSION)' \
@@ -142,8 +150,8 @@ bench-quick: sam-build $(TEST_TOOLS) ## The bench harness end to end in seconds:
 	$(BENCH) --function .aws-sam/build/WebhookFunction/bootstrap $(BENCH_ARGS) \
 	  --quick --json target/bench/quick.json
 
-check: lint template-check test sam-build arm64-check bench-quick demo fuzz ## Everything CI runs (.ci/run calls this)
+check: lint template-check test sam-build arm64-check package bench-quick demo fuzz ## Everything CI runs (.ci/run calls this)
 
 clean: ## Remove build output, SAM artifacts and the tool venv
 	cargo clean
-	rm -rf $(VENV) .aws-sam
+	rm -rf $(VENV) .aws-sam dist
