@@ -89,7 +89,7 @@ test: $(TOOLCHAIN) $(TEST_TOOLS) ## Every test: unit, handler, AWS-contract orac
 	# tests/binary.rs runs the release bootstrap (panic = "abort") under a Runtime API emulator.
 	cargo build --release --quiet --bin qase-defect-fanout
 	cargo test --all-targets
-	$(PYTHON) -m pytest -q tests/template
+	$(PYTHON) -m pytest -q tests/template tests/docs
 
 events: $(TOOLCHAIN) ## Regenerate events/ from the scenarios in tests/events.rs
 	UPDATE_EVENTS=1 cargo test --quiet --test events

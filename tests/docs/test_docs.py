@@ -1,0 +1,160 @@
+"""The README and docs/ cannot drift from the code, the template or each other (run by
+`make test`, offline).
+
+Every name below is read from where it is defined: the `pub const`s in src/ (environment
+variables, attributes, metrics), every `fn code` in src/ (error codes), template.yaml
+(parameters, outputs, alarms), Cargo.toml and the template's SAR metadata (the version). No
+list of names is kept here, so a constant renamed, added or removed without its page fails."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from cfnlint.decode.cfn_yaml import load
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+README = ROOT / "README.md"
+PAGES = sorted(DOCS.glob("*.md"))
+MARKDOWN = [README, ROOT / "CHANGELOG.md", *PAGES]
+TEMPLATE = load(str(ROOT / "template.yaml"))
+README_MAX_LINES = 300
+
+
+def prose(path):
+    """(line number, line) of the file's text outside fenced code blocks (links and headings
+    live there)."""
+    text, fenced = [], False
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+            continue
+        if not fenced:
+            text.append((number, line))
+    return text
+
+
+def slug(heading):
+    """GitHub's anchor for a heading: lower case, markup and punctuation dropped (letters,
+    digits, `_` and `-` kept), spaces as hyphens."""
+    text = re.sub(r"[`*]", "", heading.strip().lower())
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def anchors(path):
+    seen, found = {}, set()
+    for _, line in prose(path):
+        match = re.match(r"^#{1,6} (.+)$", line)
+        if match:
+            base = slug(match.group(1))
+            n = seen.get(base, 0)
+            found.add(base if n == 0 else f"{base}-{n}")
+            seen[base] = n + 1
+    return found
+
+
+def links(path):
+    """(target, line number) of every inline Markdown link outside code."""
+    for number, line in prose(path):
+        line = re.sub(r"`[^`]*`", "", line)
+        for target in re.findall(r"\]\(([^)\s]+)\)", line):
+            yield target, number
+
+
+def test_the_readme_is_a_front_door_of_at_most_300_lines():
+    lines = len(README.read_text().splitlines())
+    assert lines <= README_MAX_LINES, f"README.md has {lines} lines; the reference goes in docs/"
+
+
+def test_every_reference_page_is_linked_from_the_readme():
+    linked = {target.split("#")[0] for target, _ in links(README)}
+    missing = [p.name for p in PAGES if f"docs/{p.name}" not in linked]
+    assert PAGES and not missing, f"docs/ pages the README does not link: {missing}"
+
+
+@pytest.mark.parametrize("path", MARKDOWN, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_and_anchor_resolves(path):
+    broken = []
+    for target, number in links(path):
+        if re.match(r"^[a-z]+:", target):
+            continue  # https:, mailto: are not checked offline
+        file, _, anchor = target.partition("#")
+        resolved = (path.parent / file).resolve() if file else path
+        if not resolved.exists():
+            broken.append(f"line {number}: {target}: no such file")
+        elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
+            broken.append(f"line {number}: {target}: no heading #{anchor} in {resolved.name}")
+    assert not broken, "\n".join(broken)
+
+
+def constants(pattern, where):
+    """The values of the `pub const`s whose name matches `pattern`, in the files `where`."""
+    values = set()
+    for path in where:
+        values |= set(re.findall(rf'pub const {pattern}: &str = "([^"]+)";', path.read_text()))
+    assert values, f"no {pattern} constants found: has the code moved?"
+    return values
+
+
+def error_codes(files):
+    """The strings every `fn code` in `files` answers."""
+    codes = set()
+    for path in files:
+        for body in re.findall(r"fn code\(.*?\n    \}\n", path.read_text(), re.S):
+            codes |= set(re.findall(r'=> "([a-z_]+)"', body))
+    return codes
+
+
+SOURCES = sorted((ROOT / "src").rglob("*.rs"))
+LOOKUP_SOURCES = [ROOT / "src" / "qase_api.rs", ROOT / "src" / "enrichment.rs"]
+
+
+def names_of(kind):
+    """What each reference page must name, by kind, from its definition."""
+    resources = TEMPLATE["Resources"]
+    return {
+        "environment variable": (
+            constants(r"ENV_\w+", (ROOT / "src" / "config").rglob("*.rs")),
+            "configuration.md",
+        ),
+        "error code answered": (
+            error_codes(s for s in SOURCES if s not in LOOKUP_SOURCES),
+            "requests-and-responses.md",
+        ),
+        "lookup code": (error_codes(LOOKUP_SOURCES), "enrichment.md"),
+        "attribute": (constants(r"ATTR_\w+", [ROOT / "src" / "message" / "attributes.rs"]), "subscribers.md"),
+        "metric": (
+            constants(r"(?!DIM_|NAMESPACE)[A-Z_]+", [ROOT / "src" / "metrics.rs"]),
+            "operating.md",
+        ),
+        "template parameter": (set(TEMPLATE["Parameters"]), "configuration.md"),
+        "template output": (set(TEMPLATE["Outputs"]), "deploying.md"),
+        "alarm": (
+            {n for n, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"},
+            "operating.md",
+        ),
+    }[kind]
+
+
+KINDS = [
+    "environment variable", "error code answered", "lookup code", "attribute", "metric",
+    "template parameter", "template output", "alarm",
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_name_the_code_and_template_define_is_in_its_reference_page(kind):
+    names, page = names_of(kind)
+    text = (DOCS / page).read_text()
+    missing = sorted(n for n in names if f"`{n}`" not in text)
+    assert not missing, f"docs/{page} does not name these {kind}s (in backticks): {missing}"
+
+
+def test_the_changelog_the_sar_metadata_and_the_crate_name_one_version():
+    changelog = re.search(r"^## (\d+\.\d+\.\d+)\b", (ROOT / "CHANGELOG.md").read_text(), re.M)
+    assert changelog, "CHANGELOG.md has no `## x.y.z` entry"
+    sar = TEMPLATE["Metadata"]["AWS::ServerlessRepo::Application"]["SemanticVersion"]
+    crate = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]["version"]
+    assert changelog.group(1) == sar == crate, (changelog.group(1), sar, crate)
