@@ -1,12 +1,21 @@
 //! The webhook secrets the handler checks against, kept current through a rotation: fixed
 //! (from the environment: the current secret and, while Qase is switched over, the previous
 //! one), or read again from where they are kept (Secrets Manager's `AWSCURRENT` and
-//! `AWSPREVIOUS`) when a request carries neither, at most once every [`REREAD_INTERVAL`] per
-//! execution environment, so that a rotation takes effect without a deploy or a cold start
-//! and a flood of wrong secrets cannot become a flood of reads.
+//! `AWSPREVIOUS`), so that a rotation takes effect without a deploy or a cold start:
+//!
+//! - when a request carries neither (the new secret may have arrived);
+//! - when the previous one let a request in (it may have been retired: once `AWSPREVIOUS` no
+//!   longer holds it, it is refused);
+//! - when the secrets held are older than [`MAX_SECRET_AGE`] (an environment that read them
+//!   before a rotation would otherwise take the old secret for the current one, and count
+//!   nothing in `PreviousSecretUsed`).
+//!
+//! At most once every [`REREAD_INTERVAL`] per execution environment, so that a flood of wrong
+//! secrets cannot become a flood of reads. A failed read keeps the secrets held; [`Judged`]
+//! carries its error (which names the variable, never a value) for the handler to log.
 //!
 //! The comparison is `crate::auth`'s; reading the secret is a port ([`Reread`]) that
-//! `crate::aws::secrets_manager` implements. Nothing here logs or shows a secret.
+//! `crate::aws::secrets_manager` implements. Nothing here shows a secret.
 
 use std::fmt;
 use std::future::Future;
@@ -20,6 +29,8 @@ use crate::auth::{Admitted, AuthError, Secrets};
 
 /// The least time between two reads of the secrets by one execution environment.
 pub const REREAD_INTERVAL: Duration = Duration::from_secs(10);
+/// How long secrets read from Secrets Manager are trusted without a reason to read them again.
+pub const MAX_SECRET_AGE: Duration = Duration::from_mins(5);
 
 /// Why the secrets could not be read again (the adapter's error, without the values).
 pub type RereadError = Box<dyn std::error::Error + Send + Sync>;
@@ -45,6 +56,8 @@ pub struct SecretStore {
     reread: Option<Box<dyn Reread>>,
     /// When a request last made the store read the secrets again.
     last_read: Mutex<Option<Instant>>,
+    /// When the secrets held were read.
+    read_at: Mutex<Instant>,
 }
 
 impl fmt::Debug for SecretStore {
@@ -64,11 +77,11 @@ impl SecretStore {
             secrets: Mutex::new(secrets),
             reread: None,
             last_read: Mutex::new(None),
+            read_at: Mutex::new(Instant::now()),
         }
     }
 
-    /// Secrets just read (at cold start), read again with `reread` when a request carries
-    /// neither of them.
+    /// Secrets just read (at cold start), read again with `reread` (see the module's doc).
     #[must_use]
     pub fn rereading(secrets: Secrets, reread: Box<dyn Reread>) -> Self {
         Self {
@@ -77,18 +90,22 @@ impl SecretStore {
         }
     }
 
-    /// Judges the `X-Qase-Secret` values a request carried. A wrong one makes the store read
-    /// the secrets again first, when it may (a reader, and [`REREAD_INTERVAL`] since the last
-    /// read): the request then gets the answer the current secrets give.
+    /// Judges the `X-Qase-Secret` values a request carried. A wrong one, one the previous
+    /// secret let in, or secrets held too long make the store read the secrets again first,
+    /// when it may (a reader, and [`REREAD_INTERVAL`] since the last read): the request then
+    /// gets the answer the secrets as they are now give.
     pub async fn admit(&self, values: &[&[u8]]) -> Judged {
         let result = self.secrets().check(values.iter().copied());
-        let Err(AuthError::WrongSecret) = result else {
-            return Judged {
-                result,
-                reread: None,
-            };
+        let doubtful = match result {
+            Err(AuthError::WrongSecret) | Ok(Admitted::Previous) => true,
+            Err(_) => false,
+            Ok(Admitted::Current) => self.held_too_long(),
         };
-        let Some(reread) = self.reread.as_ref().filter(|_| self.may_read_now()) else {
+        let Some(reread) = self
+            .reread
+            .as_ref()
+            .filter(|_| doubtful && self.may_read_now())
+        else {
             return Judged {
                 result,
                 reread: None,
@@ -97,6 +114,7 @@ impl SecretStore {
         match reread.reread().await {
             Ok(secrets) => {
                 *self.secrets() = secrets;
+                *self.read_at.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
                 Judged {
                     result: self.secrets().check(values.iter().copied()),
                     reread: Some(Ok(())),
@@ -112,6 +130,11 @@ impl SecretStore {
     fn secrets(&self) -> std::sync::MutexGuard<'_, Secrets> {
         // Every write is one assignment: a panic elsewhere cannot leave it half-updated.
         self.secrets.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn held_too_long(&self) -> bool {
+        let read_at = *self.read_at.lock().unwrap_or_else(PoisonError::into_inner);
+        read_at.elapsed() >= MAX_SECRET_AGE
     }
 
     /// Whether a read may start now; if so, it counts as started.
@@ -215,6 +238,58 @@ mod tests {
         tokio::time::advance(Duration::from_millis(1)).await;
         let _ = store.admit(&[b"wrong-secret-wrong-secret"]).await;
         assert_eq!(reads.load(Ordering::SeqCst), 2, "again after 10 s");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retired_previous_secret_is_refused_at_its_next_use_after_ten_seconds() {
+        let reads = Arc::new(AtomicUsize::new(0));
+        let retired = Rotated {
+            then: (NEW, None),
+            reads: reads.clone(),
+        };
+        let store = SecretStore::rereading(
+            Secrets {
+                current: Secret::new(NEW).unwrap(),
+                previous: Some(Secret::new(OLD).unwrap()),
+            },
+            Box::new(retired),
+        );
+        let judged = store.admit(&[OLD.as_bytes()]).await;
+        assert_eq!(
+            judged.result,
+            Err(AuthError::WrongSecret),
+            "read again: retired"
+        );
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            store.admit(&[NEW.as_bytes()]).await.result,
+            Ok(Admitted::Current)
+        );
+        assert_eq!(
+            reads.load(Ordering::SeqCst),
+            1,
+            "the current one reads nothing"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn secrets_held_five_minutes_are_read_again_so_a_rotated_one_counts_as_previous() {
+        let reads = Arc::new(AtomicUsize::new(0));
+        let store = store(&reads);
+        tokio::time::advance(Duration::from_secs(299)).await;
+        assert_eq!(
+            store.admit(&[OLD.as_bytes()]).await.result,
+            Ok(Admitted::Current)
+        );
+        assert_eq!(reads.load(Ordering::SeqCst), 0, "not before 5 minutes");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let judged = store.admit(&[OLD.as_bytes()]).await;
+        assert_eq!(
+            judged.result,
+            Ok(Admitted::Previous),
+            "OLD was rotated out meanwhile"
+        );
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test(start_paused = true)]

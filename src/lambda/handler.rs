@@ -173,6 +173,9 @@ async fn admit<'r, P>(
             .map(lambda_http::http::HeaderValue::as_bytes)
             .collect();
         let judged = store.admit(&values).await;
+        if let Some(Err(failed)) = &judged.reread {
+            lambda_http::tracing::warn!(error = %failed, "could not read the webhook secrets again");
+        }
         let check = SecretCheck::of(&judged);
         if let Err(refused) = judged.result {
             return (Err(refused.into()), Some(check));
