@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 use lambda_http::http::HeaderValue;
+use sha2::{Digest as _, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
 /// The request header in which Qase echoes the webhook's secret (matched case-insensitively).
@@ -157,18 +158,18 @@ impl Secrets {
 
     /// Exactly one `X-Qase-Secret` value (of all those the request carried), equal to one of
     /// the secrets. Both are compared, each in constant time, whichever matches: how long the
-    /// check takes does not tell which one a value was close to.
+    /// check takes does not tell which one a value was close to. They are compared as SHA-256
+    /// digests, always 32 bytes: subtle's slice comparison returns at once on a length
+    /// difference, which would tell how long each secret is.
     pub fn check<'a>(
         &self,
         values: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Admitted, AuthError> {
         let mut values = values.into_iter();
-        let value = values.next().ok_or(AuthError::MissingSecret)?;
-        let current = self.current.0.as_ref().ct_eq(value);
-        let previous = self
-            .previous
-            .as_ref()
-            .map_or_else(|| Choice::from(0), |p| p.0.as_ref().ct_eq(value));
+        let value = Sha256::digest(values.next().ok_or(AuthError::MissingSecret)?);
+        let same = |secret: &Secret| Sha256::digest(&secret.0).ct_eq(&value);
+        let current = same(&self.current);
+        let previous = self.previous.as_ref().map_or_else(|| Choice::from(0), same);
         if values.next().is_some() {
             return Err(AuthError::WrongSecret);
         }
