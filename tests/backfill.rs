@@ -324,8 +324,12 @@ async fn stops_before_publishing_on_a_refused_token_an_unknown_project_or_an_unr
         assert!(!text(&out.stderr).contains("not-the-token-at-all"));
         assert_eq!(
             text(&out.stdout),
-            "",
-            "no report, no summary: nothing was tried"
+            format!(
+                "qase-backfill: project {project}, 2026-11-02T00:00:00Z to \
+                 2026-11-03T00:00:00Z: stopped before publishing: 0 events found, 0 published, \
+                 0 failed\n"
+            ),
+            "no event line; the summary line of a stopped run"
         );
     }
     assert!(topics.moto.drain(&topics.events_queue).await.is_empty());
@@ -354,6 +358,14 @@ async fn a_missing_variable_or_a_malformed_time_stops_it_with_a_clear_message() 
         let out = backfill_binary(&env, &flags);
         assert_eq!(out.status.code(), Some(1));
         assert_eq!(text(&out.stderr), message);
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.starts_with("qase-backfill: project MANY, 2026-11-02T00:00:00Z to ")
+                && stdout.ends_with(
+                    ": stopped before publishing: 0 events found, 0 published, 0 failed\n"
+                ),
+            "{stdout}"
+        );
     }
     let env = topics.env(&qase, qase_mock::TOKEN);
     let out = backfill_binary(&env, &["--project", "MANY", "--since", "2026-11-02 00:00"]);

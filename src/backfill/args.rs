@@ -92,7 +92,8 @@ pub fn parse(
     }
     let since = since.ok_or(ArgsError::Missing("--since"))?;
     Ok(Command::Run(Args {
-        project,
+        // Qase's project codes are upper case, as webhooks carry them and filters match them.
+        project: project.to_ascii_uppercase(),
         window: Window::new(since, until.unwrap_or(now))?,
         dry_run,
     }))
@@ -121,14 +122,14 @@ mod tests {
     fn reads_every_flag_in_either_spelling_and_until_defaults_to_now() {
         let Command::Run(args) = run(&[
             "--project",
-            "DEMO",
+            "Demo",
             "--since=2026-12-01T09:00:00+01:00",
             "--dry-run",
         ])
         .unwrap() else {
             panic!("a run")
         };
-        assert_eq!(args.project, "DEMO");
+        assert_eq!(args.project, "DEMO", "as Qase writes project codes");
         assert!(args.dry_run);
         assert_eq!(args.window.since(), at("2026-12-01T08:00:00Z"));
         assert_eq!(args.window.until(), at(NOW));

@@ -222,6 +222,19 @@ fn failed(delivery: &Delivery) -> Option<String> {
     ))
 }
 
+/// The summary line of a run stopped before it published anything (a refused token, an
+/// unknown project, an unreadable time...): the run still ends with one.
+#[must_use]
+pub fn stopped_line(args: &Args) -> String {
+    format!(
+        "qase-backfill: project {}, {} to {}: stopped before publishing: 0 events found, 0 \
+         published, 0 failed",
+        args.project,
+        utc(args.window.since()),
+        utc(args.window.until()),
+    )
+}
+
 fn summary_line(args: &Args, defects: &[ListedDefect], summary: &Summary) -> String {
     let published = if args.dry_run {
         "0 published (dry run)".to_owned()

@@ -1,7 +1,8 @@
 //! `qase-backfill --project CODE --since RFC3339 [--until RFC3339] [--dry-run]`: sends again
 //! the defect events a window missed (see `qase_defect_fanout::backfill`). Configured like the
-//! function; every problem found before publishing ends the run with a message on stderr and
-//! exit status 1 (2 for a command-line mistake), nothing published.
+//! function; every problem found before publishing ends the run with a message on stderr, the
+//! summary line of a stopped run and exit status 1 (2 for a command-line mistake, before any
+//! run), nothing published.
 
 use std::process::ExitCode;
 
@@ -39,6 +40,9 @@ async fn main() -> ExitCode {
                 "; nothing was published"
             };
             eprintln!("qase-backfill: {}{nothing}", error_chain(err.as_ref()));
+            if !published {
+                println!("{}", backfill::stopped_line(&args));
+            }
             ExitCode::FAILURE
         }
     }
