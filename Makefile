@@ -107,21 +107,23 @@ sam-build: $(TOOLCHAIN) $(LAMBDA_TOOLS) $(SAM_TOOLS) ## `sam build` for ARCH (x8
 	sam build --parameter-overrides Architecture=$(ARCH)
 	@ls -l .aws-sam/build/WebhookFunction/bootstrap
 
-# The two `sam build`s arm64-check tests and `make package` ships: built once, reused by both.
-SAM_BUILD_BOTH := for arch in x86_64 arm64; do \
-	  sam build --parameter-overrides Architecture=$$arch --build-dir .aws-sam/check-$$arch || exit 1; done
+# The two `sam build`s arm64-check tests and `make package` ships: files, built once and
+# reused by both, again only when what goes into them changed.
+SAM_BUILDS := .aws-sam/check-x86_64/WebhookFunction/bootstrap .aws-sam/check-arm64/WebhookFunction/bootstrap
+BUILD_INPUTS := $(shell git ls-files src certs Cargo.toml Cargo.lock rust-toolchain.toml template.yaml 2>/dev/null)
+.aws-sam/check-%/WebhookFunction/bootstrap: $(BUILD_INPUTS) | $(TOOLCHAIN) $(LAMBDA_TOOLS) $(SAM_TOOLS)
+	sam build --parameter-overrides Architecture=$* --build-dir .aws-sam/check-$*
+	touch $@
 LAMBDA_BUILDS := x86_64=.aws-sam/check-x86_64/WebhookFunction/bootstrap \
                  arm64=.aws-sam/check-arm64/WebhookFunction/bootstrap
 QEMU_ARM64    := qemu-aarch64 -L /usr/aarch64-linux-gnu
-arm64-check: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) $(SAM_TOOLS) ## `sam build` for both architectures: their GLIBC within provided.al2023's, the arm64 one run under qemu-user against moto
+arm64-check: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) $(SAM_TOOLS) $(SAM_BUILDS) ## `sam build` for both architectures: their GLIBC within provided.al2023's, the arm64 one run under qemu-user against moto
 	command -v qemu-aarch64 >/dev/null && [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] \
 	  || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends qemu-user libc6-arm64-cross; }
-	$(SAM_BUILD_BOTH)
 	LAMBDA_BUILDS="$(LAMBDA_BUILDS)" QEMU_ARM64="$(QEMU_ARM64)" \
 	  cargo test --quiet --features lambda-builds --test lambda_builds -- --nocapture
 
-package: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) $(SAM_TOOLS) ## dist/: both architectures' zips and templates that deploy without Rust, and the SAR edition (docs/deploying.md)
-	$(SAM_BUILD_BOTH)
+package: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) $(SAM_TOOLS) $(SAM_BUILDS) ## dist/: both architectures' zips and templates that deploy without Rust, and the SAR edition (docs/deploying.md)
 	$(PYTHON) scripts/package.py
 	for edition in dist/qase-defect-fanout-*/*/template.json; do \
 	  cfn-lint $$edition && sam validate --lint --template $$edition || exit 1; done
