@@ -85,9 +85,10 @@ backfill: $(TOOLCHAIN) ## Build qase-backfill for this machine: target/release/q
 	cargo build --release --quiet --bin qase-backfill
 	@ls -l target/release/qase-backfill
 
-test: $(TOOLCHAIN) $(TEST_TOOLS) ## Every test: unit, handler, AWS-contract oracle, emulator, release binary, template
-	# tests/binary.rs runs the release bootstrap (panic = "abort") under a Runtime API emulator.
-	cargo build --release --quiet --bin qase-defect-fanout
+test: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) ## Every test: unit, handler, AWS-contract oracle, emulator, release binary, template
+	# tests/binary.rs runs the release bootstrap (panic = "abort") under a Runtime API emulator:
+	# built as `sam build` builds the x86_64 one, so that build (and make bench's) reuses it.
+	cargo lambda build --release --bin qase-defect-fanout
 	cargo test --all-targets
 	$(PYTHON) -m pytest -q tests/template tests/docs
 

@@ -6,7 +6,8 @@
 //! `panic = "abort"`, a single panic would end the process: every invocation must get its
 //! documented answer, and the same process must still be there at the end.
 //!
-//! `make test` builds the release binary first (`cargo build --release`).
+//! `make test` builds the release binary first, as `sam build` does (`cargo lambda build
+//! --release`: `target/lambda/qase-defect-fanout/bootstrap`).
 #![allow(clippy::too_many_lines)] // The 60-line limit (clippy.toml) is for src/; a test is one scenario.
 
 mod common;
@@ -51,25 +52,27 @@ fn newest_source() -> SystemTime {
         .unwrap()
 }
 
-/// `target/release/qase-defect-fanout` of this build's target directory, current with the
+/// `lambda/qase-defect-fanout/bootstrap` of this build's target directory, current with the
 /// sources; `QASE_FANOUT_BOOTSTRAP` names another.
 fn release_bootstrap() -> PathBuf {
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
-    let path = std::env::var_os("QASE_FANOUT_BOOTSTRAP")
-        .map_or_else(|| target.join("release/qase-defect-fanout"), PathBuf::from);
+    let path = std::env::var_os("QASE_FANOUT_BOOTSTRAP").map_or_else(
+        || target.join("lambda/qase-defect-fanout/bootstrap"),
+        PathBuf::from,
+    );
     let built = path
         .metadata()
         .and_then(|m| m.modified())
         .unwrap_or_else(|_| {
             panic!(
                 "{} does not exist: run `make test`, which builds it first \
-             (cargo build --release --bin qase-defect-fanout)",
+             (cargo lambda build --release --bin qase-defect-fanout)",
                 path.display()
             )
         });
     assert!(
         built >= newest_source(),
-        "{} is older than the sources: run `make test` (or cargo build --release)",
+        "{} is older than the sources: run `make test` (or cargo lambda build --release)",
         path.display()
     );
     path
