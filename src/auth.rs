@@ -21,9 +21,15 @@ pub const SECRET_HEADER: &str = "x-qase-secret";
 pub const MIN_SECRET_CHARS: usize = 16;
 
 /// The shared secret Qase echoes in [`SECRET_HEADER`]. Its `Debug` output is redacted and
-/// it is compared in constant time.
+/// it is compared in constant time. It keeps only the value's SHA-256 digest, computed once:
+/// a request's value is compared as a digest too, always 32 bytes, since subtle's slice
+/// comparison returns at once on a length difference, which would tell how long it is.
 #[derive(Clone)]
-pub struct Secret(Box<[u8]>);
+pub struct Secret([u8; 32]);
+
+fn digest(value: &[u8]) -> [u8; 32] {
+    Sha256::digest(value).into()
+}
 
 /// Why a value cannot be the webhook secret or the Qase API token. The message never holds
 /// the value.
@@ -53,13 +59,18 @@ impl Secret {
         if value.chars().count() < MIN_SECRET_CHARS {
             return Err(UnusableSecret::TooShort);
         }
-        Ok(Self(value.as_bytes().into()))
+        Ok(Self(digest(value.as_bytes())))
     }
 
-    /// Whether `candidate` is exactly the secret, compared in constant time for a given length.
+    /// Whether `candidate` is exactly the secret, compared in constant time.
     #[must_use]
     pub fn matches(&self, candidate: &[u8]) -> bool {
-        self.0.as_ref().ct_eq(candidate).into()
+        self.same(&digest(candidate)).into()
+    }
+
+    /// Whether `candidate` is the secret's digest, in constant time.
+    fn same(&self, candidate: &[u8; 32]) -> Choice {
+        self.0.as_slice().ct_eq(candidate.as_slice())
     }
 }
 
@@ -158,18 +169,15 @@ impl Secrets {
 
     /// Exactly one `X-Qase-Secret` value (of all those the request carried), equal to one of
     /// the secrets. Both are compared, each in constant time, whichever matches: how long the
-    /// check takes does not tell which one a value was close to. They are compared as SHA-256
-    /// digests, always 32 bytes: subtle's slice comparison returns at once on a length
-    /// difference, which would tell how long each secret is.
+    /// check takes does not tell which one a value was close to (as digests: see [`Secret`]).
     pub fn check<'a>(
         &self,
         values: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Admitted, AuthError> {
         let mut values = values.into_iter();
-        let value = Sha256::digest(values.next().ok_or(AuthError::MissingSecret)?);
-        let same = |secret: &Secret| Sha256::digest(&secret.0).ct_eq(&value);
-        let current = same(&self.current);
-        let previous = self.previous.as_ref().map_or_else(|| Choice::from(0), same);
+        let value = digest(values.next().ok_or(AuthError::MissingSecret)?);
+        let current = self.current.same(&value);
+        let previous = (self.previous.as_ref()).map_or_else(|| Choice::from(0), |p| p.same(&value));
         if values.next().is_some() {
             return Err(AuthError::WrongSecret);
         }
