@@ -54,10 +54,15 @@ pub struct Judged {
 pub struct SecretStore {
     secrets: Mutex<Secrets>,
     reread: Option<Box<dyn Reread>>,
-    /// When a request last made the store read the secrets again.
-    last_read: Mutex<Option<Instant>>,
+    reads: Mutex<Reads>,
+}
+
+/// When the store read the secrets.
+struct Reads {
+    /// When a request last made it read them again (whether or not the read succeeded).
+    started: Option<Instant>,
     /// When the secrets held were read.
-    read_at: Mutex<Instant>,
+    held_since: Instant,
 }
 
 impl fmt::Debug for SecretStore {
@@ -76,8 +81,10 @@ impl SecretStore {
         Self {
             secrets: Mutex::new(secrets),
             reread: None,
-            last_read: Mutex::new(None),
-            read_at: Mutex::new(Instant::now()),
+            reads: Mutex::new(Reads {
+                started: None,
+                held_since: Instant::now(),
+            }),
         }
     }
 
@@ -96,16 +103,8 @@ impl SecretStore {
     /// gets the answer the secrets as they are now give.
     pub async fn admit(&self, values: &[&[u8]]) -> Judged {
         let result = self.secrets().check(values.iter().copied());
-        let doubtful = match result {
-            Err(AuthError::WrongSecret) | Ok(Admitted::Previous) => true,
-            Err(_) => false,
-            Ok(Admitted::Current) => self.held_too_long(),
-        };
-        let Some(reread) = self
-            .reread
-            .as_ref()
-            .filter(|_| doubtful && self.may_read_now())
-        else {
+        // A fixed store (no reader) decides nothing more: the request path stays one lock.
+        let Some(reread) = self.reread.as_ref().filter(|_| self.starts_read(result)) else {
             return Judged {
                 result,
                 reread: None,
@@ -114,7 +113,7 @@ impl SecretStore {
         match reread.reread().await {
             Ok(secrets) => {
                 *self.secrets() = secrets;
-                *self.read_at.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+                self.reads().held_since = Instant::now();
                 Judged {
                     result: self.secrets().check(values.iter().copied()),
                     reread: Some(Ok(())),
@@ -132,22 +131,28 @@ impl SecretStore {
         self.secrets.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn held_too_long(&self) -> bool {
-        let read_at = *self.read_at.lock().unwrap_or_else(PoisonError::into_inner);
-        read_at.elapsed() >= MAX_SECRET_AGE
+    fn reads(&self) -> std::sync::MutexGuard<'_, Reads> {
+        self.reads.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether a read may start now; if so, it counts as started.
-    fn may_read_now(&self) -> bool {
-        let mut last = self
-            .last_read
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+    /// Whether `result` is a reason to read the secrets again and a read may start now
+    /// ([`REREAD_INTERVAL`] since the last); if so, it counts as started.
+    fn starts_read(&self, result: Result<Admitted, AuthError>) -> bool {
+        let mut reads = self.reads();
         let now = Instant::now();
-        if last.is_some_and(|last| now.duration_since(last) < REREAD_INTERVAL) {
+        let reason = match result {
+            Err(AuthError::WrongSecret) | Ok(Admitted::Previous) => true,
+            Err(_) => false,
+            Ok(Admitted::Current) => now.duration_since(reads.held_since) >= MAX_SECRET_AGE,
+        };
+        if !reason
+            || reads
+                .started
+                .is_some_and(|s| now.duration_since(s) < REREAD_INTERVAL)
+        {
             return false;
         }
-        *last = Some(now);
+        reads.started = Some(now);
         true
     }
 }
