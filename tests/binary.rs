@@ -380,17 +380,13 @@ fn requests_with_every_kind_of_secret() -> Vec<Vec<u8>> {
     let events = [
         EventBuilder::qase(Api::Http, &created),
         EventBuilder::qase(Api::Rest, &resolved),
-        EventBuilder::new(Api::Http)
-            .header("X-Qase-Secret", WRONG_SECRET)
-            .body(&created),
+        EventBuilder::with_secret(Api::Http, WRONG_SECRET, &created),
         EventBuilder::new(Api::FunctionUrl).body(&created),
         EventBuilder::qase(Api::Http, "{not json"),
         EventBuilder::new(Api::Rest)
             .header("X-Qase-Secret", SECRET)
             .base64_body(resolved.as_bytes()),
-        EventBuilder::new(Api::Http)
-            .header("X-Qase-Secret", PREVIOUS_SECRET)
-            .body(&created),
+        EventBuilder::with_secret(Api::Http, PREVIOUS_SECRET, &created),
     ];
     events
         .iter()

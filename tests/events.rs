@@ -65,9 +65,7 @@ fn scenarios() -> Vec<Scenario> {
         ),
         Scenario {
             file: "defect-created-wrong-secret.json",
-            event: EventBuilder::new(Api::Http)
-                .header("X-Qase-Secret", "not-the-secret")
-                .body(&created),
+            event: EventBuilder::with_secret(Api::Http, "not-the-secret", &created),
             status: 401,
         },
         Scenario {

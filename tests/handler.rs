@@ -172,9 +172,7 @@ async fn rejects_a_wrong_secret_without_publishing() {
     for wrong in ["nope", upper.as_str(), padded.as_str(), prefix, ""] {
         for api in APIS {
             let app = app(RecordingPublisher::ok());
-            let event = EventBuilder::new(api)
-                .header("X-Qase-Secret", wrong)
-                .body(&body);
+            let event = EventBuilder::with_secret(api, wrong, &body);
             assert_rejected(&app, &event, StatusCode::UNAUTHORIZED, "wrong_secret").await;
         }
     }

@@ -157,9 +157,7 @@ async fn the_arm64_bootstrap_answers_webhooks_under_qemu() {
         (EventBuilder::qase(Api::Http, &created), 202),
         (EventBuilder::qase(Api::FunctionUrl, &resolved), 202),
         (
-            EventBuilder::new(Api::Http)
-                .header("X-Qase-Secret", "not-the-secret")
-                .body(&created),
+            EventBuilder::with_secret(Api::Http, "not-the-secret", &created),
             401,
         ),
         (EventBuilder::qase(Api::Http, "{not json"), 400),

@@ -46,12 +46,8 @@ async fn run_everything(level: Level) -> (String, Vec<String>) {
         EventBuilder::qase(Api::Rest, &body),
         EventBuilder::qase(Api::Http, "{not json"),
         EventBuilder::qase(Api::Http, &body).method("PUT"),
-        EventBuilder::new(Api::Http)
-            .header("X-Qase-Secret", &almost)
-            .body(&body),
-        EventBuilder::new(Api::Http)
-            .header("X-Qase-Secret", &SECRET[1..])
-            .body(&body),
+        EventBuilder::with_secret(Api::Http, &almost, &body),
+        EventBuilder::with_secret(Api::Http, &SECRET[1..], &body),
         EventBuilder::new(Api::Http).body(&body),
         EventBuilder::qase(Api::Http, &body).header("X-Qase-Secret", SECRET),
     ];

@@ -49,9 +49,7 @@ async fn every_request_is_one_valid_emf_document_and_the_counts_add_up() {
     }
     // Rejected: 4.
     for event in [
-        EventBuilder::new(Api::Http)
-            .header("X-Qase-Secret", "nope")
-            .body(&body),
+        EventBuilder::with_secret(Api::Http, "nope", &body),
         EventBuilder::new(Api::Http).body(&body),
         EventBuilder::qase(Api::Http, "{not json"),
         EventBuilder::qase(Api::Http, &body).method("GET"),

@@ -82,9 +82,7 @@ async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
     let body = qase_fixture("defect.created");
     let ok = send(&app, &EventBuilder::qase(Api::Http, &body)).await;
     assert_eq!(ok.status(), 202);
-    let wrong = EventBuilder::new(Api::Http)
-        .header("X-Qase-Secret", "nope")
-        .body(&body);
+    let wrong = EventBuilder::with_secret(Api::Http, "nope", &body);
     assert_eq!(send(&app, &wrong).await.status(), 401);
 
     let missing = arn.replace("qase-webhook", "no-such-secret");
@@ -173,11 +171,7 @@ async fn a_rotation_in_secrets_manager_takes_effect_without_a_deploy_or_a_cold_s
     let topic = moto.create_topic("rotated", false).await;
     let app = App::new(moto.publisher(&topic), None).with_secrets(store);
     let body = qase_fixture("defect.created");
-    let with = |secret: &str| {
-        EventBuilder::new(Api::Http)
-            .header("X-Qase-Secret", secret)
-            .body(&body)
-    };
+    let with = |secret: &str| EventBuilder::with_secret(Api::Http, secret, &body);
     assert_eq!(send(&app, &with(OLD)).await.status(), 202);
 
     // Rotated in Secrets Manager: NEW is AWSCURRENT, OLD AWSPREVIOUS.
@@ -218,11 +212,7 @@ async fn the_previous_secret_is_accepted_said_in_the_log_line_and_counted() {
         .with_metrics(Emf::to("fanout", Box::new(metrics.clone())));
     let (logs, _guard) = capture_logs(Level::INFO);
     let body = qase_fixture("defect.created");
-    let with = |secret: &str| {
-        EventBuilder::new(Api::Http)
-            .header("X-Qase-Secret", secret)
-            .body(&body)
-    };
+    let with = |secret: &str| EventBuilder::with_secret(Api::Http, secret, &body);
 
     assert_eq!(send(&app, &with(OLD)).await.status(), 202);
     assert_eq!(send(&app, &with(NEW)).await.status(), 202);

@@ -185,8 +185,9 @@ mod tests {
         OffsetDateTime::parse(text, &Rfc3339).unwrap()
     }
 
-    fn window(since: &str, until: &str) -> Window {
-        Window::new(at(since), at(until)).unwrap()
+    /// The window every test here replays: 1 December 2026, UTC.
+    fn december_1st() -> Window {
+        Window::new(at("2026-12-01T00:00:00Z"), at("2026-12-02T00:00:00Z")).unwrap()
     }
 
     fn defect(id: u64, created: &str, updated: &str, resolved: Option<&str>) -> ListedDefect {
@@ -240,12 +241,7 @@ mod tests {
             // Before the window: nothing.
             defect(4, "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", None),
         ];
-        let found = replays(
-            "DEMO",
-            &defects,
-            &window("2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z"),
-        )
-        .unwrap();
+        let found = replays("DEMO", &defects, &december_1st()).unwrap();
         // 09:00+02:00 is 07:00Z (1796108400), 11:00Z is 1796122800, 12:00Z is 1796126400.
         assert_eq!(
             listed(&found),
@@ -265,12 +261,7 @@ mod tests {
             "2026-12-01T07:00:00Z",
             None,
         )];
-        let found = replays(
-            "DEMO",
-            &defects,
-            &window("2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z"),
-        )
-        .unwrap();
+        let found = replays("DEMO", &defects, &december_1st()).unwrap();
         assert_eq!(
             found[0].body,
             r#"{"event_name":"defect.created","timestamp":1796108400,"payload":{"id":42,"title":"Defect 42","severity":"major"},"project_code":"DEMO","replayed":true}"#
@@ -283,7 +274,7 @@ mod tests {
             defect(1, "2026-12-01T00:00:00Z", "2026-12-01T00:00:00Z", None),
             defect(2, "2026-12-02T00:00:00Z", "2026-12-02T00:00:00Z", None),
         ];
-        let w = window("2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z");
+        let w = december_1st();
         assert_eq!(
             listed(&replays("DEMO", &on_the_edges, &w).unwrap()),
             [(1, "defect.created", 1_796_083_200)]
@@ -295,7 +286,7 @@ mod tests {
     #[test]
     fn a_defect_listed_twice_counts_once() {
         let d = defect(5, "2026-12-01T01:00:00Z", "2026-12-01T01:00:00Z", None);
-        let w = window("2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z");
+        let w = december_1st();
         assert_eq!(replays("DEMO", &[d.clone(), d], &w).unwrap().len(), 1);
     }
 
@@ -303,7 +294,7 @@ mod tests {
     fn a_time_the_api_sent_that_cannot_be_read_stops_the_run() {
         let mut d = defect(6, "2026-12-01T01:00:00Z", "2026-12-01T01:00:00Z", None);
         d.resolved_at = Some("2026-12-01 01:00:00".into());
-        let w = window("2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z");
+        let w = december_1st();
         assert_eq!(
             replays("DEMO", &[d], &w),
             Err(UnreadableTime {

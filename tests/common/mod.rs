@@ -197,7 +197,12 @@ impl EventBuilder {
 
     /// A POST from Qase with the right secret and `body`.
     pub fn qase(api: Api, body: &str) -> Self {
-        Self::new(api).header("X-Qase-Secret", SECRET).body(body)
+        Self::with_secret(api, SECRET, body)
+    }
+
+    /// A POST from Qase carrying `secret` in `X-Qase-Secret` and `body`.
+    pub fn with_secret(api: Api, secret: &str, body: &str) -> Self {
+        Self::new(api).header("X-Qase-Secret", secret).body(body)
     }
 
     pub fn method(mut self, method: &'static str) -> Self {
