@@ -1,97 +1,113 @@
 //! The plan: one admitted webhook, its checked body and what the Qase API said of the defect
 //! become every message to publish, one per configured topic.
 //!
-//! The only code that assembles messages: the handler publishes what the plan says and the
-//! fuzz target checks it. Pure: the words are `crate::summary`'s, the messages and their AWS
-//! limits `crate::message`'s; nothing here knows of HTTP, SNS or the Qase API.
+//! The only code that assembles messages: the handler and `qase-backfill` publish what the
+//! plan says and the fuzz target checks it. Pure: the words are `crate::summary`'s, the
+//! messages and their AWS limits `crate::message`'s; nothing here knows of HTTP, SNS or the
+//! Qase API.
 
 use crate::filter::FilterPolicy;
-use crate::message::{DeliverableBody, MessageError, Outbound};
+use crate::message::{DeliverableBody, Outbound};
 use crate::qase::{DefectDetails, Webhook};
 use crate::summary;
 
-/// A topic the function publishes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Topic {
+/// The topics the function publishes to, each as `T`: an ARN in the configuration, a
+/// publisher in the handler. The events topic is always there; the others when configured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Topics<T> {
     /// Every webhook, byte for byte: the system of record, whose answer decides the response.
-    Events,
-    /// The short text people read (email).
-    Notifications,
-    /// The chat message (Slack, Microsoft Teams, through Amazon Q Developer).
-    Chat,
+    pub events: T,
+    /// Whether the events topic is FIFO: its message then carries group and deduplication ids.
+    pub fifo_events: bool,
+    /// The notifications and chat topics, when configured.
+    pub companions: Companions<T>,
+    /// What may reach the chat topic, when not everything: its channel's own subscription
+    /// cannot have a filter policy, so the plan applies it (`crate::filter`).
+    pub chat_filter: Option<FilterPolicy>,
 }
 
-impl Topic {
-    /// The topic's name in the answer and the log (`notification_id`, `chat_error`...).
-    #[must_use]
-    pub fn key(self) -> &'static str {
-        match self {
-            Self::Events => "message",
-            Self::Notifications => "notification",
-            Self::Chat => "chat",
+/// What belongs to the topics besides the events topic: the text people read (email) and the
+/// chat message (Slack, Microsoft Teams, through Amazon Q Developer). Each is optional: a
+/// topic, its message in a plan, its answer to a publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Companions<T> {
+    /// The notifications topic's.
+    pub notification: Option<T>,
+    /// The chat topic's.
+    pub chat: Option<T>,
+}
+
+/// The names of the companion topics in answers and logs (`notification_id`, `chat_error`...).
+pub const NOTIFICATION: &str = "notification";
+/// See [`NOTIFICATION`].
+pub const CHAT: &str = "chat";
+
+impl<T> Default for Companions<T> {
+    fn default() -> Self {
+        Self {
+            notification: None,
+            chat: None,
         }
     }
 }
 
-/// Which topics are configured, and how: what the plan is made for.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Topics<'a> {
-    /// The events topic is FIFO: its message carries group and deduplication ids.
-    pub fifo_events: bool,
-    /// A notifications topic is configured.
-    pub notifications: bool,
-    /// A chat topic is configured.
-    pub chat: bool,
-    /// What may reach the chat topic, when not everything: its channel's own subscription
-    /// cannot have a filter policy, so the plan applies it (`crate::filter`).
-    pub chat_filter: Option<&'a FilterPolicy>,
+impl<T> Companions<T> {
+    /// Each one present, by name: the notification's first.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &T)> {
+        [(NOTIFICATION, &self.notification), (CHAT, &self.chat)]
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value.as_ref()?)))
+    }
 }
 
-/// One message of the plan and the topic it goes to.
+impl<T> Topics<T> {
+    /// The same topics, each turned into what `f` makes of it.
+    pub fn map<U>(&self, mut f: impl FnMut(&T) -> U) -> Topics<U> {
+        Topics {
+            events: f(&self.events),
+            fifo_events: self.fifo_events,
+            companions: Companions {
+                notification: self.companions.notification.as_ref().map(&mut f),
+                chat: self.companions.chat.as_ref().map(&mut f),
+            },
+            chat_filter: self.chat_filter.clone(),
+        }
+    }
+}
+
+/// Every message one webhook becomes. All carry the same attributes and subject, so that one
+/// filter policy selects the same events on every topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Planned<'a> {
-    /// Where it goes.
-    pub topic: Topic,
-    /// What is published.
-    pub outbound: Outbound<'a>,
+pub struct Plan<'a> {
+    /// The events topic's: the body byte for byte.
+    pub events: Outbound<'a>,
+    /// The notification and the chat message, for the topics configured (the chat message
+    /// only when the chat filter selects the event).
+    pub companions: Companions<Outbound<'static>>,
 }
 
-/// Every message one webhook becomes, the events topic's first; all carry the same
-/// attributes and subject, so that one filter policy selects the same events on every topic.
-/// `details` is what the Qase API said of the defect, when enrichment added something.
-/// Refused only when the events topic's message cannot be published (too large).
-pub fn plan<'a>(
+/// The plan for `webhook`, whose checked body is `body`, on `topics`. `details` is what the
+/// Qase API said of the defect, when enrichment added something.
+#[must_use]
+pub fn plan<'a, T>(
     webhook: &Webhook,
     body: DeliverableBody<'a>,
     details: Option<&DefectDetails>,
-    topics: Topics<'_>,
-) -> Result<Vec<Planned<'a>>, MessageError> {
+    topics: &Topics<T>,
+) -> Plan<'a> {
     let subject = summary::subject(webhook, details);
-    let event = Outbound::event(webhook, body, subject, topics.fifo_events, details)?;
-    let mut others = Vec::with_capacity(2);
-    if topics.notifications {
-        let text = summary::text(webhook, details);
-        others.push(Planned {
-            topic: Topic::Notifications,
-            outbound: event.companion(text),
-        });
-    }
+    let events = Outbound::event(webhook, body, subject, topics.fifo_events, details);
+    let notification = (topics.companions.notification.as_ref())
+        .map(|_| events.companion(summary::text(webhook, details)));
     let chat_selects =
-        || (topics.chat_filter).is_none_or(|policy| policy.matches(&event.attributes));
-    if topics.chat && chat_selects() {
-        let message = summary::chat::message(webhook, details);
-        others.push(Planned {
-            topic: Topic::Chat,
-            outbound: event.companion(message),
-        });
+        (topics.chat_filter.as_ref()).is_none_or(|policy| policy.matches(&events.attributes));
+    let chat = (topics.companions.chat.as_ref())
+        .filter(|_| chat_selects)
+        .map(|_| events.companion(summary::chat::message(webhook, details)));
+    Plan {
+        events,
+        companions: Companions { notification, chat },
     }
-    let mut plan = Vec::with_capacity(1 + others.len());
-    plan.push(Planned {
-        topic: Topic::Events,
-        outbound: event,
-    });
-    plan.extend(others);
-    Ok(plan)
 }
 
 #[cfg(test)]
@@ -101,28 +117,40 @@ mod tests {
 
     const BODY: &str = r#"{"event_name":"defect.created","payload":{"id":42,"title":"Login button does nothing","severity":"critical"},"project_code":"DEMO"}"#;
 
-    fn plan_for(topics: Topics) -> Vec<Planned<'static>> {
+    /// Topics of `()`: the plan reads only which are configured.
+    fn topics(fifo_events: bool, notification: bool, chat: bool) -> Topics<()> {
+        Topics {
+            events: (),
+            fifo_events,
+            companions: Companions {
+                notification: notification.then_some(()),
+                chat: chat.then_some(()),
+            },
+            chat_filter: None,
+        }
+    }
+
+    fn plan_for(topics: &Topics<()>) -> Plan<'static> {
         let webhook = Webhook::parse(BODY).unwrap();
-        plan(&webhook, DeliverableBody::new(BODY).unwrap(), None, topics).unwrap()
+        plan(
+            &webhook,
+            DeliverableBody::new(&webhook, BODY).unwrap(),
+            None,
+            topics,
+        )
+    }
+
+    fn names(plan: &Plan<'_>) -> Vec<&'static str> {
+        plan.companions.iter().map(|(name, _)| name).collect()
     }
 
     #[test]
-    fn one_message_per_configured_topic_the_events_topic_first() {
-        let only = plan_for(Topics::default());
-        assert_eq!(
-            only.iter().map(|p| p.topic).collect::<Vec<_>>(),
-            [Topic::Events]
-        );
-        let both = plan_for(Topics {
-            fifo_events: true,
-            notifications: true,
-            ..Topics::default()
-        });
-        assert_eq!(
-            both.iter().map(|p| p.topic).collect::<Vec<_>>(),
-            [Topic::Events, Topic::Notifications]
-        );
-        let (event, note) = (&both[0].outbound, &both[1].outbound);
+    fn one_message_per_configured_topic() {
+        let only = plan_for(&topics(false, false, false));
+        assert!(names(&only).is_empty());
+        let both = plan_for(&topics(true, true, false));
+        assert_eq!(names(&both), [NOTIFICATION]);
+        let (event, note) = (&both.events, both.companions.notification.as_ref().unwrap());
         assert_eq!(event.message, BODY, "machines get the body byte for byte");
         assert_eq!(
             note.message,
@@ -145,27 +173,69 @@ mod tests {
 
     #[test]
     fn the_chat_message_goes_out_when_the_filter_policy_selects_the_event() {
-        let chat_topics = |filter| Topics {
-            chat: true,
-            chat_filter: filter,
-            ..Topics::default()
+        let chat_topics = |filter: Option<&str>| Topics {
+            chat_filter: filter.map(|f| FilterPolicy::parse(f).unwrap()),
+            ..topics(false, false, true)
         };
-        let all = plan_for(chat_topics(None));
-        assert_eq!(
-            all.iter().map(|p| p.topic).collect::<Vec<_>>(),
-            [Topic::Events, Topic::Chat]
-        );
-        let chat: serde_json::Value = serde_json::from_str(&all[1].outbound.message).unwrap();
+        let all = plan_for(&chat_topics(None));
+        assert_eq!(names(&all), [CHAT]);
+        let message = &all.companions.chat.as_ref().unwrap();
+        let chat: serde_json::Value = serde_json::from_str(&message.message).unwrap();
         assert_eq!(chat["metadata"]["threadId"], "qase-DEMO-defect-42");
-        assert_eq!(all[1].outbound.attributes, all[0].outbound.attributes);
+        assert_eq!(message.attributes, all.events.attributes);
 
-        let selects = FilterPolicy::parse(r#"{"event_name":["defect.created"]}"#).unwrap();
-        assert_eq!(plan_for(chat_topics(Some(&selects))).len(), 2);
-        let other = FilterPolicy::parse(r#"{"event_name":["defect.resolved"]}"#).unwrap();
-        let events_only = plan_for(chat_topics(Some(&other)));
-        assert_eq!(
-            events_only.iter().map(|p| p.topic).collect::<Vec<_>>(),
-            [Topic::Events]
-        );
+        let selects = plan_for(&chat_topics(Some(r#"{"event_name":["defect.created"]}"#)));
+        assert_eq!(names(&selects), [CHAT]);
+        let other = plan_for(&chat_topics(Some(r#"{"event_name":["defect.resolved"]}"#)));
+        assert!(names(&other).is_empty());
+    }
+
+    #[test]
+    fn the_attribute_the_email_and_the_chat_message_show_one_severity() {
+        let severity_in = |plan: &Plan<'_>| {
+            let chat = &plan.companions.chat.as_ref().unwrap().message;
+            let chat: serde_json::Value = serde_json::from_str(chat).unwrap();
+            let email = &plan.companions.notification.as_ref().unwrap().message;
+            (
+                plan.events
+                    .attribute(crate::message::ATTR_SEVERITY)
+                    .map(str::to_owned),
+                (email.lines())
+                    .find_map(|l| l.strip_prefix("Severity: "))
+                    .map(str::to_owned),
+                (chat["content"]["description"].as_str().unwrap().lines())
+                    .find_map(|l| l.strip_prefix("*Severity:* "))
+                    .map(str::to_owned),
+            )
+        };
+        let looked_up = DefectDetails {
+            severity: Some("critical".into()),
+            ..DefectDetails::default()
+        };
+        let all = topics(false, true, true);
+        // The payload's severity first, whatever the event; else the Qase API's.
+        for (body, details, shown) in [
+            (
+                r#"{"event_name":"defect.resolved","payload":{"id":4,"severity":"major"},"project_code":"DEMO"}"#,
+                Some(&looked_up),
+                "major",
+            ),
+            (
+                r#"{"event_name":"defect.resolved","payload":{"id":4},"project_code":"DEMO"}"#,
+                Some(&looked_up),
+                "critical",
+            ),
+            (
+                r#"{"event_name":"defect.created","payload":{"id":4,"severity":"minor"},"project_code":"DEMO"}"#,
+                None,
+                "minor",
+            ),
+        ] {
+            let webhook = Webhook::parse(body).unwrap();
+            let body = DeliverableBody::new(&webhook, body).unwrap();
+            let plan = plan(&webhook, body, details, &all);
+            let shown = Some(shown.to_owned());
+            assert_eq!(severity_in(&plan), (shown.clone(), shown.clone(), shown));
+        }
     }
 }

@@ -38,7 +38,7 @@ async fn start() -> Result<(), lambda_http::Error> {
         );
         None
     };
-    let mut app = App::publishing_to(sns::destinations(&sdk, &config.topics), None)
+    let mut app = App::publishing_to(sns::publishers(&sdk, &config.topics), None)
         .with_metrics(Emf::stdout(&config.function_name));
     if let Some(secrets) = secrets {
         app = app.with_secrets(secrets);

@@ -3,16 +3,12 @@
 //! [`Publisher`] is one method: publish one [`Outbound`] message, answer its SNS message id.
 //! `crate::aws::sns::SnsPublisher` is the production adapter; the tests have a recording
 //! fake. [`PublishError`] says what went wrong in words an operator can act on, and whether
-//! trying again may help; it carries the adapter's cause but no SDK type. [`Destinations`]
-//! are the configured topics, one publisher each: a plan goes out through
-//! [`Destinations::publish`].
+//! trying again may help; it carries the adapter's cause but no SDK type. A plan goes out
+//! through the configured topics, a publisher each: `Topics::publish`.
 
 use std::future::Future;
 
-use futures_util::future::join_all;
-
-use crate::fanout::{Planned, Topic, Topics};
-use crate::filter::FilterPolicy;
+use crate::fanout::{Companions, Plan, Topics};
 use crate::message::Outbound;
 
 /// The cause of a failed publish, as the adapter reported it.
@@ -83,77 +79,33 @@ pub trait Publisher {
     ) -> impl Future<Output = Result<String, PublishError>> + Send;
 }
 
-/// What one topic answered to its message of a plan.
-#[derive(Debug)]
-pub struct Delivery {
-    /// The topic.
-    pub topic: Topic,
-    /// Its message id, or why not.
-    pub answer: Result<String, PublishError>,
-}
+/// What SNS answered to one message: its message id, or why not.
+pub type Answer = Result<String, PublishError>;
 
-/// The configured topics, a publisher each, and how the plan is made for them.
-#[derive(Debug)]
-pub struct Destinations<P> {
-    /// The events topic: every webhook, byte for byte; its answer decides the response.
-    pub events: P,
-    /// Whether the events topic is FIFO (its messages carry group and deduplication ids).
-    pub fifo_events: bool,
-    /// The notifications topic, when configured: the text people read.
-    pub notifications: Option<P>,
-    /// The chat topic, when configured: Amazon Q Developer's custom notification.
-    pub chat: Option<P>,
-    /// What may reach the chat topic, when not every event (`CHAT_FILTER_POLICY`).
-    pub chat_filter: Option<FilterPolicy>,
-}
-
-impl<P> Destinations<P> {
-    /// The events topic alone, a standard one.
-    pub fn new(events: P) -> Self {
-        Self {
-            events,
-            fifo_events: false,
-            notifications: None,
-            chat: None,
-            chat_filter: None,
-        }
-    }
-
-    /// What the plan is made for.
-    #[must_use]
-    pub fn topics(&self) -> Topics<'_> {
-        Topics {
-            fifo_events: self.fifo_events,
-            notifications: self.notifications.is_some(),
-            chat: self.chat.is_some(),
-            chat_filter: self.chat_filter.as_ref(),
-        }
-    }
-
-    /// The publisher of `topic`, when it is configured.
-    fn publisher(&self, topic: Topic) -> Option<&P> {
-        match topic {
-            Topic::Events => Some(&self.events),
-            Topic::Notifications => self.notifications.as_ref(),
-            Topic::Chat => self.chat.as_ref(),
-        }
+impl<P: Publisher> Topics<P> {
+    /// Publishes every message of `plan` to its topic, concurrently: the events topic's answer
+    /// and the companions'. A companion message for a topic that is not configured is
+    /// skipped: the plan was made for other topics.
+    pub async fn publish(&self, plan: &Plan<'_>) -> (Answer, Companions<Answer>) {
+        let (companions, planned) = (&self.companions, &plan.companions);
+        // On the heap: three SDK publishes side by side are too large a future to move around
+        // (clippy's large_futures): one allocation for the three.
+        let (events, notification, chat) = Box::pin(async {
+            tokio::join!(
+                self.events.publish(&plan.events),
+                send(companions.notification.as_ref(), planned.notification.as_ref()),
+                send(companions.chat.as_ref(), planned.chat.as_ref()),
+            )
+        })
+        .await;
+        (events, Companions { notification, chat })
     }
 }
 
-impl<P: Publisher> Destinations<P> {
-    /// Publishes every message of `plan` to its topic, concurrently; answers each topic's
-    /// answer in the plan's order (the events topic's first). A message for a topic that is
-    /// not configured is skipped: the plan was made for other destinations.
-    pub async fn publish(&self, plan: &[Planned<'_>]) -> Vec<Delivery> {
-        let sends = plan.iter().filter_map(|planned| {
-            let publisher = self.publisher(planned.topic)?;
-            Some(async move {
-                Delivery {
-                    topic: planned.topic,
-                    answer: publisher.publish(&planned.outbound).await,
-                }
-            })
-        });
-        join_all(sends).await
-    }
+/// `outbound` published by `publisher`, when both are there.
+async fn send<P: Publisher>(
+    publisher: Option<&P>,
+    outbound: Option<&Outbound<'_>>,
+) -> Option<Answer> {
+    Some(publisher?.publish(outbound?).await)
 }

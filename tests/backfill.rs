@@ -12,7 +12,7 @@ use common::moto::Moto;
 use common::qase_mock::{self, QaseMock};
 use qase_defect_fanout::aws::sns::SnsPublisher;
 use qase_defect_fanout::backfill::{self, Args, BackfillError, Summary, Window};
-use qase_defect_fanout::publisher::Destinations;
+use qase_defect_fanout::fanout::{self, Companions};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -61,10 +61,16 @@ impl Topics {
         }
     }
 
-    fn destinations(&self) -> Destinations<SnsPublisher> {
-        let mut destinations = Destinations::new(self.moto.publisher(&self.events));
-        destinations.notifications = Some(self.moto.publisher(&self.notifications));
-        destinations
+    fn publishers(&self) -> fanout::Topics<SnsPublisher> {
+        fanout::Topics {
+            events: self.moto.publisher(&self.events),
+            fifo_events: false,
+            companions: Companions {
+                notification: Some(self.moto.publisher(&self.notifications)),
+                chat: None,
+            },
+            chat_filter: None,
+        }
     }
 
     /// The function's own environment, aimed at this emulator and `qase`.
@@ -88,7 +94,7 @@ async fn run(
 ) -> (Result<Summary, BackfillError>, String) {
     let mut report = Vec::new();
     let api = qase.api(qase_mock::TOKEN);
-    let summary = backfill::run(&api, &topics.destinations(), args, &mut report).await;
+    let summary = backfill::run(&api, &topics.publishers(), args, &mut report).await;
     (summary, String::from_utf8(report).unwrap())
 }
 

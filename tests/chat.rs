@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::TestApp as _;
+
 use common::chat_schema::{CHAT_TOPIC, acting_text, chat_violations};
 use common::{
     Api, Captured, EventBuilder, ONE_AT_A_TIME, RecordingPublisher, app, capture_logs, json_body,
@@ -40,7 +42,7 @@ fn chat_ok() -> RecordingPublisher {
 
 /// The chat messages `app` published, parsed.
 fn chat_messages(app: &App<RecordingPublisher>) -> Vec<Value> {
-    let chat = app.destinations.chat.as_ref().expect("a chat topic");
+    let chat = app.topics.companions.chat.as_ref().expect("a chat topic");
     (chat.calls().iter())
         .map(|c| serde_json::from_str(&c.message).expect("JSON"))
         .collect()
@@ -57,8 +59,8 @@ async fn a_new_defect_reaches_the_chat_topic_in_the_schema_with_the_same_attribu
     let answer = json_body(&response);
     assert_eq!(answer["chat_id"], "msg-1", "{answer}");
     let (event, chat) = (
-        &app.destinations.events.calls()[0],
-        &app.destinations.chat.as_ref().unwrap().calls()[0],
+        &app.topics.events.calls()[0],
+        &app.topics.companions.chat.as_ref().unwrap().calls()[0],
     );
     assert_eq!(chat_violations(&chat.message), Vec::<String>::new());
     assert_eq!(
@@ -125,7 +127,7 @@ async fn only_what_the_filter_policy_selects_reaches_the_chat_topic() {
         assert_eq!(answer["chat_id"].is_string(), selected, "{name}: {answer}");
     }
     assert_eq!(
-        app.destinations.events.calls().len(),
+        app.topics.events.calls().len(),
         names.len(),
         "the events topic gets all"
     );

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::TestApp as _;
+
 use std::collections::HashMap;
 
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};

@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::TestApp as _;
+
 use std::time::{Duration, Instant};
 
 use common::qase_mock::{self, QaseMock};
@@ -44,8 +46,8 @@ async fn deliver(app: &App<RecordingPublisher>, body: &str) -> Outcome {
     let status = response.status().as_u16();
     assert_eq!(status, 202, "{}", json_body(&response));
     let (events, notes) = (
-        app.destinations.events.calls(),
-        app.destinations.notifications.as_ref().unwrap().calls(),
+        app.topics.events.calls(),
+        app.topics.companions.notification.as_ref().unwrap().calls(),
     );
     Outcome {
         status,

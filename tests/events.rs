@@ -147,7 +147,7 @@ async fn every_event_file_gets_its_documented_status_and_only_2xx_publish() {
             "{}",
             scenario.file
         );
-        let published = app.destinations.events.calls().len();
+        let published = app.topics.events.calls().len();
         let expected = usize::from(response.status().is_success());
         assert_eq!(published, expected, "{}", scenario.file);
     }

@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::TestApp as _;
+
 use std::time::{Duration, Instant};
 
 use common::faults::{Fault, FaultProxy};

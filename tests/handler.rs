@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::TestApp as _;
+
 use common::{
     Api, EventBuilder, RecordingPublisher, SECRET, app, json_body, qase_fixture, qase_fixtures,
     send,
@@ -38,14 +40,11 @@ async fn assert_rejected(
         "the secret never appears: {body}"
     );
     assert!(
-        app.destinations.events.calls().is_empty(),
+        app.topics.events.calls().is_empty(),
         "nothing is published on {status}"
     );
     assert!(
-        app.destinations
-            .notifications
-            .as_ref()
-            .is_none_or(|n| n.calls().is_empty()),
+        (app.topics.companions.notification.as_ref()).is_none_or(|n| n.calls().is_empty()),
         "no notification on {status}"
     );
 }
@@ -63,7 +62,7 @@ async fn publishes_a_valid_defect_webhook_once_and_answers_202_with_the_message_
             json_body(&response),
             serde_json::json!({"message_id": "msg-1", "event_name": "defect.created"})
         );
-        let calls = app.destinations.events.calls();
+        let calls = app.topics.events.calls();
         assert_eq!(calls.len(), 1, "{api:?}: published exactly once");
         assert_eq!(
             calls[0].message, body,
@@ -116,7 +115,7 @@ async fn forwards_every_documented_qase_event() {
         assert_eq!(json_body(&response)["event_name"], name.as_str());
     }
 
-    let calls = app.destinations.events.calls();
+    let calls = app.topics.events.calls();
     let sent: Vec<_> = fixtures.iter().map(|(_, body)| body.as_str()).collect();
     let published: Vec<_> = calls.iter().map(|c| c.message.as_ref()).collect();
     assert_eq!(published, sent);
@@ -132,7 +131,7 @@ async fn decodes_a_base64_body_and_publishes_the_decoded_text() {
         let response = send(&app, &event).await;
 
         assert_eq!(response.status(), StatusCode::ACCEPTED, "{api:?}");
-        assert_eq!(app.destinations.events.calls()[0].message, body);
+        assert_eq!(app.topics.events.calls()[0].message, body);
     }
 }
 
@@ -187,7 +186,7 @@ async fn matches_the_secret_header_name_in_any_case() {
             .body(&qase_fixture("defect.deleted"));
         let response = send(&app, &event).await;
         assert_eq!(response.status(), StatusCode::ACCEPTED, "{name}");
-        assert_eq!(app.destinations.events.calls().len(), 1);
+        assert_eq!(app.topics.events.calls().len(), 1);
     }
 }
 
@@ -201,11 +200,11 @@ async fn rejects_a_secret_header_sent_twice() {
 
 #[tokio::test]
 async fn accepts_any_request_without_a_secret_header_only_when_checking_is_disabled() {
-    let app = App::new(RecordingPublisher::ok(), None);
+    let app = common::checking(RecordingPublisher::ok(), None);
     let event = EventBuilder::new(Api::Http).body(&qase_fixture("defect.created"));
     let response = send(&app, &event).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    assert_eq!(app.destinations.events.calls().len(), 1);
+    assert_eq!(app.topics.events.calls().len(), 1);
 }
 
 #[tokio::test]
@@ -245,24 +244,6 @@ async fn rejects_a_body_that_is_not_utf8_with_400() {
     assert_rejected(&app, &event, StatusCode::BAD_REQUEST, "invalid_utf8").await;
 }
 
-#[tokio::test]
-async fn rejects_a_body_marked_base64_that_is_not_with_400_instead_of_panicking() {
-    for api in APIS {
-        let app = app(RecordingPublisher::ok());
-        let event = EventBuilder::qase(api, "").raw_base64_body("{not base64!}");
-        assert_rejected(&app, &event, StatusCode::BAD_REQUEST, "invalid_base64").await;
-    }
-}
-
-#[tokio::test]
-async fn ignores_a_client_sent_copy_of_the_internal_base64_marker() {
-    let app = app(RecordingPublisher::ok());
-    let event = EventBuilder::qase(Api::Rest, &qase_fixture("defect.created"))
-        .header("x-qase-fanout-invalid-base64", "1");
-    let response = send(&app, &event).await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-}
-
 /// A `defect.created` body of exactly `len` bytes.
 fn body_of_len(len: usize) -> String {
     let head = r#"{"event_name":"defect.created","payload":{"id":1,"pad":""#;
@@ -288,7 +269,7 @@ async fn rejects_a_body_too_large_for_sns_with_413_and_accepts_the_largest_that_
     let fits = app(RecordingPublisher::ok());
     let response = send(&fits, &EventBuilder::qase(Api::Http, &body_of_len(largest))).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    assert_eq!(fits.destinations.events.calls()[0].message.len(), largest);
+    assert_eq!(fits.topics.events.calls()[0].message.len(), largest);
 
     for len in [largest + 1, SNS_PUBLISH_LIMIT + 1, 1024 * 1024] {
         let app = app(RecordingPublisher::ok());
@@ -382,7 +363,7 @@ async fn on_a_fifo_topic_groups_by_project_and_deduplicates_by_body() {
     let body = qase_fixture("defect.created");
     let response = send(&app, &EventBuilder::qase(Api::Http, &body)).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let fifo = app.destinations.events.calls()[0]
+    let fifo = app.topics.events.calls()[0]
         .fifo
         .clone()
         .expect("FIFO keys set");
@@ -437,8 +418,8 @@ async fn with_a_notifications_topic_publishes_the_text_there_with_the_same_attri
         })
     );
     let (events, notes) = (
-        app.destinations.events.calls(),
-        app.destinations.notifications.as_ref().unwrap().calls(),
+        app.topics.events.calls(),
+        app.topics.companions.notification.as_ref().unwrap().calls(),
     );
     assert_eq!((events.len(), notes.len()), (1, 1));
     assert_eq!(events[0].message, body, "machines get the body");
@@ -488,11 +469,7 @@ async fn a_failed_notification_still_answers_202_and_says_why() {
                 "notification_error": code
             })
         );
-        assert_eq!(
-            app.destinations.events.calls().len(),
-            1,
-            "the event is in SNS"
-        );
+        assert_eq!(app.topics.events.calls().len(), 1, "the event is in SNS");
     }
 }
 

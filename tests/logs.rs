@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::TestApp as _;
+
 use common::moto::Moto;
 use common::qase_mock::{self, QaseMock};
 use common::{

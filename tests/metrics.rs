@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::TestApp as _;
+
 use common::qase_mock::{self, QaseMock};
 use common::{
     Api, Captured, EventBuilder, RecordingPublisher, SECRET, app, qase_fixture, resolved, send,

@@ -15,7 +15,6 @@ use qase_defect_fanout::aws::secrets_manager::webhook_secrets;
 use qase_defect_fanout::aws::secrets_manager::{SecretFetchError, resolve};
 use qase_defect_fanout::config::{Config, SecretArn, Sourced};
 use qase_defect_fanout::enrichment::Enricher;
-use qase_defect_fanout::lambda::App;
 use qase_defect_fanout::metrics::Emf;
 use qase_defect_fanout::qase_api::QaseApi;
 use qase_defect_fanout::rotation::SecretStore;
@@ -41,7 +40,7 @@ fn debug_output_of_the_configuration_and_app_is_redacted() {
     let Some(Sourced::Value(secret)) = config.secret.clone() else {
         panic!("the value source was configured");
     };
-    let app = App::new((), Some(secret)).with_enricher(enricher);
+    let app = common::checking((), Some(secret)).with_enricher(enricher);
     for shown in [
         format!("{config:?}"),
         format!("{config:#?}"),
@@ -78,7 +77,7 @@ async fn reads_the_secret_from_secrets_manager_with_clear_errors() {
 
     // The fetched secret guards the handler like one from the environment.
     let topic = moto.create_topic("from-secrets-manager", false).await;
-    let app = App::new(moto.publisher(&topic), Some(secret));
+    let app = common::checking(moto.publisher(&topic), Some(secret));
     let body = qase_fixture("defect.created");
     let ok = send(&app, &EventBuilder::qase(Api::Http, &body)).await;
     assert_eq!(ok.status(), 202);
@@ -169,7 +168,7 @@ async fn a_rotation_in_secrets_manager_takes_effect_without_a_deploy_or_a_cold_s
         .await
         .unwrap();
     let topic = moto.create_topic("rotated", false).await;
-    let app = App::new(moto.publisher(&topic), None).with_secrets(store);
+    let app = common::checking(moto.publisher(&topic), None).with_secrets(store);
     let body = qase_fixture("defect.created");
     let with = |secret: &str| EventBuilder::with_secret(Api::Http, secret, &body);
     assert_eq!(send(&app, &with(OLD)).await.status(), 202);
@@ -207,7 +206,7 @@ async fn the_previous_secret_is_accepted_said_in_the_log_line_and_counted() {
         previous: Some(Secret::new(OLD).unwrap()),
     };
     let metrics = Captured::default();
-    let app = App::new(RecordingPublisher::ok(), None)
+    let app = common::checking(RecordingPublisher::ok(), None)
         .with_secrets(SecretStore::fixed(secrets))
         .with_metrics(Emf::to("fanout", Box::new(metrics.clone())));
     let (logs, _guard) = capture_logs(Level::INFO);
@@ -216,11 +215,7 @@ async fn the_previous_secret_is_accepted_said_in_the_log_line_and_counted() {
 
     assert_eq!(send(&app, &with(OLD)).await.status(), 202);
     assert_eq!(send(&app, &with(NEW)).await.status(), 202);
-    assert_eq!(
-        app.destinations.events.calls().len(),
-        2,
-        "published as usual"
-    );
+    assert_eq!(app.topics.events.calls().len(), 2, "published as usual");
 
     let text = logs.text();
     let lines: Vec<&str> = text.lines().collect();

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use qase_defect_fanout::fanout::{self, Planned, Topic, Topics};
+use qase_defect_fanout::fanout::{self, Companions, Topics};
 use qase_defect_fanout::message::{
     Attribute, DataType, DeliverableBody, MAX_ATTRIBUTE_CHARS, MAX_PUBLISH_BYTES,
     MAX_SUBJECT_UTF16_UNITS, MessageError, is_sqs_character,
@@ -38,44 +38,43 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn check(body: &str, webhook: &Webhook, details: Option<&DefectDetails>) {
-    let checked = match DeliverableBody::new(body) {
+    let checked = match DeliverableBody::new(webhook, body) {
         Ok(checked) => checked,
         Err(MessageError::UnsupportedCharacter { character, offset }) => {
             assert!(!is_sqs_character(character));
             assert_eq!(body[offset..].chars().next(), Some(character));
             return;
         }
-        Err(other) => panic!("only characters are checked: {other}"),
-    };
-    let topics = Topics {
-        fifo_events: true,
-        notifications: true,
-        chat: true,
-        chat_filter: None,
-    };
-    let plan = match fanout::plan(webhook, checked, details, topics) {
-        Ok(plan) => plan,
         Err(MessageError::TooLarge { size, .. }) => {
             assert!(size > MAX_PUBLISH_BYTES);
             return;
         }
-        Err(other) => panic!("characters were checked already: {other}"),
     };
-    let topics: Vec<Topic> = plan.iter().map(|p| p.topic).collect();
-    assert_eq!(topics, [Topic::Events, Topic::Notifications, Topic::Chat]);
-    for Planned { topic, outbound } in &plan {
+    let topics = Topics {
+        events: (),
+        fifo_events: true,
+        companions: Companions {
+            notification: Some(()),
+            chat: Some(()),
+        },
+        chat_filter: None,
+    };
+    let plan = fanout::plan(webhook, checked, details, &topics);
+    let (event, companions) = (&plan.events, &plan.companions);
+    let (note, chat) = (companions.notification.as_ref(), companions.chat.as_ref());
+    let (note, chat) = (note.expect("a notification"), chat.expect("a chat message"));
+    for (topic, outbound) in [("message", event), ("notification", note), ("chat", chat)] {
         check_subject(&outbound.subject);
-        assert!(outbound.size() <= MAX_PUBLISH_BYTES, "{topic:?}");
+        assert!(outbound.size() <= MAX_PUBLISH_BYTES, "{topic}");
         check_attributes(&outbound.attributes);
-        assert_eq!(outbound.attributes, plan[0].outbound.attributes, "one filter fits all");
+        assert_eq!(outbound.attributes, event.attributes, "one filter fits all");
     }
-    let (event, note) = (&plan[0].outbound, &plan[1].outbound);
     assert_eq!(event.message, body, "machines get the body");
     let fifo = event.fifo.as_ref().expect("asked for FIFO keys");
     assert!((1..=128).contains(&fifo.message_group_id.len()));
     assert_eq!(fifo.message_deduplication_id.len(), 64);
     assert!(note.fifo.is_none(), "the notifications topic is never FIFO");
-    check_chat(&plan[2].outbound.message);
+    check_chat(&chat.message);
     let text = &note.message;
     assert!(text.chars().all(is_sqs_character), "{text:?}");
     assert!(

@@ -8,8 +8,9 @@ use aws_sdk_sns::operation::publish::PublishError as SdkPublishError;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::config::{TopicArn, TopicConfig};
+use crate::fanout::Topics;
 use crate::message::Outbound;
-use crate::publisher::{Cause, Destinations, PublishError, Publisher};
+use crate::publisher::{Cause, PublishError, Publisher};
 
 /// Publishes to one SNS topic with the AWS SDK.
 #[derive(Debug, Clone)]
@@ -58,17 +59,11 @@ impl SnsPublisher {
 /// A publisher for each configured topic, the clients built once from `config`; topics in
 /// the events topic's region share its client.
 #[must_use]
-pub fn destinations(config: &SdkConfig, topics: &TopicConfig) -> Destinations<SnsPublisher> {
+pub fn publishers(config: &SdkConfig, topics: &TopicConfig) -> Topics<SnsPublisher> {
     let events = SnsPublisher::from_config(config, &topics.events);
-    let other =
-        |topic: &Option<TopicArn>| (topic.as_ref()).map(|topic| events.for_topic(config, topic));
-    Destinations {
-        fifo_events: topics.events.is_fifo(),
-        notifications: other(&topics.notifications),
-        chat: other(&topics.chat),
-        chat_filter: topics.chat_filter.clone(),
-        events,
-    }
+    let mut publishers = topics.map(|topic| events.for_topic(config, topic));
+    publishers.events = events;
+    publishers
 }
 
 impl Publisher for SnsPublisher {

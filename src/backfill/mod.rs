@@ -22,9 +22,9 @@ use time::format_description::well_known::Rfc3339;
 pub use args::{Args, ArgsError, Command, USAGE};
 pub use replay::{EmptyWindow, Replay, UnreadableTime, Window, event_name, replays};
 
-use crate::fanout::{self, Planned, Topic};
+use crate::fanout::{self, Plan, Topics};
 use crate::message::{DeliverableBody, MessageError};
-use crate::publisher::{Delivery, Destinations, Publisher};
+use crate::publisher::{Answer, Publisher};
 use crate::qase::{ListedDefect, Webhook};
 use crate::qase_api::{LookupError, QaseApi};
 
@@ -84,11 +84,11 @@ pub struct Summary {
 }
 
 /// Lists project `args.project`'s defects, then publishes each event of `args.window` through
-/// `destinations` (nothing when `args.dry_run`), writing one line per event and the summary
+/// `topics` (nothing when `args.dry_run`), writing one line per event and the summary
 /// line to `report`.
 pub async fn run<P: Publisher>(
     api: &QaseApi,
-    destinations: &Destinations<P>,
+    topics: &Topics<P>,
     args: &Args,
     report: &mut impl Write,
 ) -> Result<Summary, BackfillError> {
@@ -99,7 +99,7 @@ pub async fn run<P: Publisher>(
         ..Summary::default()
     };
     for replay in &replays {
-        let line = send(destinations, replay, args.dry_run, &mut summary).await;
+        let line = send(topics, replay, args.dry_run, &mut summary).await;
         writeln!(report, "{} {line}", utc(replay.at))?;
     }
     writeln!(report, "{}", summary_line(args, &defects, &summary))?;
@@ -155,12 +155,12 @@ async fn list(
 
 /// Plans `replay` as a webhook and publishes it (or not, in a dry run); answers its line.
 async fn send<P: Publisher>(
-    destinations: &Destinations<P>,
+    topics: &Topics<P>,
     replay: &Replay,
     dry_run: bool,
     summary: &mut Summary,
 ) -> String {
-    let plan = match plan(destinations, replay) {
+    let plan = match plan(topics, replay) {
         Ok(plan) => plan,
         Err(refused) => {
             summary.failed += 1;
@@ -172,17 +172,20 @@ async fn send<P: Publisher>(
             );
         }
     };
-    let subject = printable(&plan[0].outbound.subject);
+    let subject = printable(&plan.events.subject);
     if dry_run {
-        let topics: Vec<_> = plan.iter().map(|p| p.topic.key()).collect();
-        return format!("would publish {subject} (to {})", topics.join(", "));
+        let companions = plan
+            .companions
+            .iter()
+            .map(|(topic, _)| format!(", {topic}"));
+        return format!(
+            "would publish {subject} (to message{})",
+            companions.collect::<String>()
+        );
     }
-    let mut deliveries = destinations.publish(&plan).await.into_iter();
-    let events = deliveries
-        .next()
-        .expect("the plan's first message is the event");
-    let others: Vec<String> = deliveries
-        .filter_map(|d| failed(&d))
+    let (events, companions) = topics.publish(&plan).await;
+    let others: Vec<String> = (companions.iter())
+        .filter_map(|(topic, answer)| failed(topic, answer))
         .inspect(|_| summary.companions_failed += 1)
         .collect();
     let others = if others.is_empty() {
@@ -190,7 +193,7 @@ async fn send<P: Publisher>(
     } else {
         format!("; {}", others.join(", "))
     };
-    match events.answer {
+    match events {
         Ok(message_id) => {
             summary.published += 1;
             format!("published {subject} (message {message_id}{others})")
@@ -202,24 +205,16 @@ async fn send<P: Publisher>(
     }
 }
 
-fn plan<'r, P>(
-    destinations: &Destinations<P>,
-    replay: &'r Replay,
-) -> Result<Vec<Planned<'r>>, MessageError> {
+fn plan<'r, P>(topics: &Topics<P>, replay: &'r Replay) -> Result<Plan<'r>, MessageError> {
     let webhook = Webhook::parse(&replay.body).expect("a replay's body is a webhook");
-    let body = DeliverableBody::new(&replay.body)?;
-    fanout::plan(&webhook, body, Some(&replay.details), destinations.topics())
+    let body = DeliverableBody::new(&webhook, &replay.body)?;
+    Ok(fanout::plan(&webhook, body, Some(&replay.details), topics))
 }
 
 /// `notification failed: sns_throttled` for a companion that was not taken.
-fn failed(delivery: &Delivery) -> Option<String> {
-    let refused = delivery.answer.as_ref().err()?;
-    debug_assert_ne!(delivery.topic, Topic::Events);
-    Some(format!(
-        "{} failed: {}",
-        delivery.topic.key(),
-        refused.code()
-    ))
+fn failed(topic: &str, answer: &Answer) -> Option<String> {
+    let refused = answer.as_ref().err()?;
+    Some(format!("{topic} failed: {}", refused.code()))
 }
 
 /// The summary line of a run stopped before it published anything (a refused token, an

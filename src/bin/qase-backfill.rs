@@ -53,6 +53,6 @@ async fn start(args: &Args) -> Result<Summary, Box<dyn std::error::Error>> {
     let (sdk, extra_roots) = aws::from_environment(config.aws)?;
     let token = resolve(&sdk, config.qase_api.token).await?;
     let api = QaseApi::new(&config.qase_api.url, &token, extra_roots);
-    let destinations = sns::destinations(&sdk, &config.topics);
-    Ok(backfill::run(&api, &destinations, args, &mut std::io::stdout().lock()).await?)
+    let topics = sns::publishers(&sdk, &config.topics);
+    Ok(backfill::run(&api, &topics, args, &mut std::io::stdout().lock()).await?)
 }

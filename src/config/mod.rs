@@ -112,7 +112,7 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let vars = Vars::new(vars);
         Ok(Self {
-            topics: TopicConfig::from_vars(&vars)?,
+            topics: topics::from_vars(&vars)?,
             secret: secrets::secret(&vars)?,
             previous_secret: secrets::previous_secret(&vars)?,
             allowed_sources: vars
@@ -154,7 +154,7 @@ impl BackfillConfig {
     ) -> Result<Self, ConfigError> {
         let vars = Vars::new(vars);
         Ok(Self {
-            topics: TopicConfig::from_vars(&vars)?,
+            topics: topics::from_vars(&vars)?,
             qase_api: QaseApiConfig::from_vars(&vars)?.ok_or(ConfigError::Missing(
                 "QASE_API_TOKEN (or QASE_API_TOKEN_ARN)",
             ))?,

@@ -1,6 +1,7 @@
 //! The SNS topics to publish to, as the function and `qase-backfill` both read them.
 
 use super::{ConfigError, TopicArn, Vars};
+use crate::fanout::{Companions, Topics};
 use crate::filter::FilterPolicy;
 
 /// The SNS topic to publish to (required).
@@ -15,50 +16,41 @@ pub const ENV_CHAT_TOPIC_ARN: &str = "CHAT_TOPIC_ARN";
 /// one.
 pub const ENV_CHAT_FILTER_POLICY: &str = "CHAT_FILTER_POLICY";
 
-/// The topics to publish to.
-#[derive(Debug, Clone)]
-pub struct TopicConfig {
-    /// The events topic: every webhook, byte for byte.
-    pub events: TopicArn,
-    /// The notifications topic, when configured: the text people read.
-    pub notifications: Option<TopicArn>,
-    /// The chat topic, when configured: Amazon Q Developer's custom notifications.
-    pub chat: Option<TopicArn>,
-    /// What may reach the chat topic, when not every event.
-    pub chat_filter: Option<FilterPolicy>,
-}
+/// The topics to publish to, by ARN.
+pub type TopicConfig = Topics<TopicArn>;
 
-impl TopicConfig {
-    /// The events topic is required; the notifications and chat topics must be standard
-    /// topics (SNS delivers FIFO topics only to SQS).
-    pub(super) fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
-        let topic = |name: &'static str| {
-            let parse =
-                |arn| TopicArn::parse(arn).map_err(|reason| ConfigError::Invalid { name, reason });
-            vars.get(name).map(parse).transpose()
-        };
-        let events = topic(ENV_TOPIC_ARN)?.ok_or(ConfigError::Missing(ENV_TOPIC_ARN))?;
-        let notifications = topic(ENV_NOTIFICATION_TOPIC_ARN)?;
-        if notifications.as_ref().is_some_and(TopicArn::is_fifo) {
-            return Err(ConfigError::Invalid {
-                name: ENV_NOTIFICATION_TOPIC_ARN,
-                reason: "must be a standard topic: SNS cannot deliver a FIFO topic to email",
-            });
-        }
-        let chat = topic(ENV_CHAT_TOPIC_ARN)?;
-        if chat.as_ref().is_some_and(TopicArn::is_fifo) {
-            return Err(ConfigError::Invalid {
-                name: ENV_CHAT_TOPIC_ARN,
-                reason: "must be a standard topic: SNS delivers FIFO topics only to SQS",
-            });
-        }
-        Ok(Self {
-            chat_filter: chat_filter(vars, chat.is_some())?,
-            events,
-            notifications,
-            chat,
-        })
+/// The events topic is required; the notifications and chat topics must be standard topics
+/// (SNS delivers FIFO topics only to SQS).
+pub(super) fn from_vars(vars: &Vars) -> Result<TopicConfig, ConfigError> {
+    let topic = |name: &'static str| {
+        let parse =
+            |arn| TopicArn::parse(arn).map_err(|reason| ConfigError::Invalid { name, reason });
+        vars.get(name).map(parse).transpose()
+    };
+    let events = topic(ENV_TOPIC_ARN)?.ok_or(ConfigError::Missing(ENV_TOPIC_ARN))?;
+    let notifications = topic(ENV_NOTIFICATION_TOPIC_ARN)?;
+    if notifications.as_ref().is_some_and(TopicArn::is_fifo) {
+        return Err(ConfigError::Invalid {
+            name: ENV_NOTIFICATION_TOPIC_ARN,
+            reason: "must be a standard topic: SNS cannot deliver a FIFO topic to email",
+        });
     }
+    let chat = topic(ENV_CHAT_TOPIC_ARN)?;
+    if chat.as_ref().is_some_and(TopicArn::is_fifo) {
+        return Err(ConfigError::Invalid {
+            name: ENV_CHAT_TOPIC_ARN,
+            reason: "must be a standard topic: SNS delivers FIFO topics only to SQS",
+        });
+    }
+    Ok(Topics {
+        chat_filter: chat_filter(vars, chat.is_some())?,
+        fifo_events: events.is_fifo(),
+        events,
+        companions: Companions {
+            notification: notifications,
+            chat,
+        },
+    })
 }
 
 /// The chat topic's filter policy, when set (only with a chat topic).
@@ -95,7 +87,7 @@ mod tests {
     #[test]
     fn reads_an_optional_standard_notification_topic() {
         let none = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET, SECRET)]).unwrap();
-        assert_eq!(none.topics.notifications, None);
+        assert_eq!(none.topics.companions.notification, None);
         let people = "arn:aws:sns:eu-west-1:123456789012:qase-notifications";
         let some = config(&[
             (ENV_TOPIC_ARN, ARN),
@@ -103,7 +95,10 @@ mod tests {
             (ENV_SECRET, SECRET),
         ])
         .unwrap();
-        assert_eq!(some.topics.notifications.unwrap().as_str(), people);
+        assert_eq!(
+            some.topics.companions.notification.unwrap().as_str(),
+            people
+        );
 
         for (arn, why) in [
             (
@@ -130,7 +125,10 @@ mod tests {
     fn reads_an_optional_standard_chat_topic_and_its_filter_policy() {
         let chat = "arn:aws:sns:eu-west-1:123456789012:qase-chat";
         let none = config(&[(ENV_TOPIC_ARN, ARN), (ENV_SECRET, SECRET)]).unwrap();
-        assert_eq!((none.topics.chat, none.topics.chat_filter), (None, None));
+        assert_eq!(
+            (none.topics.companions.chat, none.topics.chat_filter),
+            (None, None)
+        );
         let policy = r#"{"event_name":["defect.created","defect.resolved"]}"#;
         let c = config(&[
             (ENV_TOPIC_ARN, ARN),
@@ -139,7 +137,7 @@ mod tests {
             (ENV_CHAT_FILTER_POLICY, policy),
         ])
         .unwrap();
-        assert_eq!(c.topics.chat.unwrap().as_str(), chat);
+        assert_eq!(c.topics.companions.chat.unwrap().as_str(), chat);
         assert_eq!(
             c.topics.chat_filter,
             Some(crate::filter::FilterPolicy::parse(policy).unwrap())

@@ -14,15 +14,13 @@ use lambda_http::http::Method;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt as _, Response};
 
-use crate::auth::{self, SECRET_HEADER, Secret, Secrets};
+use crate::auth::{self, SECRET_HEADER, Secrets};
 use crate::enrichment::{Enricher, Enrichment};
-use crate::fanout::{self, Planned, Topic};
-use crate::filter::FilterPolicy;
-use crate::lambda::event::INVALID_BASE64_MARKER;
-use crate::lambda::outcome::{Ended, Outcome, RequestError, SecretCheck};
-use crate::message::{DeliverableBody, MAX_PUBLISH_BYTES, MessageError};
+use crate::fanout::{self, Plan, Topics};
+use crate::lambda::outcome::{Outcome, Report, RequestError, SecretCheck};
+use crate::message::DeliverableBody;
 use crate::metrics::Emf;
-use crate::publisher::{Destinations, Publisher};
+use crate::publisher::Publisher;
 use crate::qase::Webhook;
 use crate::rotation::SecretStore;
 
@@ -35,7 +33,7 @@ pub struct App<P> {
     /// Source addresses allowed to call; `None` means any.
     pub allowed_sources: Option<Vec<IpNet>>,
     /// The topics, a publisher each.
-    pub destinations: Destinations<P>,
+    pub topics: Topics<P>,
     /// The Qase API lookup of defect events, when a token is configured.
     pub enricher: Option<Enricher>,
     /// Where each request's EMF metrics document goes; `None`: no metrics.
@@ -43,19 +41,13 @@ pub struct App<P> {
 }
 
 impl<P> App<P> {
-    /// Publishes to `events` only, checking `secret` (`None`: explicitly disabled); no source
+    /// Publishes to `topics`, checking `secrets` (`None`: explicitly disabled); no source
     /// check, lookups or metrics until the builder methods below add them.
-    pub fn new(events: P, secret: Option<Secret>) -> Self {
-        Self::publishing_to(Destinations::new(events), secret.map(Secrets::only))
-    }
-
-    /// Publishes to `destinations`, checking `secrets` (`None`: explicitly disabled); no source
-    /// check, lookups or metrics until the builder methods below add them.
-    pub fn publishing_to(destinations: Destinations<P>, secrets: Option<Secrets>) -> Self {
+    pub fn publishing_to(topics: Topics<P>, secrets: Option<Secrets>) -> Self {
         Self {
             secret: secrets.map(SecretStore::fixed),
             allowed_sources: None,
-            destinations,
+            topics,
             enricher: None,
             metrics: None,
         }
@@ -70,13 +62,6 @@ impl<P> App<P> {
         }
     }
 
-    /// With a FIFO events topic: its messages carry group and deduplication ids.
-    #[must_use]
-    pub fn with_fifo_events(mut self) -> Self {
-        self.destinations.fifo_events = true;
-        self
-    }
-
     /// Only requests from `allowed` source addresses are let in.
     #[must_use]
     pub fn with_allowed_sources(self, allowed: Vec<IpNet>) -> Self {
@@ -84,22 +69,6 @@ impl<P> App<P> {
             allowed_sources: Some(allowed),
             ..self
         }
-    }
-
-    /// With a notifications topic.
-    #[must_use]
-    pub fn with_notifications(mut self, notifications: P) -> Self {
-        self.destinations.notifications = Some(notifications);
-        self
-    }
-
-    /// With a chat topic, to which only what `filter` selects is published (every event when
-    /// `None`).
-    #[must_use]
-    pub fn with_chat(mut self, chat: P, filter: Option<FilterPolicy>) -> Self {
-        self.destinations.chat = Some(chat);
-        self.destinations.chat_filter = filter;
-        self
     }
 
     /// With the Qase API lookup of defect events.
@@ -124,36 +93,34 @@ impl<P> App<P> {
 /// Handles one request; always a response, never an `Err`.
 pub async fn handle<P: Publisher>(app: &App<P>, request: Request) -> Response<Body> {
     let started = Instant::now();
-    let outcome = fan_out(app, &request).await;
-    outcome.answer(started.elapsed(), app.metrics.as_ref())
+    let report = fan_out(app, &request).await;
+    report.answer(started.elapsed(), app.metrics.as_ref())
 }
 
 /// Admit → parse → enrich → plan → publish: how the request ends.
-async fn fan_out<P: Publisher>(app: &App<P>, request: &Request) -> Outcome {
+async fn fan_out<P: Publisher>(app: &App<P>, request: &Request) -> Report {
     let (admitted, secret) = admit(app, request).await;
     let (webhook, body) = match admitted.and_then(parse) {
         Ok(admitted) => admitted,
-        Err(refused) => return Outcome::refused(refused).with_secret(secret),
+        Err(refused) => return Report::refused(refused).with_secret(secret),
     };
     let enrichment = match &app.enricher {
         Some(enricher) => enricher.enrich(&webhook).await,
         None => None,
     };
     let details = enrichment.as_ref().and_then(Enrichment::details);
-    let ended = match fanout::plan(&webhook, body, details, app.destinations.topics()) {
-        Ok(plan) => publish(app, &plan).await,
-        Err(too_large) => Ended::Refused(too_large.into()),
-    };
-    Outcome {
+    let plan = fanout::plan(&webhook, body, details, &app.topics);
+    let outcome = publish(&app.topics, &plan).await;
+    Report {
         webhook: Some(webhook),
         enrichment,
         secret,
-        ended,
+        outcome,
     }
 }
 
-/// Everything checked before the body is read: method, caller, secret, encoding, size,
-/// UTF-8; and how the secret was judged, when it was.
+/// Everything checked before the body is read: method, caller, secret, UTF-8; and how the
+/// secret was judged, when it was.
 async fn admit<'r, P>(
     app: &App<P>,
     request: &'r Request,
@@ -185,44 +152,26 @@ async fn admit<'r, P>(
     (body(request), secret)
 }
 
-/// The body, as text that SNS could carry.
+/// The body, as text.
 fn body(request: &Request) -> Result<&str, RequestError> {
-    if request.headers().contains_key(INVALID_BASE64_MARKER) {
-        return Err(RequestError::InvalidBase64);
-    }
-    let bytes: &[u8] = request.body().as_ref();
-    if bytes.len() > MAX_PUBLISH_BYTES {
-        // Decided before parsing: no point reading a body SNS could never carry.
-        return Err(MessageError::TooLarge {
-            size: bytes.len(),
-            limit: MAX_PUBLISH_BYTES,
-        }
-        .into());
-    }
-    std::str::from_utf8(bytes).map_err(|_| RequestError::NotUtf8)
+    std::str::from_utf8(request.body().as_ref()).map_err(|_| RequestError::NotUtf8)
 }
 
-/// The envelope, then the body's characters (SQS delivers only its set).
+/// The envelope, then whether SNS and SQS can carry the body as it is.
 fn parse(body: &str) -> Result<(Webhook, DeliverableBody<'_>), RequestError> {
     let webhook = Webhook::parse(body)?;
-    Ok((webhook, DeliverableBody::new(body)?))
+    let body = DeliverableBody::new(&webhook, body)?;
+    Ok((webhook, body))
 }
 
 /// Publishes every planned message to its topic, concurrently; the events topic's answer
 /// decides how the request ends.
-async fn publish<P: Publisher>(app: &App<P>, plan: &[Planned<'_>]) -> Ended {
+async fn publish<P: Publisher>(topics: &Topics<P>, plan: &Plan<'_>) -> Outcome {
     let started = Instant::now();
-    let mut others = app.destinations.publish(plan).await;
-    let latency = started.elapsed();
-    let events = others.remove(0);
-    debug_assert_eq!(
-        events.topic,
-        Topic::Events,
-        "the plan lists the events topic first"
-    );
-    match events.answer {
-        Ok(message_id) => Ended::Published(message_id, others, latency),
-        Err(failed) => Ended::NotPublished(failed.into(), others),
+    let (events, companions) = topics.publish(plan).await;
+    match events {
+        Ok(message_id) => Outcome::Published(message_id, companions, started.elapsed()),
+        Err(failed) => Outcome::NotPublished(failed.into(), companions),
     }
 }
 

@@ -1,17 +1,20 @@
 //! The Lambda side: API Gateway events in, HTTP responses out, and the runtime loop.
 //!
-//! - [`event`]: Lambda event → `http::Request`, made safe for `lambda_http`'s conversion.
 //! - [`handler`]: the request → response contract ([`handle`]).
 //! - [`outcome`]: how a request ended, whence its response, log line and metrics.
 //! - [`logging`]: the log output, and what it never shows.
 //! - [`run`]: the runtime loop that feeds every invocation to [`handle`].
+//!
+//! `lambda_http` converts each event into a request. Where it cannot (an event no API Gateway
+//! sends: a body marked base64 that is not, a `Host` that makes no URI), its conversion
+//! panics; the function is built to unwind (`Cargo.toml`, `[profile.release]`), so
+//! `lambda_runtime` catches the panic and answers that invocation with an error. Nothing is
+//! published, and the process goes on with the next invocation.
 
-pub mod event;
 pub mod handler;
 pub mod logging;
 pub mod outcome;
 
-pub use event::{request_from_event, request_from_json};
 pub use handler::{App, handle};
 pub use outcome::RequestError;
 
@@ -19,6 +22,7 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::tower::ServiceExt as _;
 use lambda_http::{LambdaEvent, Request, service_fn};
 
+use crate::auth::SECRET_HEADER;
 use crate::publisher::Publisher;
 
 /// Runs the Lambda runtime loop, answering every invocation with [`handle`].
@@ -27,11 +31,35 @@ pub async fn run<P: Publisher + Sync>(app: App<P>) -> Result<(), lambda_http::Er
     let handler = service_fn(move |request: Request| async move {
         Ok::<_, lambda_http::Error>(handle(app, request).await)
     });
-    // The adapter converts the event itself: hand it one whose conversion cannot panic.
     let adapter =
         lambda_http::Adapter::from(handler).map_request(|mut event: LambdaEvent<LambdaRequest>| {
-            event::normalize(&mut event.payload);
+            keep_repeated_secret(&mut event.payload);
             event
         });
     lambda_http::lambda_runtime::run(adapter).await
+}
+
+/// Converts a Lambda event, as JSON, into a request as the runtime loop does (for tests and
+/// tools: the runtime deserialises the event itself).
+pub fn request_from_json(event: &str) -> Result<Request, serde_json::Error> {
+    let mut event: LambdaRequest = serde_json::from_str(event)?;
+    keep_repeated_secret(&mut event);
+    Ok(event.into())
+}
+
+/// A REST API event carries each header twice: in `multiValueHeaders`, every value, and in
+/// `headers`, the last one. `lambda_http` lets the one replace the many, so a request that
+/// sent `X-Qase-Secret` twice would be judged by its last value alone: this drops the single
+/// copy, so that the handler sees both values and refuses the request.
+fn keep_repeated_secret(event: &mut LambdaRequest) {
+    if let LambdaRequest::ApiGatewayV1(event) = event
+        && event
+            .multi_value_headers
+            .get_all(SECRET_HEADER)
+            .iter()
+            .count()
+            > 1
+    {
+        event.headers.remove(SECRET_HEADER);
+    }
 }

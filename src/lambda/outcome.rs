@@ -1,5 +1,6 @@
-//! How a request ended, as one value: refused, published, or not published. The response,
-//! the one log line and the metrics document are each derived from it once.
+//! How a request ended, as one value ([`Outcome`]: refused, not published, or published), in a
+//! [`Report`] with what the log line says of the webhook. The response, the one log line and
+//! the metrics document are each derived from it once.
 //!
 //! The events topic is the system of record: its answer alone decides the status. What the
 //! other topics answered is reported (in the 202, the log line and the metrics), never fatal.
@@ -13,11 +14,11 @@ use lambda_http::{Body, Response, tracing};
 
 use crate::auth::{Admitted, AuthError};
 use crate::enrichment::Enrichment;
-use crate::fanout::Topic;
+use crate::fanout::Companions;
 use crate::lambda::logging::error_chain;
 use crate::message::MessageError;
 use crate::metrics::{self, Emf, Sample};
-use crate::publisher::{Delivery, PublishError};
+use crate::publisher::{Answer, PublishError};
 use crate::qase::{Webhook, WebhookError};
 use crate::rotation::Judged;
 
@@ -33,9 +34,6 @@ pub enum RequestError {
     /// The caller is not let in (source address or secret).
     #[error(transparent)]
     Auth(#[from] AuthError),
-    /// The event said the body was base64, and it was not.
-    #[error("the body is marked base64-encoded but is not valid base64")]
-    InvalidBase64,
     /// The body is not UTF-8 text.
     #[error("the body is not valid UTF-8")]
     NotUtf8,
@@ -60,8 +58,7 @@ impl RequestError {
             Self::Auth(AuthError::MissingSecret | AuthError::WrongSecret) => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::InvalidBase64
-            | Self::NotUtf8
+            Self::NotUtf8
             | Self::Webhook(_)
             | Self::Message(MessageError::UnsupportedCharacter { .. }) => StatusCode::BAD_REQUEST,
             Self::Message(MessageError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -76,7 +73,6 @@ impl RequestError {
         match self {
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Auth(e) => e.code(),
-            Self::InvalidBase64 => "invalid_base64",
             Self::NotUtf8 => "invalid_utf8",
             Self::Webhook(e) => e.code(),
             Self::Message(e) => e.code(),
@@ -114,7 +110,7 @@ struct Line<'a> {
 }
 
 /// Logs the one line of a request, at `$level`, with the fields every line has.
-macro_rules! line {
+macro_rules! log_line {
     ($level:ident, $line:expr, $($fields:tt)*) => {{
         let line: &Line<'_> = $line;
         tracing::$level!(
@@ -131,14 +127,35 @@ macro_rules! line {
 
 /// How a request ended.
 #[derive(Debug)]
-pub enum Ended {
+pub enum Outcome {
     /// Nothing was asked of SNS (4xx; a 5xx never ends here).
     Refused(RequestError),
-    /// The events topic did not take the event (5xx); the other topics' answers.
-    NotPublished(RequestError, Vec<Delivery>),
-    /// The event is on the events topic: its message id, the other topics' answers, and how
-    /// long the publishes took (all topics, concurrently).
-    Published(String, Vec<Delivery>, Duration),
+    /// The events topic did not take the event (5xx); what the companion topics answered.
+    NotPublished(RequestError, Companions<Answer>),
+    /// The event is on the events topic: its message id, what the companion topics answered,
+    /// and how long the publishes took (all topics, concurrently).
+    Published(String, Companions<Answer>, Duration),
+}
+
+impl Outcome {
+    /// The `Outcome` dimension of the metrics.
+    fn dimension(&self) -> &'static str {
+        match self {
+            Self::Refused(_) => "rejected",
+            Self::NotPublished(..) => "failed",
+            Self::Published(..) => "published",
+        }
+    }
+
+    /// What the companion topics answered, when they were published to.
+    fn companions(&self) -> Option<&Companions<Answer>> {
+        match self {
+            Self::Refused(_) => None,
+            Self::NotPublished(_, companions) | Self::Published(_, companions, _) => {
+                Some(companions)
+            }
+        }
+    }
 }
 
 /// How the request's `X-Qase-Secret` was judged, as the log line and the metrics say it.
@@ -175,7 +192,7 @@ impl SecretCheck {
 
 /// A request's outcome, with what the log line says of the webhook.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct Report {
     /// The webhook, once parsed.
     pub webhook: Option<Webhook>,
     /// The Qase API lookup, when there was one.
@@ -183,10 +200,10 @@ pub struct Outcome {
     /// How the secret was judged, when it was checked.
     pub secret: Option<SecretCheck>,
     /// How it ended.
-    pub ended: Ended,
+    pub outcome: Outcome,
 }
 
-impl Outcome {
+impl Report {
     /// Refused before anything was parsed.
     #[must_use]
     pub fn refused(error: RequestError) -> Self {
@@ -194,7 +211,7 @@ impl Outcome {
             webhook: None,
             enrichment: None,
             secret: None,
-            ended: Ended::Refused(error),
+            outcome: Outcome::Refused(error),
         }
     }
 
@@ -215,27 +232,20 @@ impl Outcome {
         self.response()
     }
 
-    /// What the other topic `topic` answered, when it was published to.
-    fn delivery(&self, topic: Topic) -> Option<&Result<String, PublishError>> {
-        let (Ended::NotPublished(_, others) | Ended::Published(_, others, _)) = &self.ended else {
-            return None;
-        };
-        others.iter().find(|d| d.topic == topic).map(|d| &d.answer)
-    }
-
     /// The response: the error's, or 202 with the message ids and what failed.
     fn response(&self) -> Response<Body> {
-        let message_id = match &self.ended {
-            Ended::Refused(error) | Ended::NotPublished(error, _) => return error.to_response(),
-            Ended::Published(message_id, ..) => message_id,
+        let (message_id, companions) = match &self.outcome {
+            Outcome::Refused(error) | Outcome::NotPublished(error, _) => {
+                return error.to_response();
+            }
+            Outcome::Published(message_id, companions, _) => (message_id, companions),
         };
         let event_name = self.webhook.as_ref().map(|w| w.event_name.as_str());
         let mut body = serde_json::json!({ "message_id": message_id, "event_name": event_name });
-        for topic in COMPANIONS {
-            match self.delivery(topic) {
-                Some(Ok(id)) => body[format!("{}_id", topic.key())] = id.as_str().into(),
-                Some(Err(e)) => body[format!("{}_error", topic.key())] = e.code().into(),
-                None => {}
+        for (topic, answer) in companions.iter() {
+            match answer {
+                Ok(id) => body[format!("{topic}_id")] = id.as_str().into(),
+                Err(e) => body[format!("{topic}_error")] = e.code().into(),
             }
         }
         json_response(StatusCode::ACCEPTED, &body)
@@ -244,23 +254,17 @@ impl Outcome {
     /// The metrics of the request. Publish latency and the other topics' fate are counted for
     /// published webhooks only (a failed publish's latency is its timeout).
     fn sample(&self) -> Sample<'_> {
-        let (outcome, code, latency) = match &self.ended {
-            Ended::Published(_, _, latency) => (metrics::Outcome::Published, None, Some(*latency)),
-            Ended::NotPublished(e, _) => (metrics::Outcome::Failed, Some(e.code()), None),
-            Ended::Refused(e) => (metrics::Outcome::Rejected, Some(e.code()), None),
+        let (code, latency, companions) = match &self.outcome {
+            Outcome::Published(_, companions, latency) => (None, Some(*latency), Some(companions)),
+            Outcome::NotPublished(e, _) | Outcome::Refused(e) => (Some(e.code()), None, None),
         };
-        let published = latency.is_some();
-        let failed = |topic| {
-            self.delivery(topic)
-                .filter(|_| published)
-                .map(Result::is_err)
-        };
+        let failed = |answer: &Option<Answer>| answer.as_ref().map(Result::is_err);
         Sample {
-            outcome,
+            outcome: self.outcome.dimension(),
             code,
             publish_latency: latency,
-            notification_failed: failed(Topic::Notifications),
-            chat_failed: failed(Topic::Chat),
+            notification_failed: companions.and_then(|c| failed(&c.notification)),
+            chat_failed: companions.and_then(|c| failed(&c.chat)),
             previous_secret_used: (self.secret)
                 .and_then(|s| s.admitted)
                 .map(|a| a == Admitted::Previous),
@@ -283,25 +287,26 @@ impl Outcome {
             secret: self.secret.and_then(SecretCheck::label),
             latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
         };
-        match &self.ended {
-            Ended::Refused(e) => {
+        match &self.outcome {
+            Outcome::Refused(e) => {
                 let status = e.status().as_u16();
-                line!(warn, &line, status, error = e.code(), "rejected");
+                log_line!(warn, &line, status, error = e.code(), "rejected");
             }
-            Ended::NotPublished(e, _) => self.log_not_published(&line, e),
-            Ended::Published(message_id, ..) => self.log_published(&line, message_id),
+            Outcome::NotPublished(e, _) => self.log_not_published(&line, e),
+            Outcome::Published(message_id, ..) => self.log_published(&line, message_id),
         }
     }
 
     /// What the notifications and chat topics answered: ids, errors.
-    fn companions(&self) -> Companions<'_> {
-        let id = |topic| (self.delivery(topic).and_then(|d| d.as_ref().ok())).map(String::as_str);
-        let error = |topic| self.delivery(topic).and_then(|d| d.as_ref().err());
-        Companions {
-            notification_id: id(Topic::Notifications),
-            notification_error: error(Topic::Notifications),
-            chat_id: id(Topic::Chat),
-            chat_error: error(Topic::Chat),
+    fn companions(&self) -> Answered<'_> {
+        let answers = self.outcome.companions();
+        let notification = answers.and_then(|a| a.notification.as_ref());
+        let chat = answers.and_then(|a| a.chat.as_ref());
+        Answered {
+            notification_id: notification.and_then(|a| a.as_deref().ok()),
+            notification_error: notification.and_then(|a| a.as_ref().err()),
+            chat_id: chat.and_then(|a| a.as_deref().ok()),
+            chat_error: chat.and_then(|a| a.as_ref().err()),
         }
     }
 
@@ -312,7 +317,7 @@ impl Outcome {
         let chat_error = c.chat_error.map(PublishError::code);
         let (status, error, cause) = (e.status().as_u16(), e.code(), error_chain(e));
         let (notification_id, chat_id) = (c.notification_id, c.chat_id);
-        line!(
+        log_line!(
             error,
             line,
             status,
@@ -333,7 +338,7 @@ impl Outcome {
         if let Some((what, cause)) = c.failures() {
             let notification_error = c.notification_error.map(PublishError::code);
             let chat_error = c.chat_error.map(PublishError::code);
-            line!(
+            log_line!(
                 error,
                 line,
                 status = 202,
@@ -348,7 +353,7 @@ impl Outcome {
         } else if let Some(failed) = lookup_error {
             // Published all the same, without what the lookup would have added.
             let cause = error_chain(failed);
-            line!(
+            log_line!(
                 warn,
                 line,
                 status = 202,
@@ -359,7 +364,7 @@ impl Outcome {
                 "published without enrichment"
             );
         } else {
-            line!(
+            log_line!(
                 info,
                 line,
                 status = 202,
@@ -372,18 +377,15 @@ impl Outcome {
     }
 }
 
-/// The topics besides the events topic, in the order the answer and the log name them.
-const COMPANIONS: [Topic; 2] = [Topic::Notifications, Topic::Chat];
-
 /// What the notifications and chat topics answered, for the log line.
-struct Companions<'a> {
+struct Answered<'a> {
     notification_id: Option<&'a str>,
     notification_error: Option<&'a PublishError>,
     chat_id: Option<&'a str>,
     chat_error: Option<&'a PublishError>,
 }
 
-impl Companions<'_> {
+impl Answered<'_> {
     /// When a published event's notification or chat message was not: what to say, and the
     /// cause of each failure.
     fn failures(&self) -> Option<(&'static str, String)> {

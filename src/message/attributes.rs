@@ -90,11 +90,7 @@ pub fn routing_attributes(webhook: &Webhook, details: Option<&DefectDetails>) ->
     attributes.extend(project_code.map(|v| Attribute::string(ATTR_PROJECT_CODE, v)));
     let entity_id = webhook.payload.id.filter(|id| *id <= MAX_NUMBER_ATTRIBUTE);
     attributes.extend(entity_id.map(|v| Attribute::number(ATTR_ENTITY_ID, v)));
-    let severity = [webhook.payload.severity.as_deref()]
-        .into_iter()
-        .chain([details.and_then(|d| d.severity.as_deref())])
-        .flatten()
-        .find(|s| is_clean(s));
+    let severity = webhook.severity(details).filter(|s| is_clean(s));
     attributes.extend(severity.map(|v| Attribute::string(ATTR_SEVERITY, v)));
     let member = webhook
         .team_member_id

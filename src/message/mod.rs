@@ -107,66 +107,71 @@ pub fn is_sqs_character(c: char) -> bool {
     matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
-/// A request body SQS delivers as it is: every character in its set. Checked once, before
-/// anything else is done with the webhook (a lookup in the Qase API included), and carried as
-/// the proof [`Outbound::event`] takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeliverableBody<'a>(&'a str);
-
-impl<'a> DeliverableBody<'a> {
-    /// Checks `body`; the error names its first character SQS does not deliver.
-    pub fn new(body: &'a str) -> Result<Self, MessageError> {
-        match body.char_indices().find(|(_, c)| !is_sqs_character(*c)) {
-            Some((offset, character)) => {
-                Err(MessageError::UnsupportedCharacter { character, offset })
-            }
-            None => Ok(Self(body)),
-        }
-    }
-
-    /// The body.
-    #[must_use]
-    pub fn as_str(&self) -> &'a str {
-        self.0
-    }
+/// A request body SNS can publish and SQS delivers as it is: every character in SQS's set,
+/// and within [`MAX_PUBLISH_BYTES`] with the routing attributes of its webhook (the only
+/// place the limit refuses a body). Checked once, before anything else is done with the
+/// webhook (a lookup in the Qase API included), and carried as the proof
+/// [`Outbound::event`] takes, with those attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliverableBody<'a> {
+    body: &'a str,
+    attributes: Vec<Attribute>,
 }
 
-impl<'a> Outbound<'a> {
-    /// The events topic's publish for `webhook`, whose raw body is `body`: the body byte for
-    /// byte, the routing attributes (with what the Qase API said of the defect, `details`),
-    /// `subject`, and the FIFO keys when `fifo`. Refused when SNS could not take it; what
-    /// `details` adds is left out rather than make the message too large.
-    pub fn event(
-        webhook: &Webhook,
-        body: DeliverableBody<'a>,
-        subject: String,
-        fifo: bool,
-        details: Option<&DefectDetails>,
-    ) -> Result<Self, MessageError> {
-        let body = body.as_str();
-        let fifo = fifo.then(|| FifoKeys {
-            message_group_id: message_group_id(
-                webhook.project_code.as_deref().filter(|s| is_clean(s)),
-            ),
-            message_deduplication_id: sha256_hex(body),
-        });
-        let mut outbound = Self {
-            message: Cow::Borrowed(body),
-            subject,
-            attributes: routing_attributes(webhook, details),
-            fifo,
-        };
-        if details.is_some() && outbound.size() > MAX_PUBLISH_BYTES {
-            outbound.attributes = routing_attributes(webhook, None);
+impl<'a> DeliverableBody<'a> {
+    /// Checks `body`, the raw body of `webhook`; the error names its first character SQS does
+    /// not deliver, or the bytes the publish would take.
+    pub fn new(webhook: &Webhook, body: &'a str) -> Result<Self, MessageError> {
+        if let Some((offset, character)) = body.char_indices().find(|(_, c)| !is_sqs_character(*c))
+        {
+            return Err(MessageError::UnsupportedCharacter { character, offset });
         }
-        let size = outbound.size();
+        let attributes = routing_attributes(webhook, None);
+        let size = body.len() + attributes_size(&attributes);
         if size > MAX_PUBLISH_BYTES {
             return Err(MessageError::TooLarge {
                 size,
                 limit: MAX_PUBLISH_BYTES,
             });
         }
-        Ok(outbound)
+        Ok(Self { body, attributes })
+    }
+
+    /// The body.
+    #[must_use]
+    pub fn as_str(&self) -> &'a str {
+        self.body
+    }
+}
+
+impl<'a> Outbound<'a> {
+    /// The events topic's publish for `webhook`, whose checked body is `body`: the body byte
+    /// for byte, the routing attributes (with what the Qase API said of the defect,
+    /// `details`, when they fit in the publish: else without), `subject`, and the FIFO keys
+    /// when `fifo`.
+    #[must_use]
+    pub fn event(
+        webhook: &Webhook,
+        body: DeliverableBody<'a>,
+        subject: String,
+        fifo: bool,
+        details: Option<&DefectDetails>,
+    ) -> Self {
+        let DeliverableBody { body, attributes } = body;
+        let fifo = fifo.then(|| FifoKeys {
+            message_group_id: message_group_id(
+                webhook.project_code.as_deref().filter(|s| is_clean(s)),
+            ),
+            message_deduplication_id: sha256_hex(body),
+        });
+        let enriched = details.map(|details| routing_attributes(webhook, Some(details)));
+        let fits = |a: &Vec<Attribute>| body.len() + attributes_size(a) <= MAX_PUBLISH_BYTES;
+        Self {
+            message: Cow::Borrowed(body),
+            subject,
+            attributes: enriched.filter(fits).unwrap_or(attributes),
+            fifo,
+        }
     }
 
     /// Another topic's publish of this event (the notifications and chat topics): `message`,
@@ -199,12 +204,7 @@ impl<'a> Outbound<'a> {
     /// attribute, its name, data type and value.
     #[must_use]
     pub fn size(&self) -> usize {
-        let attributes: usize = self
-            .attributes
-            .iter()
-            .map(|a| a.name.len() + a.data_type.as_str().len() + a.value.len())
-            .sum();
-        self.message.len() + attributes
+        self.message.len() + attributes_size(&self.attributes)
     }
 
     /// The value of the attribute called `name`, if it is set.
@@ -212,6 +212,13 @@ impl<'a> Outbound<'a> {
     pub fn attribute(&self, name: &str) -> Option<&str> {
         attribute(&self.attributes, name)
     }
+}
+
+/// What SNS counts of `attributes`: every name, data type and value.
+fn attributes_size(attributes: &[Attribute]) -> usize {
+    (attributes.iter())
+        .map(|a| a.name.len() + a.data_type.as_str().len() + a.value.len())
+        .sum()
 }
 
 fn message_group_id(project_code: Option<&str>) -> String {
@@ -246,13 +253,15 @@ pub(crate) mod testing {
         fifo: bool,
         details: Option<&DefectDetails>,
     ) -> Result<Outbound<'a>, MessageError> {
-        Outbound::event(
-            &webhook(body),
-            DeliverableBody::new(body)?,
+        let webhook = webhook(body);
+        let body = DeliverableBody::new(&webhook, body)?;
+        Ok(Outbound::event(
+            &webhook,
+            body,
             "subject".to_owned(),
             fifo,
             details,
-        )
+        ))
     }
 
     /// What the Qase API says of a critical, resolved defect with `tags`.

@@ -249,6 +249,14 @@ impl Webhook {
         )
     }
 
+    /// The severity every message of this webhook shows (its attribute, the email, the chat
+    /// message): the payload's, or else what the Qase API said of the defect (`details`).
+    #[must_use]
+    pub fn severity<'a>(&'a self, details: Option<&'a DefectDetails>) -> Option<&'a str> {
+        let from_payload = self.payload.severity.as_deref().filter(|s| !s.is_empty());
+        from_payload.or_else(|| details?.severity.as_deref())
+    }
+
     /// Where a new defect came from, by the payload's shape (see [`DefectOrigin`]).
     #[must_use]
     pub fn origin(&self) -> DefectOrigin<'_> {

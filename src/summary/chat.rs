@@ -13,8 +13,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{clean_line, cut, defect_link, entity_label, title};
-use crate::qase::{DefectAction, DefectDetails, DefectOrigin, Webhook};
+use super::{clean_line, cut, defect_link, entity_label, found_in, title};
+use crate::qase::{DefectDetails, Webhook};
 
 /// `version`: "Must be 1.0."
 pub const CHAT_VERSION: &str = "1.0";
@@ -125,14 +125,7 @@ fn headline(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
 /// who triggered it, each when known. Never empty (the schema requires a description).
 fn description(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
     let mut lines = vec![format!("*Event:* {}", webhook.event_name.as_str())];
-    let origin = match webhook.defect {
-        Some(DefectAction::Created) => webhook.origin(),
-        _ => DefectOrigin::Unknown,
-    };
-    let severity = match origin {
-        DefectOrigin::Severity(severity) => Some(severity),
-        _ => details.and_then(|d| d.severity.as_deref()),
-    };
+    let severity = webhook.severity(details);
     let label = |name: &str, value: Option<&str>| {
         let value = chat_text(value?);
         (!value.is_empty()).then(|| format!("*{name}:* {value}"))
@@ -150,7 +143,7 @@ fn description(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
     if !tags.is_empty() {
         lines.push(format!("*Tags:* {}", tags.join(", ")));
     }
-    if let DefectOrigin::CaseStep { case_id, step } = origin {
+    if let Some((case_id, step)) = found_in(webhook) {
         lines.push(format!("*Found in:* test case #{case_id}, step {step}"));
     }
     match webhook.team_member_id {

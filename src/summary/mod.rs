@@ -89,22 +89,12 @@ pub fn text(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
         (None, None) => {}
     }
 
-    let origin = match webhook.defect {
-        Some(DefectAction::Created) => webhook.origin(),
-        _ => DefectOrigin::Unknown,
-    };
-    let api_severity = details.and_then(|d| d.severity.as_deref());
-    match (origin, api_severity) {
-        (DefectOrigin::Severity(severity), _) | (_, Some(severity)) => {
-            let _ = writeln!(
-                text,
-                "Severity: {}",
-                cut(&clean_line(severity), MAX_LABEL_CHARS)
-            );
-        }
-        (DefectOrigin::CaseStep { .. } | DefectOrigin::Unknown, None) => {}
+    if let Some(severity) = webhook.severity(details).map(clean_line)
+        && !severity.is_empty()
+    {
+        let _ = writeln!(text, "Severity: {}", cut(&severity, MAX_LABEL_CHARS));
     }
-    if let DefectOrigin::CaseStep { case_id, step } = origin {
+    if let Some((case_id, step)) = found_in(webhook) {
         let _ = writeln!(text, "Found in test case #{case_id}, step {step}");
     }
     if let Some(status) = details.and_then(|d| d.status.as_deref()).map(clean_line)
@@ -128,6 +118,16 @@ pub(crate) fn defect_link(webhook: &Webhook) -> Option<String> {
         return None;
     };
     Some(format!("{QASE_APP_URL}/defect/{code}/{id}"))
+}
+
+/// The test case and step a new defect was found in, when its `defect.created` says so.
+pub(crate) fn found_in(webhook: &Webhook) -> Option<(u64, u64)> {
+    match (webhook.defect, webhook.origin()) {
+        (Some(DefectAction::Created), DefectOrigin::CaseStep { case_id, step }) => {
+            Some((case_id, step))
+        }
+        _ => None,
+    }
 }
 
 /// The title on one line: the payload's, or else the Qase API's.

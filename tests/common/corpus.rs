@@ -119,33 +119,74 @@ pub fn accepted_corpus(api: Api) -> Vec<Case> {
         accepted(api, "empty project code", &coded(r#""""#)),
         accepted(api, "project code a number", &coded("12")),
         accepted(api, "text/plain content type", &created()),
-        with_uri(api, "Host with a space", |e| e.header("Host", "a b")),
-        with_uri(api, "Host with a brace", |e| e.header("Host", "a{b")),
-        with_uri(api, "Host an open IPv6 bracket", |e| {
-            e.header("Host", "[::1")
-        }),
-        with_uri(api, "X-Forwarded-Proto starting with a digit", |e| {
-            e.header("X-Forwarded-Proto", "1http")
-        }),
-        with_uri(api, "X-Forwarded-Proto empty", |e| {
-            e.header("X-Forwarded-Proto", "")
-        }),
-        with_uri(api, "path that reads as a bad port", |e| e.path(":99999")),
-        with_uri(api, "query with a space", |e| e.query("a b")),
-        with_uri(api, "stage with a colon", |e| e.stage("a:b")),
+    ]
+    .into_iter()
+    .chain(odd_but_converted(api))
+    .collect()
+}
+
+/// Events no API Gateway sends: odd URI parts, a body marked base64 that is not; and whether
+/// `lambda_http` 1.3 still turns each into a request on `api`. Where it cannot, its
+/// conversion panics: in the release binary `lambda_runtime` catches the panic and answers
+/// that invocation with an error (API Gateway would answer 502); nothing is published, and
+/// the process goes on.
+fn odd_events(api: Api) -> Vec<(&'static str, EventBuilder, bool)> {
+    let valid = || EventBuilder::qase(api, &created());
+    let rest = api == Api::Rest;
+    vec![
+        ("Host with a space", valid().header("Host", "a b"), false),
+        ("Host with a brace", valid().header("Host", "a{b"), false),
+        (
+            "Host an open IPv6 bracket",
+            valid().header("Host", "[::1"),
+            false,
+        ),
+        (
+            "X-Forwarded-Proto starting with a digit",
+            valid().header("X-Forwarded-Proto", "1http"),
+            rest,
+        ),
+        (
+            "X-Forwarded-Proto empty",
+            valid().header("X-Forwarded-Proto", ""),
+            rest,
+        ),
+        (
+            "path that reads as a bad port",
+            valid().path(":99999"),
+            rest,
+        ),
+        ("query with a space", valid().query("a b"), rest),
+        ("stage with a colon", valid().stage("a:b"), true),
+        (
+            "invalid base64 with isBase64Encoded",
+            EventBuilder::qase(api, "").raw_base64_body("%%% not base64 %%%"),
+            false,
+        ),
     ]
 }
 
-/// A valid `defect.created` whose event has odd URI parts, made by `odd`.
-fn with_uri(api: Api, name: &'static str, odd: fn(EventBuilder) -> EventBuilder) -> Case {
+/// The odd events `lambda_http` converts on `api`: each is a valid `defect.created`, published.
+fn odd_but_converted(api: Api) -> Vec<Case> {
     let body = created();
-    Case {
-        name,
-        event: odd(EventBuilder::qase(api, &body)),
-        status: 202,
-        code: None,
-        published: Some(body),
-    }
+    (odd_events(api).into_iter())
+        .filter(|(_, _, converts)| *converts)
+        .map(|(name, event, _)| Case {
+            name,
+            event,
+            status: 202,
+            code: None,
+            published: Some(body.clone()),
+        })
+        .collect()
+}
+
+/// The odd events `lambda_http` cannot convert on `api`.
+pub fn unconvertible(api: Api) -> Vec<(&'static str, EventBuilder)> {
+    (odd_events(api).into_iter())
+        .filter(|(_, _, converts)| !*converts)
+        .map(|(name, event, _)| (name, event))
+        .collect()
 }
 
 /// Every request of the corpus: the refusals, then the accepted ones.
@@ -294,13 +335,6 @@ pub fn corpus(api: Api) -> Vec<Case> {
             &[0xFF, 0xFE, b'{', 0, b'}', 0],
             "invalid_utf8",
         ),
-        Case {
-            name: "invalid base64 with isBase64Encoded",
-            event: EventBuilder::qase(api, "").raw_base64_body("%%% not base64 %%%"),
-            status: 400,
-            code: Some("invalid_base64"),
-            published: None,
-        },
         body(
             api,
             "100 000 nested arrays",

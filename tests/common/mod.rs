@@ -21,7 +21,9 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use lambda_http::{Body, Request, Response};
-use qase_defect_fanout::auth::Secret;
+use qase_defect_fanout::auth::{Secret, Secrets};
+use qase_defect_fanout::fanout::{Companions, Topics};
+use qase_defect_fanout::filter::FilterPolicy;
 use qase_defect_fanout::lambda::{self, App};
 use qase_defect_fanout::message::Outbound;
 use qase_defect_fanout::publisher::{PublishError, Publisher};
@@ -90,9 +92,47 @@ impl Publisher for RecordingPublisher {
 }
 
 /// The handler as deployed with the sample secret, publishing events to `events`; the
-/// builder methods of [`App`] add the rest.
+/// methods of [`TestApp`] and [`App`]'s builders add the rest.
 pub fn app<P>(events: P) -> App<P> {
-    App::new(events, Some(demo_secret()))
+    checking(events, Some(demo_secret()))
+}
+
+/// The handler publishing to `events` alone, checking `secret` (`None`: explicitly disabled).
+pub fn checking<P>(events: P, secret: Option<Secret>) -> App<P> {
+    let topics = Topics {
+        events,
+        fifo_events: false,
+        companions: Companions::default(),
+        chat_filter: None,
+    };
+    App::publishing_to(topics, secret.map(Secrets::only))
+}
+
+/// The topics the tests add to an [`App`] (production reads them from the environment).
+pub trait TestApp<P>: Sized {
+    /// With a FIFO events topic: its messages carry group and deduplication ids.
+    fn with_fifo_events(self) -> Self;
+    /// With a notifications topic.
+    fn with_notifications(self, notifications: P) -> Self;
+    /// With a chat topic, to which only what `filter` selects is published (every event when
+    /// `None`).
+    fn with_chat(self, chat: P, filter: Option<FilterPolicy>) -> Self;
+}
+
+impl<P> TestApp<P> for App<P> {
+    fn with_fifo_events(mut self) -> Self {
+        self.topics.fifo_events = true;
+        self
+    }
+    fn with_notifications(mut self, notifications: P) -> Self {
+        self.topics.companions.notification = Some(notifications);
+        self
+    }
+    fn with_chat(mut self, chat: P, filter: Option<FilterPolicy>) -> Self {
+        self.topics.companions.chat = Some(chat);
+        self.topics.chat_filter = filter;
+        self
+    }
 }
 
 /// [`SECRET`] as the handler holds it.
