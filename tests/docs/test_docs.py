@@ -158,3 +158,45 @@ def test_the_changelog_the_sar_metadata_and_the_crate_name_one_version():
     sar = TEMPLATE["Metadata"]["AWS::ServerlessRepo::Application"]["SemanticVersion"]
     crate = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]["version"]
     assert changelog.group(1) == sar == crate, (changelog.group(1), sar, crate)
+
+
+def layout_block():
+    """The fenced block under docs/development.md's "## Layout": one entry a line, a path at
+    its start, continued by indented lines."""
+    text = (DOCS / "development.md").read_text()
+    section = text.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```\n", 1)[1].split("```", 1)[0]
+
+
+def layout_entries():
+    """{path: the entry's text} for each entry of the layout."""
+    entries, path = {}, None
+    for line in layout_block().splitlines():
+        if line[:1].strip():
+            path, _, rest = line.partition(" ")
+            entries[path] = rest
+        elif path:
+            entries[path] += " " + line.strip()
+    return entries
+
+
+def test_the_layout_names_every_module_under_src_and_nothing_else():
+    entries = layout_entries()
+    modules = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "src").rglob("*.rs"))
+    missing = []
+    for module in modules:
+        folder, _, name = module.rpartition("/")
+        if module in entries:
+            continue
+        # A module in a folder of its own: the folder's entry names the file.
+        if f"{folder}/" in entries and re.search(rf"\b{re.escape(name)}\b", entries[f"{folder}/"]):
+            continue
+        missing.append(module)
+    assert not missing, f"docs/development.md's layout does not name: {missing}"
+    named = [p for p in entries if p.startswith("src/")]
+    gone = [p for p in named if not (ROOT / p).exists()]
+    for folder in (p for p in named if p.endswith("/")):
+        for name in re.findall(r"\b([a-z_]+\.rs)\b", entries[folder]):
+            if not (ROOT / folder / name).exists():
+                gone.append(folder + name)
+    assert not gone, f"docs/development.md's layout names what src/ does not have: {gone}"
