@@ -93,7 +93,10 @@ impl<P: Publisher> Topics<P> {
         let (events, notification, chat) = Box::pin(async {
             tokio::join!(
                 self.events.publish(&plan.events),
-                send(companions.notification.as_ref(), planned.notification.as_ref()),
+                send(
+                    companions.notification.as_ref(),
+                    planned.notification.as_ref()
+                ),
                 send(companions.chat.as_ref(), planned.chat.as_ref()),
             )
         })

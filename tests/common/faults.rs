@@ -2,11 +2,12 @@
 //!
 //! One request per connection (answers carry `Connection: close`), so a fault switched on
 //! applies to the very next attempt, kept-alive connections included. It counts the requests
-//! that reached it, so tests can check the client's retry budget.
+//! that reached it, and keeps their bodies, so tests can check the client's retry budget and
+//! which attempts one message took.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -49,8 +50,12 @@ pub struct FaultProxy {
     pub endpoint: String,
     fault: watch::Sender<Fault>,
     requests: Arc<AtomicUsize>,
+    bodies: Bodies,
     task: JoinHandle<()>,
 }
+
+/// The bodies of the requests that reached the proxy, in the order they did.
+type Bodies = Arc<Mutex<Vec<Vec<u8>>>>;
 
 impl FaultProxy {
     /// Starts a proxy on a free loopback port in front of `upstream` (`http://host:port`).
@@ -63,7 +68,8 @@ impl FaultProxy {
         let (listener, port) = bind_outside_ephemeral_range();
         let (fault, mut changes) = watch::channel(Fault::None);
         let requests = Arc::new(AtomicUsize::new(0));
-        let counted = requests.clone();
+        let bodies = Bodies::default();
+        let (counted, kept) = (requests.clone(), bodies.clone());
         let task = tokio::spawn(async move {
             let mut listener = Some(listener);
             loop {
@@ -83,8 +89,8 @@ impl FaultProxy {
                     accepted = active.accept() => {
                         let Ok((client, _)) = accepted else { continue };
                         let fault = *changes.borrow();
-                        let counted = counted.clone();
-                        tokio::spawn(serve(client, upstream, fault, counted));
+                        let seen = (counted.clone(), kept.clone());
+                        tokio::spawn(serve(client, upstream, fault, seen));
                     }
                     update = changes.changed() => if update.is_err() { return },
                 }
@@ -94,6 +100,7 @@ impl FaultProxy {
             endpoint: format!("http://127.0.0.1:{port}"),
             fault,
             requests,
+            bodies,
             task,
         }
     }
@@ -120,6 +127,11 @@ impl FaultProxy {
     /// Requests that reached the proxy so far.
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// The body of every request that reached the proxy so far (each attempt of the client).
+    pub fn bodies(&self) -> Vec<Vec<u8>> {
+        self.bodies.lock().unwrap().clone()
     }
 }
 
@@ -201,11 +213,13 @@ async fn serve(
     mut client: TcpStream,
     upstream: SocketAddr,
     fault: Fault,
-    requests: Arc<AtomicUsize>,
+    (requests, bodies): (Arc<AtomicUsize>, Bodies),
 ) {
     let Some(request) = read_request(&mut client).await else {
         return;
     };
+    let end = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    bodies.lock().unwrap().push(request[end + 4..].to_vec());
     requests.fetch_add(1, Ordering::SeqCst);
     match fault {
         Fault::None | Fault::Refuse => forward(client, upstream, request).await,
