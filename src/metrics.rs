@@ -24,7 +24,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Serialize;
-use serde::ser::{SerializeMap, Serializer};
 
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "QaseDefectFanout";
@@ -82,144 +81,136 @@ pub struct Lookup<'a> {
 
 /// The EMF document of `request` at `timestamp_ms` (milliseconds since the Unix epoch), as
 /// one line of JSON. The metric values, the dimensions and a few plain properties
-/// (`Enrichment`) are keys of the root object, as the format requires. Serialized straight
-/// from the sample, without a JSON tree in between: it is written for every request.
+/// (`Enrichment`) are keys of the root object, as the format requires.
 #[must_use]
 pub fn document(function_name: &str, timestamp_ms: u64, request: &Sample<'_>) -> String {
-    let mut metrics: Vec<(&str, Amount)> = Vec::with_capacity(6);
-    if let Some(latency) = request.publish_latency {
-        metrics.push((
-            PUBLISH_LATENCY,
-            Amount::Milliseconds(latency.as_secs_f64() * 1e3),
-        ));
-    }
-    if let Some(failed) = request.notification_failed {
-        metrics.push((NOTIFICATION_FAILURES, Amount::Count(u8::from(failed))));
-    }
-    if let Some(failed) = request.chat_failed {
-        metrics.push((CHAT_FAILURES, Amount::Count(u8::from(failed))));
-    }
-    if let Some(previous) = request.previous_secret_used {
-        metrics.push((PREVIOUS_SECRET_USED, Amount::Count(u8::from(previous))));
-    }
-    if let Some(lookup) = request.enrichment {
-        metrics.push((ENRICHMENT_LOOKUPS, Amount::Count(1)));
-        metrics.push((ENRICHMENT_FAILURES, Amount::Count(u8::from(lookup.failed))));
-    }
+    let count = |flag: Option<bool>| flag.map(u8::from);
+    let lookup = request.enrichment;
+    let directives = directives(request);
     let document = Document {
+        metadata: Metadata {
+            timestamp: timestamp_ms,
+            directives,
+        },
         function_name,
-        timestamp_ms,
-        request,
-        metrics: &metrics,
+        outcome: request.outcome,
+        code: request.code,
+        webhooks: 1,
+        publish_latency: request.publish_latency.map(|l| l.as_secs_f64() * 1e3),
+        notification_failures: count(request.notification_failed),
+        chat_failures: count(request.chat_failed),
+        previous_secret_used: count(request.previous_secret_used),
+        enrichment_lookups: lookup.map(|_| 1),
+        enrichment_failures: lookup.map(|lookup| u8::from(lookup.failed)),
+        enrichment: lookup.map(|lookup| lookup.code),
     };
     serde_json::to_string(&document).expect("a document of strings and numbers serialises")
 }
 
-/// A metric's value, and by it its unit.
-#[derive(Clone, Copy, Serialize)]
-#[serde(untagged)]
-enum Amount {
-    Count(u8),
-    Milliseconds(f64),
-}
-
-impl Amount {
-    fn unit(self) -> &'static str {
-        match self {
-            Self::Count(_) => "Count",
-            Self::Milliseconds(_) => "Milliseconds",
-        }
+/// Which root keys of `request`'s document are metrics, and by which dimensions: `Webhooks`
+/// by outcome (and code), the others by function name alone.
+fn directives<'a>(request: &Sample<'a>) -> Vec<Directive<'a>> {
+    let lookup = request.enrichment;
+    let by_function: Vec<MetricDefinition> = [
+        (
+            PUBLISH_LATENCY,
+            "Milliseconds",
+            request.publish_latency.is_some(),
+        ),
+        (
+            NOTIFICATION_FAILURES,
+            "Count",
+            request.notification_failed.is_some(),
+        ),
+        (CHAT_FAILURES, "Count", request.chat_failed.is_some()),
+        (
+            PREVIOUS_SECRET_USED,
+            "Count",
+            request.previous_secret_used.is_some(),
+        ),
+        (ENRICHMENT_LOOKUPS, "Count", lookup.is_some()),
+        (ENRICHMENT_FAILURES, "Count", lookup.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, unit, present)| present.then_some(MetricDefinition { name, unit }))
+    .collect();
+    let by_outcome: &[&[&str]] = if request.code.is_some() {
+        &[
+            &[DIM_FUNCTION_NAME, DIM_OUTCOME],
+            &[DIM_FUNCTION_NAME, DIM_CODE],
+        ]
+    } else {
+        &[&[DIM_FUNCTION_NAME, DIM_OUTCOME]]
+    };
+    let webhooks = MetricDefinition {
+        name: WEBHOOKS,
+        unit: "Count",
+    };
+    let mut directives = vec![Directive {
+        namespace: NAMESPACE,
+        dimensions: by_outcome,
+        metrics: vec![webhooks],
+    }];
+    if !by_function.is_empty() {
+        directives.push(Directive {
+            namespace: NAMESPACE,
+            dimensions: &[&[DIM_FUNCTION_NAME]],
+            metrics: by_function,
+        });
     }
+    directives
 }
 
-/// One request's document: the root object of [`document`].
+/// One request's document: the metadata, then the dimensions, the metrics and the plain
+/// properties, each a root key named as the constants above (a unit test holds them equal).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct Document<'a> {
+    #[serde(rename = "_aws")]
+    metadata: Metadata<'a>,
     function_name: &'a str,
-    timestamp_ms: u64,
-    request: &'a Sample<'a>,
-    /// The metrics by `FunctionName` alone.
-    metrics: &'a [(&'a str, Amount)],
+    outcome: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'a str>,
+    webhooks: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    publish_latency: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notification_failures: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chat_failures: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_secret_used: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enrichment_lookups: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enrichment_failures: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enrichment: Option<&'a str>,
 }
 
 /// `_aws`: the metadata that says which root keys are metrics, and by which dimensions.
 #[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct Metadata<'a> {
-    #[serde(rename = "Timestamp")]
     timestamp: u64,
     #[serde(rename = "CloudWatchMetrics")]
     directives: Vec<Directive<'a>>,
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct Directive<'a> {
-    #[serde(rename = "Namespace")]
     namespace: &'static str,
-    #[serde(rename = "Dimensions")]
     dimensions: &'a [&'a [&'a str]],
-    #[serde(rename = "Metrics")]
     metrics: Vec<MetricDefinition<'a>>,
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct MetricDefinition<'a> {
-    #[serde(rename = "Name")]
     name: &'a str,
-    #[serde(rename = "Unit")]
     unit: &'a str,
-}
-
-impl Serialize for Document<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let request = self.request;
-        let by_outcome: &[&[&str]] = if request.code.is_some() {
-            &[
-                &[DIM_FUNCTION_NAME, DIM_OUTCOME],
-                &[DIM_FUNCTION_NAME, DIM_CODE],
-            ]
-        } else {
-            &[&[DIM_FUNCTION_NAME, DIM_OUTCOME]]
-        };
-        let webhooks = MetricDefinition {
-            name: WEBHOOKS,
-            unit: "Count",
-        };
-        let mut directives = vec![Directive {
-            namespace: NAMESPACE,
-            dimensions: by_outcome,
-            metrics: vec![webhooks],
-        }];
-        if !self.metrics.is_empty() {
-            directives.push(Directive {
-                namespace: NAMESPACE,
-                dimensions: &[&[DIM_FUNCTION_NAME]],
-                metrics: (self.metrics.iter())
-                    .map(|(name, amount)| MetricDefinition {
-                        name,
-                        unit: amount.unit(),
-                    })
-                    .collect(),
-            });
-        }
-        let mut root = serializer.serialize_map(None)?;
-        let metadata = Metadata {
-            timestamp: self.timestamp_ms,
-            directives,
-        };
-        root.serialize_entry("_aws", &metadata)?;
-        root.serialize_entry(DIM_FUNCTION_NAME, self.function_name)?;
-        root.serialize_entry(DIM_OUTCOME, request.outcome)?;
-        if let Some(code) = request.code {
-            root.serialize_entry(DIM_CODE, code)?;
-        }
-        root.serialize_entry(WEBHOOKS, &1)?;
-        for (name, amount) in self.metrics {
-            root.serialize_entry(name, amount)?;
-        }
-        if let Some(lookup) = request.enrichment {
-            root.serialize_entry("Enrichment", lookup.code)?;
-        }
-        root.end()
-    }
 }
 
 /// Writes one EMF document per request, each on its own line.
@@ -357,5 +348,37 @@ mod tests {
             assert_eq!(doc["EnrichmentFailures"], failures, "{code}");
             assert_eq!(doc["Enrichment"], code);
         }
+    }
+
+    #[test]
+    fn every_metric_a_directive_names_is_a_root_key_and_every_dimension_too() {
+        let request = Sample {
+            outcome: "failed",
+            code: Some("sns_unavailable"),
+            publish_latency: Some(Duration::from_millis(3)),
+            notification_failed: Some(true),
+            chat_failed: Some(false),
+            previous_secret_used: Some(true),
+            enrichment: Some(Lookup {
+                code: "qase_timeout",
+                failed: true,
+            }),
+        };
+        let doc: Value = serde_json::from_str(&document("fanout", 1, &request)).unwrap();
+        let directives = doc["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+        let mut named = 0;
+        for directive in directives {
+            for metric in directive["Metrics"].as_array().unwrap() {
+                let name = metric["Name"].as_str().unwrap();
+                assert!(doc[name].is_number(), "{name} is not a root key: {doc}");
+                named += 1;
+            }
+            for set in directive["Dimensions"].as_array().unwrap() {
+                for dimension in set.as_array().unwrap() {
+                    assert!(doc[dimension.as_str().unwrap()].is_string(), "{dimension}");
+                }
+            }
+        }
+        assert_eq!(named, 7, "Webhooks and the six by FunctionName: {doc}");
     }
 }

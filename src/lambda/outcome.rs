@@ -97,7 +97,7 @@ impl RequestError {
     }
 }
 
-/// What every log line of a request says, whatever the outcome.
+/// The one log line of a request: every field it can have (an absent one is not written).
 struct Line<'a> {
     event_name: Option<&'a str>,
     project_code: Option<&'a str>,
@@ -107,11 +107,19 @@ struct Line<'a> {
     /// `previous`, `reread` or `reread_failed` ([`SecretCheck`]); absent otherwise.
     secret: Option<&'static str>,
     latency_us: u64,
+    status: u16,
+    error: Option<&'static str>,
+    message_id: Option<&'a str>,
+    notification_id: Option<&'a str>,
+    notification_error: Option<&'static str>,
+    chat_id: Option<&'a str>,
+    chat_error: Option<&'static str>,
+    cause: Option<String>,
 }
 
-/// Logs the one line of a request, at `$level`, with the fields every line has.
+/// Writes `$line` at `$level`, saying `$what`.
 macro_rules! log_line {
-    ($level:ident, $line:expr, $($fields:tt)*) => {{
+    ($level:ident, $line:expr, $what:expr) => {{
         let line: &Line<'_> = $line;
         tracing::$level!(
             event_name = line.event_name,
@@ -120,7 +128,16 @@ macro_rules! log_line {
             enrichment = line.enrichment,
             secret = line.secret,
             latency_us = line.latency_us,
-            $($fields)*
+            status = line.status,
+            error = line.error,
+            message_id = line.message_id,
+            notification_id = line.notification_id,
+            notification_error = line.notification_error,
+            chat_id = line.chat_id,
+            chat_error = line.chat_error,
+            cause = line.cause.as_deref(),
+            "{}",
+            $what
         )
     }};
 }
@@ -279,125 +296,70 @@ impl Report {
     /// notification or chat message was not, `warn` when the lookup added nothing, else `info`.
     fn log(&self, latency: Duration) {
         let webhook = self.webhook.as_ref();
-        let line = Line {
+        let answers = self.outcome.companions();
+        let notification = answers.and_then(|a| a.notification.as_ref());
+        let chat = answers.and_then(|a| a.chat.as_ref());
+        let notification_failed = notification.and_then(|a| a.as_ref().err());
+        let chat_failed = chat.and_then(|a| a.as_ref().err());
+        let mut line = Line {
             event_name: webhook.map(|w| w.event_name.as_str()),
             project_code: webhook.and_then(|w| w.project_code_prefix(MAX_LOGGED_CODE_CHARS)),
             entity_id: webhook.and_then(|w| w.payload.id),
             enrichment: self.enrichment.as_ref().map(Enrichment::code),
             secret: self.secret.and_then(SecretCheck::label),
             latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+            status: 202,
+            error: None,
+            message_id: None,
+            notification_id: notification.and_then(|a| a.as_deref().ok()),
+            notification_error: notification_failed.map(PublishError::code),
+            chat_id: chat.and_then(|a| a.as_deref().ok()),
+            chat_error: chat_failed.map(PublishError::code),
+            cause: None,
         };
         match &self.outcome {
-            Outcome::Refused(e) => {
-                let status = e.status().as_u16();
-                log_line!(warn, &line, status, error = e.code(), "rejected");
+            Outcome::Refused(e) | Outcome::NotPublished(e, _) => {
+                (line.status, line.error) = (e.status().as_u16(), Some(e.code()));
+                if let Outcome::Refused(_) = self.outcome {
+                    log_line!(warn, &line, "rejected");
+                } else {
+                    // A person may have been told of an event the events topic did not take.
+                    line.cause = Some(error_chain(e));
+                    log_line!(error, &line, "not published");
+                }
             }
-            Outcome::NotPublished(e, _) => self.log_not_published(&line, e),
-            Outcome::Published(message_id, ..) => self.log_published(&line, message_id),
-        }
-    }
-
-    /// What the notifications and chat topics answered: ids, errors.
-    fn companions(&self) -> Answered<'_> {
-        let answers = self.outcome.companions();
-        let notification = answers.and_then(|a| a.notification.as_ref());
-        let chat = answers.and_then(|a| a.chat.as_ref());
-        Answered {
-            notification_id: notification.and_then(|a| a.as_deref().ok()),
-            notification_error: notification.and_then(|a| a.as_ref().err()),
-            chat_id: chat.and_then(|a| a.as_deref().ok()),
-            chat_error: chat.and_then(|a| a.as_ref().err()),
-        }
-    }
-
-    fn log_not_published(&self, line: &Line<'_>, e: &RequestError) {
-        // A person may have been told of an event the events topic did not take.
-        let c = self.companions();
-        let notification_error = c.notification_error.map(PublishError::code);
-        let chat_error = c.chat_error.map(PublishError::code);
-        let (status, error, cause) = (e.status().as_u16(), e.code(), error_chain(e));
-        let (notification_id, chat_id) = (c.notification_id, c.chat_id);
-        log_line!(
-            error,
-            line,
-            status,
-            error,
-            notification_id,
-            notification_error,
-            chat_id,
-            chat_error,
-            cause,
-            "not published"
-        );
-    }
-
-    fn log_published(&self, line: &Line<'_>, message_id: &str) {
-        let c = self.companions();
-        let (notification_id, chat_id) = (c.notification_id, c.chat_id);
-        let lookup_error = self.enrichment.as_ref().and_then(Enrichment::error);
-        if let Some((what, cause)) = c.failures() {
-            let notification_error = c.notification_error.map(PublishError::code);
-            let chat_error = c.chat_error.map(PublishError::code);
-            log_line!(
-                error,
-                line,
-                status = 202,
-                message_id,
-                notification_id,
-                notification_error,
-                chat_id,
-                chat_error,
-                cause,
-                "{what}"
-            );
-        } else if let Some(failed) = lookup_error {
-            // Published all the same, without what the lookup would have added.
-            let cause = error_chain(failed);
-            log_line!(
-                warn,
-                line,
-                status = 202,
-                message_id,
-                notification_id,
-                chat_id,
-                cause,
-                "published without enrichment"
-            );
-        } else {
-            log_line!(
-                info,
-                line,
-                status = 202,
-                message_id,
-                notification_id,
-                chat_id,
-                "published"
-            );
+            Outcome::Published(message_id, ..) => {
+                line.message_id = Some(message_id);
+                let lookup_error = self.enrichment.as_ref().and_then(Enrichment::error);
+                if let Some((what, cause)) = companion_failures(notification_failed, chat_failed) {
+                    line.cause = Some(cause);
+                    log_line!(error, &line, what);
+                } else if let Some(failed) = lookup_error {
+                    // Published all the same, without what the lookup would have added.
+                    line.cause = Some(error_chain(failed));
+                    log_line!(warn, &line, "published without enrichment");
+                } else {
+                    log_line!(info, &line, "published");
+                }
+            }
         }
     }
 }
 
-/// What the notifications and chat topics answered, for the log line.
-struct Answered<'a> {
-    notification_id: Option<&'a str>,
-    notification_error: Option<&'a PublishError>,
-    chat_id: Option<&'a str>,
-    chat_error: Option<&'a PublishError>,
-}
-
-impl Answered<'_> {
-    /// When a published event's notification or chat message was not: what to say, and the
-    /// cause of each failure.
-    fn failures(&self) -> Option<(&'static str, String)> {
-        match (self.notification_error, self.chat_error) {
-            (None, None) => None,
-            (Some(n), None) => Some(("published; the notification was not", error_chain(n))),
-            (None, Some(c)) => Some(("published; the chat message was not", error_chain(c))),
-            (Some(n), Some(c)) => Some((
-                "published; the notification and the chat message were not",
-                format!("notification: {}; chat: {}", error_chain(n), error_chain(c)),
-            )),
-        }
+/// When a published event's notification or chat message was not: what to say, and the cause
+/// of each failure.
+fn companion_failures(
+    notification: Option<&PublishError>,
+    chat: Option<&PublishError>,
+) -> Option<(&'static str, String)> {
+    match (notification, chat) {
+        (None, None) => None,
+        (Some(n), None) => Some(("published; the notification was not", error_chain(n))),
+        (None, Some(c)) => Some(("published; the chat message was not", error_chain(c))),
+        (Some(n), Some(c)) => Some((
+            "published; the notification and the chat message were not",
+            format!("notification: {}; chat: {}", error_chain(n), error_chain(c)),
+        )),
     }
 }
 
