@@ -63,7 +63,6 @@ impl Secret {
     }
 
     /// Whether `candidate` is exactly the secret, compared in constant time.
-    #[must_use]
     pub fn matches(&self, candidate: &[u8]) -> bool {
         self.same(&digest(candidate)).into()
     }
@@ -100,7 +99,6 @@ impl ApiToken {
     }
 
     /// The token itself, for the one header that carries it.
-    #[must_use]
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -128,7 +126,6 @@ pub enum AuthError {
 
 impl AuthError {
     /// The stable, machine-readable code clients see in the error body.
-    #[must_use]
     pub fn code(self) -> &'static str {
         match self {
             Self::ForbiddenSource => "forbidden_source",
@@ -151,7 +148,7 @@ pub struct Secrets {
 /// Which secret let a request in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admitted {
-    /// The current secret.
+    /// `QASE_WEBHOOK_SECRET` (or the secret's `AWSCURRENT` version).
     Current,
     /// The previous secret: Qase has not been switched over yet.
     Previous,
@@ -159,7 +156,6 @@ pub enum Admitted {
 
 impl Secrets {
     /// Only `current`.
-    #[must_use]
     pub fn only(current: Secret) -> Self {
         Self {
             current,

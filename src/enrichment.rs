@@ -36,27 +36,23 @@ impl From<Result<DefectDetails, LookupError>> for Enrichment {
 
 impl Enrichment {
     /// What the Qase API said of the defect, when the lookup added something.
-    #[must_use]
     pub fn details(&self) -> Option<&DefectDetails> {
         self.0.as_ref().ok()
     }
 
     /// Why the lookup added nothing, when it did not.
-    #[must_use]
     pub fn error(&self) -> Option<&LookupError> {
         self.0.as_ref().err()
     }
 
     /// `added`, or why the lookup added nothing: the log's `enrichment=` and the metrics'
     /// `Enrichment` property.
-    #[must_use]
     pub fn code(&self) -> &'static str {
         self.error().map_or("added", LookupError::code)
     }
 
     /// Whether the lookup failed: it added nothing, and not because the defect is gone (a
     /// 404 is an answer).
-    #[must_use]
     pub fn is_failure(&self) -> bool {
         self.error()
             .is_some_and(|e| !matches!(e, LookupError::NotFound))
@@ -75,7 +71,6 @@ pub struct Breaker {
 
 impl Breaker {
     /// Whether a lookup may be made at `now`.
-    #[must_use]
     pub fn allows(&self, now: Instant) -> bool {
         self.paused_until.is_none_or(|until| now >= until)
     }
@@ -110,7 +105,6 @@ pub struct Enricher {
 
 impl Enricher {
     /// Looks defects up with `api`.
-    #[must_use]
     pub fn new(api: QaseApi) -> Self {
         Self {
             api,

@@ -88,7 +88,6 @@ pub struct Plan<'a> {
 
 /// The plan for `webhook`, whose checked body is `body`, on `topics`. `details` is what the
 /// Qase API said of the defect, when enrichment added something.
-#[must_use]
 pub fn plan<'a, T>(
     webhook: &Webhook,
     body: DeliverableBody<'a>,

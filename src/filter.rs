@@ -102,7 +102,6 @@ impl FilterPolicy {
     }
 
     /// Whether a message with `attributes` passes the policy.
-    #[must_use]
     pub fn matches(&self, attributes: &[Attribute]) -> bool {
         self.alternatives.iter().any(|keys| {
             keys.iter().all(|(name, conditions)| {

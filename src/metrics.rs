@@ -82,7 +82,6 @@ pub struct Lookup<'a> {
 /// The EMF document of `request` at `timestamp_ms` (milliseconds since the Unix epoch), as
 /// one line of JSON. The metric values, the dimensions and a few plain properties
 /// (`Enrichment`) are keys of the root object, as the format requires.
-#[must_use]
 pub fn document(function_name: &str, timestamp_ms: u64, request: &Sample<'_>) -> String {
     let count = |flag: Option<bool>| flag.map(u8::from);
     let lookup = request.enrichment;
@@ -229,13 +228,11 @@ impl std::fmt::Debug for Emf {
 
 impl Emf {
     /// To standard output, where Lambda sends it to CloudWatch Logs.
-    #[must_use]
     pub fn stdout(function_name: &str) -> Self {
         Self::to(function_name, Box::new(std::io::stdout()))
     }
 
     /// To `out` (tests capture it).
-    #[must_use]
     pub fn to(function_name: &str, out: Box<dyn Write + Send>) -> Self {
         Self {
             function_name: function_name.to_owned(),

@@ -49,13 +49,11 @@ pub enum PublishError {
 
 impl PublishError {
     /// Whether the same request may succeed if Qase (or anyone) sends it again.
-    #[must_use]
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Throttled(_) | Self::Unavailable(_))
     }
 
     /// The stable, machine-readable code clients (and the log) see.
-    #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
             Self::Throttled(_) => "sns_throttled",

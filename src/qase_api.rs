@@ -79,7 +79,6 @@ pub enum LookupError {
 
 impl LookupError {
     /// The stable, machine-readable code in the log line.
-    #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
             Self::NotFound => "qase_not_found",
@@ -117,7 +116,6 @@ impl QaseApi {
     /// The API at `base_url` (checked by `crate::config`: `https://`, or `http://` to a
     /// loopback address; no trailing `/`), calling with `token`, trusting `extra_roots` (the
     /// `AWS_CA_BUNDLE` file's, already checked) besides the Mozilla roots.
-    #[must_use]
     pub fn new(
         base_url: &str,
         token: &ApiToken,

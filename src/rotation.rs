@@ -76,7 +76,6 @@ impl fmt::Debug for SecretStore {
 
 impl SecretStore {
     /// Secrets that never change while the function runs (from the environment).
-    #[must_use]
     pub fn fixed(secrets: Secrets) -> Self {
         Self {
             secrets: Mutex::new(secrets),
@@ -89,7 +88,6 @@ impl SecretStore {
     }
 
     /// Secrets just read (at cold start), read again with `reread` (see the module's doc).
-    #[must_use]
     pub fn rereading(secrets: Secrets, reread: Box<dyn Reread>) -> Self {
         Self {
             reread: Some(reread),

@@ -42,13 +42,11 @@ pub struct EndpointUrls(BTreeMap<String, String>);
 
 impl EndpointUrls {
     /// Wraps the variables `crate::config` read, by name.
-    #[must_use]
     pub fn new(urls: BTreeMap<String, String>) -> Self {
         Self(urls)
     }
 
     /// Every AWS call to `url` (tests: the emulator, a fault proxy, the contract oracle).
-    #[must_use]
     pub fn everything_to(url: &str) -> Self {
         Self(BTreeMap::from([(
             ENV_ENDPOINT_URL_PREFIX.to_owned(),
@@ -57,7 +55,6 @@ impl EndpointUrls {
     }
 
     /// The URL for the service the SDK calls `service_id` (e.g. `SNS`, `Secrets Manager`).
-    #[must_use]
     pub fn for_service(&self, service_id: &str) -> Option<&str> {
         let specific = format!(
             "{ENV_ENDPOINT_URL_PREFIX}_{}",
@@ -81,7 +78,6 @@ impl LoadServiceConfig for EndpointUrls {
 
 /// Static credentials, as Lambda provides them in the environment for the life of the
 /// execution environment.
-#[must_use]
 pub fn credentials(from_env: &AwsCredentials) -> Credentials {
     Credentials::new(
         &from_env.access_key_id,
@@ -100,7 +96,6 @@ pub fn credentials(from_env: &AwsCredentials) -> Credentials {
 /// reads profile files and links STS, SSO and IMDS clients, none of which a Lambda function
 /// uses (its credentials are in the environment), and `make bench` measured them in cold
 /// start and package size.
-#[must_use]
 pub fn sdk_config(
     http: SharedHttpClient,
     credentials: Credentials,

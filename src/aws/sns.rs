@@ -26,7 +26,6 @@ fn region(topic: &TopicArn) -> Region {
 
 impl SnsPublisher {
     /// Builds the client once from `config` (see [`super::sdk_config`]), in the topic's region.
-    #[must_use]
     pub fn from_config(config: &SdkConfig, topic: &TopicArn) -> Self {
         let sns = aws_sdk_sns::config::Builder::from(config)
             .region(region(topic))
@@ -47,7 +46,6 @@ impl SnsPublisher {
     }
 
     /// Wraps an existing client.
-    #[must_use]
     pub fn new(client: aws_sdk_sns::Client, topic_arn: &str) -> Self {
         Self {
             client,
@@ -58,7 +56,6 @@ impl SnsPublisher {
 
 /// A publisher for each configured topic, the clients built once from `config`; topics in
 /// the events topic's region share its client.
-#[must_use]
 pub fn publishers(config: &SdkConfig, topics: &TopicConfig) -> Topics<SnsPublisher> {
     let events = SnsPublisher::from_config(config, &topics.events);
     let mut publishers = topics.map(|topic| events.for_topic(config, topic));

@@ -23,7 +23,6 @@ pub const AWS_TRUST_ROOTS: &[u8] = include_bytes!("../../certs/amazon-trust-serv
 /// (hundreds of certificates, milliseconds of cold start) to reach endpoints that only
 /// ever present Amazon Trust Services chains. Verification is the same rustls `WebPKI`
 /// check; only the set of trusted roots is smaller.
-#[must_use]
 pub fn https_client(extra: Option<&CaBundle>) -> SharedHttpClient {
     let mut trust = TrustStore::empty().with_native_roots(false);
     trust.add_pem_certificate(AWS_TRUST_ROOTS);
@@ -46,7 +45,7 @@ pub enum CaBundleError {
     /// The file cannot be read.
     #[error("AWS_CA_BUNDLE: cannot read {path}")]
     Unreadable {
-        /// The file named.
+        /// The path `AWS_CA_BUNDLE` holds.
         path: String,
         /// The I/O error.
         #[source]
@@ -55,7 +54,7 @@ pub enum CaBundleError {
     /// The file holds no PEM certificate, or one that is not a usable X.509 root.
     #[error("AWS_CA_BUNDLE: {path} is not a PEM file of root certificates: {reason}")]
     Invalid {
-        /// The file named.
+        /// The path `AWS_CA_BUNDLE` holds.
         path: String,
         /// What is wrong with it.
         reason: String,
@@ -72,7 +71,6 @@ pub struct CaBundle {
 
 impl CaBundle {
     /// The certificates, every one a usable trust anchor.
-    #[must_use]
     pub fn into_certs(self) -> Vec<CertificateDer<'static>> {
         self.certs
     }

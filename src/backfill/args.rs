@@ -36,7 +36,7 @@ pub struct Args {
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// A run.
+    /// Replay the window's events (or, with `--dry-run`, list them).
     Run(Args),
     /// `--help`.
     Help,

@@ -45,7 +45,7 @@ pub enum BackfillError {
     /// A page could not be listed: the token, the API, the network.
     #[error("listing the defects of project {project} failed")]
     List {
-        /// The project.
+        /// Its code, as given with `--project`.
         project: String,
         /// What the API (or the network) said.
         #[source]
@@ -64,7 +64,6 @@ pub enum BackfillError {
 
 impl BackfillError {
     /// Whether the run stopped before it published anything.
-    #[must_use]
     pub fn before_publishing(&self) -> bool {
         !matches!(self, Self::Report(_))
     }
@@ -219,7 +218,6 @@ fn failed(topic: &str, answer: &Answer) -> Option<String> {
 
 /// The summary line of a run stopped before it published anything (a refused token, an
 /// unknown project, an unreadable time...): the run still ends with one.
-#[must_use]
 pub fn stopped_line(args: &Args) -> String {
     format!(
         "qase-backfill: project {}, {} to {}: stopped before publishing: 0 events found, 0 \

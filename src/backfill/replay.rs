@@ -35,13 +35,11 @@ impl Window {
     }
 
     /// The first moment in the window.
-    #[must_use]
     pub fn since(&self) -> OffsetDateTime {
         self.since
     }
 
     /// The first moment after it.
-    #[must_use]
     pub fn until(&self) -> OffsetDateTime {
         self.until
     }
@@ -97,7 +95,6 @@ struct Payload<'a> {
 }
 
 /// The event name Qase gives a defect event.
-#[must_use]
 pub fn event_name(action: DefectAction) -> &'static str {
     match action {
         DefectAction::Created => "defect.created",

@@ -12,13 +12,11 @@ pub struct Arn {
 
 impl Arn {
     /// The full ARN.
-    #[must_use]
     pub fn as_str(&self) -> &str {
         &self.arn
     }
 
     /// The resource's region; the client that calls it must use it.
-    #[must_use]
     pub fn region(&self) -> &str {
         &self.region
     }
@@ -60,7 +58,6 @@ impl TopicArn {
     }
 
     /// Whether the topic is FIFO (its name ends in `.fifo`).
-    #[must_use]
     pub fn is_fifo(&self) -> bool {
         self.fifo
     }

@@ -27,7 +27,6 @@ pub struct LogConfig {
 
 impl LogConfig {
     /// Reads the process environment.
-    #[must_use]
     pub fn from_env() -> Self {
         Self::from_vars(super::process_vars())
     }

@@ -55,7 +55,7 @@ pub enum ConfigError {
     /// A variable is set to something we cannot use.
     #[error("{name} is invalid: {reason}")]
     Invalid {
-        /// The variable.
+        /// The environment variable to fix.
         name: &'static str,
         /// What is wrong with its value (never the value itself, which may be secret).
         reason: &'static str,
@@ -63,7 +63,7 @@ pub enum ConfigError {
     /// A filter policy the function cannot evaluate.
     #[error("{name} is invalid")]
     FilterPolicy {
-        /// The variable.
+        /// The environment variable to fix.
         name: &'static str,
         /// What is wrong with it.
         #[source]
@@ -72,7 +72,7 @@ pub enum ConfigError {
     /// A secret or token cannot be used (blank, too short, not a header value).
     #[error("{name} is invalid")]
     Unusable {
-        /// The variable.
+        /// The environment variable to fix.
         name: &'static str,
         /// What is wrong with it (never the value).
         #[source]

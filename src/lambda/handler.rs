@@ -129,8 +129,9 @@ async fn admit<'r, P>(
         let refused = RequestError::MethodNotAllowed(request.method().clone());
         return (Err(refused), None);
     }
+    let caller = source_ip(request);
     if let Some(allowed) = &app.allowed_sources
-        && let Err(refused) = auth::check_source(allowed, source_ip(request))
+        && let Err(refused) = auth::check_source(allowed, caller)
     {
         return (Err(refused.into()), None);
     }

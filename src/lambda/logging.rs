@@ -56,7 +56,6 @@ where
 /// Matched by target, as the filtering of `tracing` works (`tests/logs.rs` shows each kept out
 /// and the rest shown); `tests/binary.rs` runs the release binary at `TRACE` and finds no
 /// secret in its output, so a library release that moves a line fails it.
-#[must_use]
 pub fn shown(line: &Metadata<'_>) -> bool {
     let target = line.target();
     let hidden = *line.level() == Level::TRACE
@@ -66,7 +65,6 @@ pub fn shown(line: &Metadata<'_>) -> bool {
 }
 
 /// `err` and its sources, joined with `: `: the `cause` of a log line.
-#[must_use]
 pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();

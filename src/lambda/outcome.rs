@@ -50,7 +50,6 @@ pub enum RequestError {
 
 impl RequestError {
     /// The HTTP status this failure is answered with.
-    #[must_use]
     pub fn status(&self) -> StatusCode {
         match self {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -68,7 +67,6 @@ impl RequestError {
     }
 
     /// The stable, machine-readable code in the error body.
-    #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
             Self::MethodNotAllowed(_) => "method_not_allowed",
@@ -81,7 +79,6 @@ impl RequestError {
     }
 
     /// The JSON error response: `{"error": code, "message": what to fix}`.
-    #[must_use]
     pub fn to_response(&self) -> Response<Body> {
         let status = self.status();
         let body = serde_json::json!({ "error": self.code(), "message": self.to_string() });
@@ -187,7 +184,6 @@ pub struct SecretCheck {
 
 impl SecretCheck {
     /// What `judged` says.
-    #[must_use]
     pub fn of(judged: &Judged) -> Self {
         Self {
             admitted: judged.result.ok(),
@@ -222,7 +218,6 @@ pub struct Report {
 
 impl Report {
     /// Refused before anything was parsed.
-    #[must_use]
     pub fn refused(error: RequestError) -> Self {
         Self {
             webhook: None,
@@ -240,7 +235,6 @@ impl Report {
 
     /// Logs the request's one line, writes its metrics to `emf` and answers its response.
     /// `latency` is the whole request's.
-    #[must_use]
     pub fn answer(self, latency: Duration, emf: Option<&Emf>) -> Response<Body> {
         if let Some(emf) = emf {
             emf.emit(&self.sample());

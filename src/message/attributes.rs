@@ -51,7 +51,6 @@ pub enum DataType {
 
 impl DataType {
     /// The name SNS uses for this type.
-    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::String => "String",
@@ -78,7 +77,6 @@ pub struct Attribute {
 /// and [`ATTR_REPLAYED`] on a replayed event. At most 10 attributes: "Messages with more than
 /// 10 message attributes directed towards Raw Message Delivery enabled Amazon SQS
 /// subscriptions will be discarded" (SNS Developer Guide, "Amazon SNS message attributes").
-#[must_use]
 pub fn routing_attributes(webhook: &Webhook, details: Option<&DefectDetails>) -> Vec<Attribute> {
     let name = &webhook.event_name;
     let mut attributes = vec![

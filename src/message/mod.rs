@@ -90,7 +90,6 @@ pub enum MessageError {
 
 impl MessageError {
     /// The stable, machine-readable code clients see in the error body.
-    #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
             Self::TooLarge { .. } => "payload_too_large",
@@ -102,7 +101,6 @@ impl MessageError {
 /// Whether SQS delivers `c`: the characters of XML 1.0, `#x9 | #xA | #xD | #x20-#xD7FF |
 /// #xE000-#xFFFD | #x10000-#x10FFFF` (SQS API Reference, `SendMessage`). SNS hands SQS the
 /// message and the string attribute values as they are, so every text published keeps to it.
-#[must_use]
 pub fn is_sqs_character(c: char) -> bool {
     matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
@@ -138,7 +136,6 @@ impl<'a> DeliverableBody<'a> {
     }
 
     /// The body.
-    #[must_use]
     pub fn as_str(&self) -> &'a str {
         self.body
     }
@@ -149,7 +146,6 @@ impl<'a> Outbound<'a> {
     /// for byte, the routing attributes (with what the Qase API said of the defect,
     /// `details`, when they fit in the publish: else without), `subject`, and the FIFO keys
     /// when `fifo`.
-    #[must_use]
     pub fn event(
         webhook: &Webhook,
         body: DeliverableBody<'a>,
@@ -179,7 +175,6 @@ impl<'a> Outbound<'a> {
     /// every topic). Never FIFO: SNS delivers FIFO topics to SQS only, not to email or chat.
     /// `message` is written by `crate::summary`, whose cuts keep it far under
     /// [`MAX_PUBLISH_BYTES`].
-    #[must_use]
     pub fn companion(&self, message: String) -> Outbound<'static> {
         Outbound {
             message: Cow::Owned(message),
@@ -190,7 +185,6 @@ impl<'a> Outbound<'a> {
     }
 
     /// The same message, owning its text (to keep it past the request's body).
-    #[must_use]
     pub fn into_owned(self) -> Outbound<'static> {
         Outbound {
             message: Cow::Owned(self.message.into_owned()),
@@ -202,13 +196,11 @@ impl<'a> Outbound<'a> {
 
     /// The bytes SNS counts against [`MAX_PUBLISH_BYTES`]: the message and, for every
     /// attribute, its name, data type and value.
-    #[must_use]
     pub fn size(&self) -> usize {
         self.message.len() + attributes_size(&self.attributes)
     }
 
     /// The value of the attribute called `name`, if it is set.
-    #[must_use]
     pub fn attribute(&self, name: &str) -> Option<&str> {
         attribute(&self.attributes, name)
     }

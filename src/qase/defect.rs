@@ -21,7 +21,6 @@ pub enum DefectAction {
 impl DefectAction {
     /// The action of `<entity>.<action>` when the entity is `defect` and the action one of the
     /// four documented ones.
-    #[must_use]
     pub fn of(entity: &str, action: &str) -> Option<Self> {
         if entity != "defect" {
             return None;
@@ -44,7 +43,7 @@ pub enum DefectOrigin<'a> {
     Severity(&'a str),
     /// The older shape: the test case and the step that failed.
     CaseStep {
-        /// The test case id.
+        /// The id of the test case, within the project.
         case_id: u64,
         /// The step number within the case.
         step: u64,

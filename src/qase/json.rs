@@ -1,15 +1,14 @@
-//! Reading Qase's JSON leniently in one pass, and the nesting limit of what is forwarded.
+//! Reading Qase's JSON leniently, and the nesting limit of what is forwarded.
 //!
 //! Qase's payloads are read field by field with the wrappers here: a field that holds a value
-//! of another type than expected is skipped (`None`), never an error, and is read no further
-//! than it takes to skip it. [`depth`] measures how deeply a body nests, against
-//! [`MAX_JSON_DEPTH`].
+//! of another type than expected is skipped (`None`), never an error. Each field is first
+//! taken as it was sent (`RawValue`: `serde_json` checks its syntax and skips it without reading
+//! numbers), then read when it has the expected kind. Not `serde_with`'s `DefaultOnError`: it
+//! buffers every field into serde's `Content` (an allocation per field, on every webhook), and
+//! a number too large for `f64` fails while being buffered. [`depth`] measures how deeply a
+//! body nests, against [`MAX_JSON_DEPTH`].
 
-use std::fmt;
-use std::marker::PhantomData;
-
-use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 /// The deepest nesting forwarded: what `serde_json` parses, whose recursion limit stops at 128
@@ -19,7 +18,6 @@ pub const MAX_JSON_DEPTH: usize = 127;
 
 /// How many levels of objects and arrays well-formed JSON `text` nests (`1` is `{}`, `0` a
 /// scalar). Brackets inside strings do not count.
-#[must_use]
 pub fn depth(text: &str) -> usize {
     let (mut depth, mut deepest) = (0_usize, 0_usize);
     let (mut in_string, mut escaped) = (false, false);
@@ -104,84 +102,6 @@ impl<T> Default for Array<T> {
     }
 }
 
-/// What a value of another kind becomes: consumed to its end, and `None`.
-struct Skip<T>(PhantomData<T>);
-
-impl<'de, T> Skip<T> {
-    fn seq<A: SeqAccess<'de>>(mut seq: A) -> Result<Option<T>, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-
-    fn map<A: MapAccess<'de>>(mut map: A) -> Result<Option<T>, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-}
-
-/// One visitor for [`Object`] and [`Array`]: what each kind of JSON value becomes. (A value
-/// of another kind is read to be skipped: a number too large for `f64` there is an error.)
-struct LenientVisitor<T, K>(PhantomData<(T, K)>);
-
-/// How a wrapper reads arrays and objects.
-trait Kind<'de, T> {
-    fn seq<A: SeqAccess<'de>>(seq: A) -> Result<Option<T>, A::Error> {
-        Skip::seq(seq)
-    }
-    fn map<A: MapAccess<'de>>(map: A) -> Result<Option<T>, A::Error> {
-        Skip::map(map)
-    }
-}
-
-struct ObjectKind;
-struct ArrayKind;
-
-impl<'de, T: Deserialize<'de>> Kind<'de, T> for ObjectKind {
-    fn map<A: MapAccess<'de>>(map: A) -> Result<Option<T>, A::Error> {
-        // A derived struct reads every entry, skipping the fields it does not name.
-        T::deserialize(MapAccessDeserializer::new(map)).map(Some)
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Kind<'de, Vec<T>> for ArrayKind {
-    fn seq<A: SeqAccess<'de>>(seq: A) -> Result<Option<Vec<T>>, A::Error> {
-        Vec::deserialize(SeqAccessDeserializer::new(seq)).map(Some)
-    }
-}
-
-impl<'de, T, K: Kind<'de, T>> Visitor<'de> for LenientVisitor<T, K> {
-    type Value = Option<T>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        K::seq(seq)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        K::map(map)
-    }
-}
-
 impl<'de, T: Scalar> Deserialize<'de> for Lenient<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // Taken as it was sent (serde_json skips over it without reading numbers), then read.
@@ -192,16 +112,29 @@ impl<'de, T: Scalar> Deserialize<'de> for Lenient<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let visitor = LenientVisitor::<T, ObjectKind>(PhantomData);
-        deserializer.deserialize_any(visitor).map(Self)
+        of_kind(deserializer, '{').map(Self)
     }
 }
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Array<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let visitor = LenientVisitor::<Vec<T>, ArrayKind>(PhantomData);
-        deserializer.deserialize_any(visitor).map(Self)
+        of_kind(deserializer, '[').map(Self)
     }
+}
+
+/// The value read as `T` when its text starts with `first` (an object's `{`, an array's
+/// `[`), else `None`. Taken as it was sent first (which checks its syntax), then read.
+fn of_kind<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    deserializer: D,
+    first: char,
+) -> Result<Option<T>, D::Error> {
+    let raw = <&'de RawValue>::deserialize(deserializer)?.get();
+    if !raw.starts_with(first) {
+        return Ok(None);
+    }
+    serde_json::from_str(raw)
+        .map(Some)
+        .map_err(de::Error::custom)
 }
 
 #[cfg(test)]

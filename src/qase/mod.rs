@@ -57,7 +57,6 @@ pub enum WebhookError {
 
 impl WebhookError {
     /// The stable, machine-readable code clients see in the error body.
-    #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
             Self::NotJson(_) => "invalid_json",
@@ -99,19 +98,16 @@ impl EventName {
     }
 
     /// The whole name, e.g. `defect.created`.
-    #[must_use]
     pub fn as_str(&self) -> &str {
         &self.name
     }
 
     /// The part before the dot, e.g. `defect`.
-    #[must_use]
     pub fn entity(&self) -> &str {
         &self.name[..self.dot]
     }
 
     /// The part after the dot, e.g. `created`.
-    #[must_use]
     pub fn action(&self) -> &str {
         &self.name[self.dot + 1..]
     }
@@ -230,7 +226,6 @@ impl Webhook {
 
     /// The project code when it can name a project in a URL (the Qase API's, the link to the
     /// defect): 1 to [`MAX_PROJECT_KEY_CHARS`] ASCII letters and digits, as Qase's codes are.
-    #[must_use]
     pub fn project_key(&self) -> Option<&str> {
         self.project_code.as_deref().filter(|code| {
             (1..=MAX_PROJECT_KEY_CHARS).contains(&code.len())
@@ -239,7 +234,6 @@ impl Webhook {
     }
 
     /// At most `max` characters of the project code, as sent (never inside a character).
-    #[must_use]
     pub fn project_code_prefix(&self, max: usize) -> Option<&str> {
         let code = self.project_code.as_deref()?;
         Some(
@@ -251,14 +245,12 @@ impl Webhook {
 
     /// The severity every message of this webhook shows (its attribute, the email, the chat
     /// message): the payload's, or else what the Qase API said of the defect (`details`).
-    #[must_use]
     pub fn severity<'a>(&'a self, details: Option<&'a DefectDetails>) -> Option<&'a str> {
         let from_payload = self.payload.severity.as_deref().filter(|s| !s.is_empty());
         from_payload.or_else(|| details?.severity.as_deref())
     }
 
     /// Where a new defect came from, by the payload's shape (see [`DefectOrigin`]).
-    #[must_use]
     pub fn origin(&self) -> DefectOrigin<'_> {
         let p = &self.payload;
         match (&p.severity, p.case_id, p.step) {

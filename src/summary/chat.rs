@@ -61,7 +61,6 @@ struct Metadata {
 
 /// The chat message for `webhook` (and what the Qase API said of the defect, `details`), as
 /// the JSON document Amazon Q Developer takes.
-#[must_use]
 pub fn message(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
     let link = defect_link(webhook);
     let notification = CustomNotification {
@@ -94,7 +93,6 @@ pub fn message(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
 
 /// `qase-DEMO-defect-42`: the same for every event of one entity (a defect, a run...) in one
 /// project, different for any other; `None` when the webhook does not say which entity.
-#[must_use]
 pub fn thread_id(webhook: &Webhook) -> Option<String> {
     let (code, id) = (webhook.project_key()?, webhook.payload.id?);
     Some(format!("qase-{code}-{}-{id}", webhook.event_name.entity()))
@@ -190,7 +188,6 @@ fn summary(webhook: &Webhook) -> String {
 /// - `:` of `://` becomes `：`, and a `.` between two letters or digits becomes `․` (one-dot
 ///   leader): Slack and Teams turn bare URLs and host names (`evil.example`) into links; these
 ///   read the same and are not.
-#[must_use]
 pub fn chat_text(text: &str) -> String {
     let line: String = clean_line(text)
         .chars()

@@ -30,7 +30,6 @@ pub const QASE_APP_URL: &str = "https://app.qase.io";
 /// [`MAX_SUBJECT_UTF16_UNITS`] UTF-16 units (99 characters, fewer with emoji), the title cut
 /// with `...`. People's words are kept in their own script; only what SNS or SQS would refuse
 /// becomes a space. The title is the payload's, or else the Qase API's (`details`).
-#[must_use]
 pub fn subject(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
     let mut head = String::new();
     if let Some(code) = webhook.project_code.as_deref().map(clean_line)
@@ -56,7 +55,6 @@ pub fn subject(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
 /// The plain text people read: project, event, id and title, severity or origin, the status
 /// (from the Qase API), and a link to the defect in Qase when the project code and id are
 /// known. Title and severity are the payload's, or else the Qase API's (`details`).
-#[must_use]
 pub fn text(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
     let name = webhook.event_name.as_str();
     let code = webhook
