@@ -86,7 +86,7 @@ backfill: $(TOOLCHAIN) ## Build qase-backfill for this machine: target/release/q
 	@ls -l target/release/qase-backfill
 
 test: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) ## Every test: unit, handler, AWS-contract oracle, emulator, release binary, template
-	# tests/binary.rs runs the release bootstrap (panic = "abort") under a Runtime API emulator:
+	# tests/binary.rs runs the release bootstrap (panic = "unwind", as Cargo.toml says) under a Runtime API emulator:
 	# built as `sam build` builds the x86_64 one, so that build (and make bench's) reuses it.
 	cargo lambda build --release --bin qase-defect-fanout
 	cargo test --all-targets
@@ -148,12 +148,14 @@ bench: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) ## Cold start, warm cost, memo
 	  --zip x86_64=target/lambda-zip/qase-defect-fanout/bootstrap.zip \
 	  --zip arm64=target/lambda-zip-arm64/qase-defect-fanout/bootstrap.zip
 
-bench-quick: sam-build $(TEST_TOOLS) ## The bench harness end to end in seconds: the sam-build binary, few runs, no targets
+bench-quick: .aws-sam/check-x86_64/WebhookFunction/bootstrap $(TEST_TOOLS) ## The bench harness end to end in seconds: the x86_64 `sam build` binary, few runs, no targets
 	cd bench && cargo build --release --quiet
-	$(BENCH) --function .aws-sam/build/WebhookFunction/bootstrap $(BENCH_ARGS) \
+	$(BENCH) --function .aws-sam/check-x86_64/WebhookFunction/bootstrap $(BENCH_ARGS) \
 	  --quick --json target/bench/quick.json
 
-check: lint template-check test sam-build arm64-check package bench-quick demo fuzz ## Everything CI runs (.ci/run calls this)
+# sam-build is not in it: arm64-check's two `sam build`s (x86_64 and arm64) are the ones
+# package and bench-quick reuse.
+check: lint template-check test arm64-check package bench-quick demo fuzz ## Everything CI runs (.ci/run calls this)
 
 clean: ## Remove build output, SAM artifacts and the tool venv
 	cargo clean

@@ -30,7 +30,7 @@ async fn main() -> ExitCode {
 async fn start() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     let (sdk, extra_roots) = aws::from_environment(config.aws)?;
-    let secrets = if let Some(source) = config.secret {
+    let secret = if let Some(source) = config.secret {
         Some(webhook_secrets(&sdk, source, config.previous_secret).await?)
     } else {
         lambda_http::tracing::warn!(
@@ -38,17 +38,19 @@ async fn start() -> Result<(), lambda_http::Error> {
         );
         None
     };
-    let mut app = App::publishing_to(sns::publishers(&sdk, &config.topics), None)
-        .with_metrics(Emf::stdout(&config.function_name));
-    if let Some(secrets) = secrets {
-        app = app.with_secrets(secrets);
-    }
-    if let Some(allowed) = config.allowed_sources {
-        app = app.with_allowed_sources(allowed);
-    }
-    if let Some(api) = config.qase_api {
-        let token = resolve(&sdk, api.token).await?;
-        app = app.with_enricher(Enricher::new(QaseApi::new(&api.url, &token, extra_roots)));
-    }
+    let enricher = match config.qase_api {
+        Some(api) => {
+            let token = resolve(&sdk, api.token).await?;
+            Some(Enricher::new(QaseApi::new(&api.url, &token, extra_roots)))
+        }
+        None => None,
+    };
+    let app = App {
+        secret,
+        allowed_sources: config.allowed_sources,
+        topics: sns::publishers(&sdk, &config.topics),
+        enricher,
+        metrics: Some(Emf::stdout(&config.function_name)),
+    };
     lambda::run(app).await
 }

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::TestApp as _;
+
 use common::moto::Moto;
 use common::{
     Api, Captured, EventBuilder, ONE_AT_A_TIME, RecordingPublisher, SECRET, capture_logs,

@@ -130,17 +130,8 @@ pub fn replays(
             }
         }
     }
-    replays.sort_by_key(|r| (r.at, r.defect, order(r.action)));
+    replays.sort_by_key(|r| (r.at, r.defect, r.action));
     Ok(replays)
-}
-
-fn order(action: DefectAction) -> u8 {
-    match action {
-        DefectAction::Created => 0,
-        DefectAction::Updated => 1,
-        DefectAction::Resolved => 2,
-        DefectAction::Deleted => 3,
-    }
 }
 
 fn read_time(

@@ -14,7 +14,7 @@ use lambda_http::http::Method;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt as _, Response};
 
-use crate::auth::{self, SECRET_HEADER, Secrets};
+use crate::auth::{self, SECRET_HEADER};
 use crate::enrichment::{Enricher, Enrichment};
 use crate::fanout::{self, Plan, Topics};
 use crate::lambda::outcome::{Outcome, Report, RequestError, SecretCheck};
@@ -24,7 +24,8 @@ use crate::publisher::Publisher;
 use crate::qase::Webhook;
 use crate::rotation::SecretStore;
 
-/// What the handler needs, built once at cold start and borrowed by every request.
+/// What the handler needs, built once at cold start (`main.rs`) and borrowed by every
+/// request.
 #[derive(Debug)]
 pub struct App<P> {
     /// The secrets `X-Qase-Secret` is checked against; `None` when checking is explicitly
@@ -40,56 +41,6 @@ pub struct App<P> {
     pub metrics: Option<Emf>,
 }
 
-impl<P> App<P> {
-    /// Publishes to `topics`, checking `secrets` (`None`: explicitly disabled); no source
-    /// check, lookups or metrics until the builder methods below add them.
-    pub fn publishing_to(topics: Topics<P>, secrets: Option<Secrets>) -> Self {
-        Self {
-            secret: secrets.map(SecretStore::fixed),
-            allowed_sources: None,
-            topics,
-            enricher: None,
-            metrics: None,
-        }
-    }
-
-    /// Checks `X-Qase-Secret` against `secrets` (a rotation's two, or a store that rereads).
-    #[must_use]
-    pub fn with_secrets(self, secrets: SecretStore) -> Self {
-        Self {
-            secret: Some(secrets),
-            ..self
-        }
-    }
-
-    /// Only requests from `allowed` source addresses are let in.
-    #[must_use]
-    pub fn with_allowed_sources(self, allowed: Vec<IpNet>) -> Self {
-        Self {
-            allowed_sources: Some(allowed),
-            ..self
-        }
-    }
-
-    /// With the Qase API lookup of defect events.
-    #[must_use]
-    pub fn with_enricher(self, enricher: Enricher) -> Self {
-        Self {
-            enricher: Some(enricher),
-            ..self
-        }
-    }
-
-    /// With each request's metrics written to `metrics`.
-    #[must_use]
-    pub fn with_metrics(self, metrics: Emf) -> Self {
-        Self {
-            metrics: Some(metrics),
-            ..self
-        }
-    }
-}
-
 /// Handles one request; always a response, never an `Err`.
 pub async fn handle<P: Publisher>(app: &App<P>, request: Request) -> Response<Body> {
     let started = Instant::now();
@@ -102,7 +53,16 @@ async fn fan_out<P: Publisher>(app: &App<P>, request: &Request) -> Report {
     let (admitted, secret) = admit(app, request).await;
     let (webhook, body) = match admitted.and_then(parse) {
         Ok(admitted) => admitted,
-        Err(refused) => return Report::refused(refused).with_secret(secret),
+        Err(refused) => {
+            let outcome = Outcome::Refused(refused);
+            let (webhook, enrichment) = (None, None);
+            return Report {
+                webhook,
+                enrichment,
+                secret,
+                outcome,
+            };
+        }
     };
     let enrichment = match &app.enricher {
         Some(enricher) => enricher.enrich(&webhook).await,
@@ -111,8 +71,9 @@ async fn fan_out<P: Publisher>(app: &App<P>, request: &Request) -> Report {
     let details = enrichment.as_ref().and_then(Enrichment::details);
     let plan = fanout::plan(&webhook, body, details, &app.topics);
     let outcome = publish(&app.topics, &plan).await;
+    let webhook = Some(webhook);
     Report {
-        webhook: Some(webhook),
+        webhook,
         enrichment,
         secret,
         outcome,
@@ -135,22 +96,21 @@ async fn admit<'r, P>(
     {
         return (Err(refused.into()), None);
     }
-    let mut secret = None;
-    if let Some(store) = &app.secret {
-        let values: Vec<&[u8]> = (request.headers().get_all(SECRET_HEADER).iter())
-            .map(lambda_http::http::HeaderValue::as_bytes)
-            .collect();
-        let judged = store.admit(&values).await;
-        if let Some(Err(failed)) = &judged.reread {
-            lambda_http::tracing::warn!(error = %failed, "could not read the webhook secrets again");
-        }
-        let check = SecretCheck::of(&judged);
-        if let Err(refused) = judged.result {
-            return (Err(refused.into()), Some(check));
-        }
-        secret = Some(check);
+    let Some(store) = &app.secret else {
+        return (body(request), None);
+    };
+    let values: Vec<&[u8]> = (request.headers().get_all(SECRET_HEADER).iter())
+        .map(lambda_http::http::HeaderValue::as_bytes)
+        .collect();
+    let judged = store.admit(&values).await;
+    if let Some(Err(failed)) = &judged.reread {
+        lambda_http::tracing::warn!(error = %failed, "could not read the webhook secrets again");
     }
-    (body(request), secret)
+    let check = Some(SecretCheck::of(&judged));
+    match judged.result {
+        Ok(_) => (body(request), check),
+        Err(refused) => (Err(refused.into()), check),
+    }
 }
 
 /// The body, as text.

@@ -217,22 +217,6 @@ pub struct Report {
 }
 
 impl Report {
-    /// Refused before anything was parsed.
-    pub fn refused(error: RequestError) -> Self {
-        Self {
-            webhook: None,
-            enrichment: None,
-            secret: None,
-            outcome: Outcome::Refused(error),
-        }
-    }
-
-    /// With how the secret was judged.
-    #[must_use]
-    pub fn with_secret(self, secret: Option<SecretCheck>) -> Self {
-        Self { secret, ..self }
-    }
-
     /// Logs the request's one line, writes its metrics to `emf` and answers its response.
     /// `latency` is the whole request's.
     pub fn answer(self, latency: Duration, emf: Option<&Emf>) -> Response<Body> {

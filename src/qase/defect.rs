@@ -5,8 +5,9 @@ use serde::Deserialize;
 
 use super::json::{Array, Lenient, Object};
 
-/// Which of the four documented defect events a webhook is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which of the four documented defect events a webhook is, in the order of a defect's life
+/// (events of one defect at one time are replayed in it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DefectAction {
     /// `defect.created`.
     Created,
@@ -96,29 +97,22 @@ impl<R> Answer<R> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct Fields {
-    #[serde(default)]
     id: Lenient<u64>,
-    #[serde(default)]
     created_at: Lenient<String>,
-    #[serde(default)]
     updated_at: Lenient<String>,
-    #[serde(default)]
     resolved_at: Lenient<String>,
-    #[serde(default)]
     title: Lenient<String>,
-    #[serde(default)]
     severity: Lenient<String>,
-    #[serde(default)]
     status: Lenient<String>,
-    #[serde(default)]
     tags: Array<Object<Tag>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct Tag {
-    #[serde(default)]
     title: Lenient<String>,
 }
 
@@ -172,11 +166,10 @@ pub struct DefectPage {
     pub defects: Vec<ListedDefect>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct PageFields {
-    #[serde(default)]
     total: Lenient<u64>,
-    #[serde(default)]
     entities: Array<Object<Fields>>,
 }
 

@@ -168,19 +168,14 @@ pub struct Webhook {
 
 /// The envelope as sent, read in one pass: every field as leniently as its type allows, so
 /// that a wrong type is ours to judge.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct Envelope {
-    #[serde(default)]
     event_name: Option<Lenient<String>>,
-    #[serde(default)]
     event: Option<Lenient<String>>,
-    #[serde(default)]
     payload: Object<Payload>,
-    #[serde(default)]
     team_member_id: Lenient<i64>,
-    #[serde(default)]
     project_code: Lenient<String>,
-    #[serde(default)]
     replayed: Lenient<bool>,
 }
 

@@ -68,39 +68,25 @@ pub fn text(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
     };
 
     let entity = entity_label(webhook.event_name.entity());
-    let title = title(webhook, details);
-    let title = title.as_deref().filter(|t| !t.is_empty());
-    match (webhook.payload.id, title) {
-        (Some(id), Some(title)) => {
-            let _ = writeln!(
-                text,
-                "{entity} #{id}: {}",
-                cut(title, MAX_EMAIL_TITLE_CHARS)
-            );
+    let id = (webhook.payload.id).map_or_else(String::new, |id| format!(" #{id}"));
+    match title(webhook, details).filter(|t| !t.is_empty()) {
+        Some(title) => {
+            let _ = writeln!(text, "{entity}{id}: {}", cut(&title, MAX_EMAIL_TITLE_CHARS));
         }
-        (Some(id), None) => {
-            let _ = writeln!(text, "{entity} #{id}");
+        None if !id.is_empty() => {
+            let _ = writeln!(text, "{entity}{id}");
         }
-        (None, Some(title)) => {
-            let _ = writeln!(text, "{entity}: {}", cut(title, MAX_EMAIL_TITLE_CHARS));
-        }
-        (None, None) => {}
+        None => {}
     }
-
-    if let Some(severity) = webhook.severity(details).map(clean_line)
-        && !severity.is_empty()
-    {
-        let _ = writeln!(text, "Severity: {}", cut(&severity, MAX_LABEL_CHARS));
-    }
+    let label = |name: &str, value: Option<&str>| {
+        let value = clean_line(value?);
+        (!value.is_empty()).then(|| format!("{name}: {}\n", cut(&value, MAX_LABEL_CHARS)))
+    };
+    text.extend(label("Severity", webhook.severity(details)));
     if let Some((case_id, step)) = found_in(webhook) {
         let _ = writeln!(text, "Found in test case #{case_id}, step {step}");
     }
-    if let Some(status) = details.and_then(|d| d.status.as_deref()).map(clean_line)
-        && !status.is_empty()
-    {
-        let _ = writeln!(text, "Status: {}", cut(&status, MAX_LABEL_CHARS));
-    }
-
+    text.extend(label("Status", details.and_then(|d| d.status.as_deref())));
     if let Some(link) = defect_link(webhook) {
         let _ = writeln!(text, "Open in Qase: {link}");
     }

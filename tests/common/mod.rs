@@ -20,13 +20,17 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
+use ipnet::IpNet;
 use lambda_http::{Body, Request, Response};
 use qase_defect_fanout::auth::{Secret, Secrets};
+use qase_defect_fanout::enrichment::Enricher;
 use qase_defect_fanout::fanout::{Companions, Topics};
 use qase_defect_fanout::filter::FilterPolicy;
 use qase_defect_fanout::lambda::{self, App};
 use qase_defect_fanout::message::Outbound;
+use qase_defect_fanout::metrics::Emf;
 use qase_defect_fanout::publisher::{PublishError, Publisher};
+use qase_defect_fanout::rotation::SecretStore;
 use serde_json::{Value, json};
 
 pub use demo::SECRET;
@@ -105,11 +109,25 @@ pub fn checking<P>(events: P, secret: Option<Secret>) -> App<P> {
         companions: Companions::default(),
         chat_filter: None,
     };
-    App::publishing_to(topics, secret.map(Secrets::only))
+    App {
+        secret: secret.map(|secret| SecretStore::fixed(Secrets::only(secret))),
+        allowed_sources: None,
+        topics,
+        enricher: None,
+        metrics: None,
+    }
 }
 
-/// The topics the tests add to an [`App`] (production reads them from the environment).
+/// What the tests add to an [`App`] (`main.rs` builds it from the environment).
 pub trait TestApp<P>: Sized {
+    /// Checks `X-Qase-Secret` against `secrets` (a rotation's two, or a store that rereads).
+    fn with_secrets(self, secrets: SecretStore) -> Self;
+    /// Only requests from `allowed` source addresses are let in.
+    fn with_allowed_sources(self, allowed: Vec<IpNet>) -> Self;
+    /// With the Qase API lookup of defect events.
+    fn with_enricher(self, enricher: Enricher) -> Self;
+    /// With each request's metrics written to `metrics`.
+    fn with_metrics(self, metrics: Emf) -> Self;
     /// With a FIFO events topic: its messages carry group and deduplication ids.
     fn with_fifo_events(self) -> Self;
     /// With a notifications topic.
@@ -120,6 +138,30 @@ pub trait TestApp<P>: Sized {
 }
 
 impl<P> TestApp<P> for App<P> {
+    fn with_secrets(self, secrets: SecretStore) -> Self {
+        App {
+            secret: Some(secrets),
+            ..self
+        }
+    }
+    fn with_allowed_sources(self, allowed: Vec<IpNet>) -> Self {
+        App {
+            allowed_sources: Some(allowed),
+            ..self
+        }
+    }
+    fn with_enricher(self, enricher: Enricher) -> Self {
+        App {
+            enricher: Some(enricher),
+            ..self
+        }
+    }
+    fn with_metrics(self, metrics: Emf) -> Self {
+        App {
+            metrics: Some(metrics),
+            ..self
+        }
+    }
     fn with_fifo_events(mut self) -> Self {
         self.topics.fifo_events = true;
         self
