@@ -80,6 +80,13 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// `name` is set to something we cannot use, because `reason`.
+    pub(crate) fn invalid(name: &'static str, reason: &'static str) -> Self {
+        Self::Invalid { name, reason }
+    }
+}
+
 /// Everything the function needs, checked once at cold start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -201,9 +208,11 @@ fn parse_sources(list: &str) -> Result<Vec<IpNet>, ConfigError> {
         .map(|item| {
             item.parse::<IpNet>()
                 .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| ConfigError::Invalid {
-                    name: ENV_ALLOWED_SOURCE_IPS,
-                    reason: "expected IP addresses or CIDR blocks separated by commas",
+                .map_err(|_| {
+                    ConfigError::invalid(
+                        ENV_ALLOWED_SOURCE_IPS,
+                        "expected IP addresses or CIDR blocks separated by commas",
+                    )
                 })
         })
         .collect()

@@ -33,10 +33,10 @@ impl QaseApiConfig {
         ) {
             (None, None) => return Ok(None),
             (Some(_), Some(_)) => {
-                return Err(ConfigError::Invalid {
-                    name: ENV_QASE_API_TOKEN_ARN,
-                    reason: "is set together with QASE_API_TOKEN; set only one of them",
-                });
+                return Err(ConfigError::invalid(
+                    ENV_QASE_API_TOKEN_ARN,
+                    "is set together with QASE_API_TOKEN; set only one of them",
+                ));
             }
             (Some(token), None) => Sourced::value(ENV_QASE_API_TOKEN, token, ApiToken::new)?,
             (None, Some(arn)) => Sourced::secret(ENV_QASE_API_TOKEN_ARN, arn, ApiToken::new)?,
@@ -48,10 +48,7 @@ impl QaseApiConfig {
 /// An `https://` URL, or `http://` to a loopback address (a local stand-in), with no user,
 /// query or fragment; answered without a trailing `/`.
 fn api_url(text: &str) -> Result<String, ConfigError> {
-    let invalid = |reason| ConfigError::Invalid {
-        name: ENV_QASE_API_URL,
-        reason,
-    };
+    let invalid = |reason| ConfigError::invalid(ENV_QASE_API_URL, reason);
     let url = url::Url::parse(text).map_err(|_| invalid("is not a URL"))?;
     let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

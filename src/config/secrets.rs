@@ -54,10 +54,7 @@ impl<T> Sourced<T> {
         arn: &str,
         check: Check<T>,
     ) -> Result<Self, ConfigError> {
-        let arn = SecretArn::parse(arn).map_err(|reason| ConfigError::Invalid {
-            name: variable,
-            reason,
-        })?;
+        let arn = SecretArn::parse(arn).map_err(|reason| ConfigError::invalid(variable, reason))?;
         Ok(Self::SecretsManager {
             variable,
             arn,
@@ -73,11 +70,11 @@ pub(super) fn previous_secret(vars: &Vars) -> Result<Option<Secret>, ConfigError
         return Ok(None);
     };
     if vars.get(ENV_SECRET).is_none() {
-        return Err(ConfigError::Invalid {
-            name: ENV_SECRET_PREVIOUS,
-            reason: "is set without QASE_WEBHOOK_SECRET (with QASE_WEBHOOK_SECRET_ARN, the \
+        return Err(ConfigError::invalid(
+            ENV_SECRET_PREVIOUS,
+            "is set without QASE_WEBHOOK_SECRET (with QASE_WEBHOOK_SECRET_ARN, the \
                      secret's AWSPREVIOUS version is the previous one)",
-        });
+        ));
     }
     Secret::new(previous)
         .map(Some)
@@ -94,10 +91,10 @@ pub(super) fn secret(vars: &Vars) -> Result<Option<Sourced<Secret>>, ConfigError
         None | Some("false") => false,
         Some("true") => true,
         Some(_) => {
-            return Err(ConfigError::Invalid {
-                name: ENV_SECRET_DISABLED,
-                reason: "must be `true` or `false`",
-            });
+            return Err(ConfigError::invalid(
+                ENV_SECRET_DISABLED,
+                "must be `true` or `false`",
+            ));
         }
     };
     match (vars.get(ENV_SECRET), vars.get(ENV_SECRET_ARN), disabled) {
@@ -105,14 +102,14 @@ pub(super) fn secret(vars: &Vars) -> Result<Option<Sourced<Secret>>, ConfigError
         (None, Some(arn), false) => Sourced::secret(ENV_SECRET_ARN, arn, Secret::new).map(Some),
         (None, None, true) => Ok(None),
         (None, None, false) => Err(ConfigError::Missing(ENV_SECRET)),
-        (Some(_), Some(_), _) => Err(ConfigError::Invalid {
-            name: ENV_SECRET_ARN,
-            reason: "is set together with QASE_WEBHOOK_SECRET; set only one of them",
-        }),
-        (_, _, true) => Err(ConfigError::Invalid {
-            name: ENV_SECRET_DISABLED,
-            reason: "is `true` while a secret is configured; unset one of them",
-        }),
+        (Some(_), Some(_), _) => Err(ConfigError::invalid(
+            ENV_SECRET_ARN,
+            "is set together with QASE_WEBHOOK_SECRET; set only one of them",
+        )),
+        (_, _, true) => Err(ConfigError::invalid(
+            ENV_SECRET_DISABLED,
+            "is `true` while a secret is configured; unset one of them",
+        )),
     }
 }
 

@@ -23,24 +23,23 @@ pub type TopicConfig = Topics<TopicArn>;
 /// (SNS delivers FIFO topics only to SQS).
 pub(super) fn from_vars(vars: &Vars) -> Result<TopicConfig, ConfigError> {
     let topic = |name: &'static str| {
-        let parse =
-            |arn| TopicArn::parse(arn).map_err(|reason| ConfigError::Invalid { name, reason });
+        let parse = |arn| TopicArn::parse(arn).map_err(|reason| ConfigError::invalid(name, reason));
         vars.get(name).map(parse).transpose()
     };
     let events = topic(ENV_TOPIC_ARN)?.ok_or(ConfigError::Missing(ENV_TOPIC_ARN))?;
     let notifications = topic(ENV_NOTIFICATION_TOPIC_ARN)?;
     if notifications.as_ref().is_some_and(TopicArn::is_fifo) {
-        return Err(ConfigError::Invalid {
-            name: ENV_NOTIFICATION_TOPIC_ARN,
-            reason: "must be a standard topic: SNS cannot deliver a FIFO topic to email",
-        });
+        return Err(ConfigError::invalid(
+            ENV_NOTIFICATION_TOPIC_ARN,
+            "must be a standard topic: SNS cannot deliver a FIFO topic to email",
+        ));
     }
     let chat = topic(ENV_CHAT_TOPIC_ARN)?;
     if chat.as_ref().is_some_and(TopicArn::is_fifo) {
-        return Err(ConfigError::Invalid {
-            name: ENV_CHAT_TOPIC_ARN,
-            reason: "must be a standard topic: SNS delivers FIFO topics only to SQS",
-        });
+        return Err(ConfigError::invalid(
+            ENV_CHAT_TOPIC_ARN,
+            "must be a standard topic: SNS delivers FIFO topics only to SQS",
+        ));
     }
     Ok(Topics {
         chat_filter: chat_filter(vars, chat.is_some())?,
@@ -59,10 +58,10 @@ fn chat_filter(vars: &Vars, chat_topic: bool) -> Result<Option<FilterPolicy>, Co
         return Ok(None);
     };
     if !chat_topic {
-        return Err(ConfigError::Invalid {
-            name: ENV_CHAT_FILTER_POLICY,
-            reason: "is set without CHAT_TOPIC_ARN",
-        });
+        return Err(ConfigError::invalid(
+            ENV_CHAT_FILTER_POLICY,
+            "is set without CHAT_TOPIC_ARN",
+        ));
     }
     FilterPolicy::parse(policy)
         .map(Some)

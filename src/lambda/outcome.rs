@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use lambda_http::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
-use lambda_http::http::{HeaderValue, Method, StatusCode};
+use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Response, tracing};
 
 use crate::auth::{Admitted, AuthError};
@@ -76,21 +76,6 @@ impl RequestError {
             Self::Message(e) => e.code(),
             Self::Publish(e) => e.code(),
         }
-    }
-
-    /// The JSON error response: `{"error": code, "message": what to fix}`.
-    pub fn to_response(&self) -> Response<Body> {
-        let status = self.status();
-        let body = serde_json::json!({ "error": self.code(), "message": self.to_string() });
-        let mut response = json_response(status, &body);
-        let headers = response.headers_mut();
-        if let Self::MethodNotAllowed(_) = self {
-            headers.insert(ALLOW, HeaderValue::from_static("POST"));
-        }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
-        }
-        response
     }
 }
 
@@ -227,23 +212,37 @@ impl Report {
         self.response()
     }
 
-    /// The response: the error's, or 202 with the message ids and what failed.
+    /// The response: the error's `{"error": code, "message": what to fix}` (with `Allow` on a
+    /// 405, `Retry-After` on a 503), or 202 with the message ids and what failed.
     fn response(&self) -> Response<Body> {
-        let (message_id, companions) = match &self.outcome {
+        let mut response = Response::builder().header(CONTENT_TYPE, "application/json");
+        let body = match &self.outcome {
             Outcome::Refused(error) | Outcome::NotPublished(error, _) => {
-                return error.to_response();
+                let status = error.status();
+                response = response.status(status);
+                if let RequestError::MethodNotAllowed(_) = error {
+                    response = response.header(ALLOW, "POST");
+                }
+                if status == StatusCode::SERVICE_UNAVAILABLE {
+                    response = response.header(RETRY_AFTER, "5");
+                }
+                serde_json::json!({ "error": error.code(), "message": error.to_string() })
             }
-            Outcome::Published(message_id, companions, _) => (message_id, companions),
+            Outcome::Published(message_id, companions, _) => {
+                response = response.status(StatusCode::ACCEPTED);
+                let event_name = self.webhook.as_ref().map(|w| w.event_name.as_str());
+                let mut body =
+                    serde_json::json!({ "message_id": message_id, "event_name": event_name });
+                for (topic, answer) in companions.iter() {
+                    match answer {
+                        Ok(id) => body[format!("{topic}_id")] = id.as_str().into(),
+                        Err(e) => body[format!("{topic}_error")] = e.code().into(),
+                    }
+                }
+                body
+            }
         };
-        let event_name = self.webhook.as_ref().map(|w| w.event_name.as_str());
-        let mut body = serde_json::json!({ "message_id": message_id, "event_name": event_name });
-        for (topic, answer) in companions.iter() {
-            match answer {
-                Ok(id) => body[format!("{topic}_id")] = id.as_str().into(),
-                Err(e) => body[format!("{topic}_error")] = e.code().into(),
-            }
-        }
-        json_response(StatusCode::ACCEPTED, &body)
+        (response.body(Body::Text(body.to_string()))).expect("status and headers are valid")
     }
 
     /// The metrics of the request. Publish latency and the other topics' fate are counted for
@@ -339,12 +338,4 @@ fn companion_failures(
             format!("notification: {}; chat: {}", error_chain(n), error_chain(c)),
         )),
     }
-}
-
-fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header(CONTENT_TYPE, "application/json")
-        .body(Body::Text(body.to_string()))
-        .expect("status and header are valid")
 }
