@@ -63,6 +63,7 @@ impl Secret {
     }
 
     /// Whether `candidate` is exactly the secret, compared in constant time.
+    #[must_use]
     pub fn matches(&self, candidate: &[u8]) -> bool {
         self.same(&digest(candidate)).into()
     }

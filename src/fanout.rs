@@ -60,21 +60,6 @@ impl<T> Companions<T> {
     }
 }
 
-impl<T> Topics<T> {
-    /// The same topics, each turned into what `f` makes of it.
-    pub fn map<U>(&self, mut f: impl FnMut(&T) -> U) -> Topics<U> {
-        Topics {
-            events: f(&self.events),
-            fifo_events: self.fifo_events,
-            companions: Companions {
-                notification: self.companions.notification.as_ref().map(&mut f),
-                chat: self.companions.chat.as_ref().map(&mut f),
-            },
-            chat_filter: self.chat_filter.clone(),
-        }
-    }
-}
-
 /// Every message one webhook becomes. All carry the same attributes and subject, so that one
 /// filter policy selects the same events on every topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,9 +84,9 @@ pub fn plan<'a, T>(
     let notification = (topics.companions.notification.as_ref())
         .map(|_| events.companion(summary::text(webhook, details)));
     let chat_selects =
-        (topics.chat_filter.as_ref()).is_none_or(|policy| policy.matches(&events.attributes));
+        || (topics.chat_filter.as_ref()).is_none_or(|policy| policy.matches(&events.attributes));
     let chat = (topics.companions.chat.as_ref())
-        .filter(|_| chat_selects)
+        .filter(|_| chat_selects())
         .map(|_| events.companion(summary::chat::message(webhook, details)));
     Plan {
         events,

@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::message::{Attribute, DataType};
 
@@ -59,39 +59,32 @@ fn refuse<T>(why: impl Into<String>) -> Result<T, FilterPolicyError> {
 impl FilterPolicy {
     /// Parses a filter policy as written for `FilterPolicyScope: MessageAttributes`.
     pub fn parse(json: &str) -> Result<Self, FilterPolicyError> {
-        let Ok(Value::Object(policy)) = serde_json::from_str::<Value>(json) else {
+        let Ok(Value::Object(mut policy)) = serde_json::from_str::<Value>(json) else {
             return refuse("a filter policy is a JSON object");
         };
-        let mut alternatives = Vec::new();
-        let mut plain = Map::new();
-        for (key, value) in policy {
-            if key == "$or" {
-                let Value::Array(options) = value else {
-                    return refuse("$or takes a list of policies");
-                };
-                for option in options {
-                    let Value::Object(option) = option else {
-                        return refuse("$or takes a list of policies");
-                    };
-                    alternatives.push(option);
-                }
-            } else {
-                plain.insert(key, value);
-            }
-        }
+        let or = "$or takes a list of policies";
+        let options = match policy.remove("$or") {
+            None => Vec::new(),
+            Some(Value::Array(options)) => (options.into_iter())
+                .map(|option| match option {
+                    Value::Object(option) => Ok(option),
+                    _ => refuse(or),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return refuse(or),
+        };
         // `{"a": [...], "$or": [X, Y]}` is `(a and X) or (a and Y)`.
-        let alternatives = if alternatives.is_empty() {
-            vec![plain]
+        let options = if options.is_empty() {
+            vec![policy]
         } else {
-            alternatives
-                .into_iter()
+            (options.into_iter())
                 .map(|mut option| {
-                    option.extend(plain.clone());
+                    option.extend(policy.clone());
                     option
                 })
                 .collect()
         };
-        let alternatives = (alternatives.into_iter())
+        let alternatives = (options.into_iter())
             .map(|keys| {
                 keys.into_iter()
                     .map(|(k, v)| key_conditions(k, v))

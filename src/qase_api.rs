@@ -95,21 +95,14 @@ impl LookupError {
 
 type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
-/// The Qase API at one base URL, with one token.
+/// The Qase API at one base URL, with one token (a sensitive header value: its `Debug` is
+/// `Sensitive`).
+#[derive(Debug)]
 pub struct QaseApi {
     base_url: String,
     token: HeaderValue,
     extra_roots: Vec<CertificateDer<'static>>,
     client: OnceLock<HttpsClient>,
-}
-
-impl std::fmt::Debug for QaseApi {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QaseApi")
-            .field("base_url", &self.base_url)
-            .field("token", &"<redacted>")
-            .finish_non_exhaustive()
-    }
 }
 
 impl QaseApi {
@@ -221,13 +214,8 @@ impl QaseApi {
 /// `Retry-After` in delta-seconds, as Qase sends it; an HTTP date is not used (`None`: the
 /// caller's default).
 fn retry_after(value: &HeaderValue) -> Option<Duration> {
-    value
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
+    let seconds = value.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds))
 }
 
 #[cfg(test)]

@@ -50,7 +50,9 @@ pub struct Judged {
     pub reread: Option<Result<(), RereadError>>,
 }
 
-/// The secrets, and how to read them again when a rotation may have changed them.
+/// The secrets (whose `Debug` is redacted), and how to read them again when a rotation may
+/// have changed them.
+#[derive(Debug)]
 pub struct SecretStore {
     secrets: Mutex<Secrets>,
     reread: Option<Box<dyn Reread>>,
@@ -58,20 +60,12 @@ pub struct SecretStore {
 }
 
 /// When the store read the secrets.
+#[derive(Debug)]
 struct Reads {
     /// When a request last made it read them again (whether or not the read succeeded).
     started: Option<Instant>,
     /// When the secrets held were read.
     held_since: Instant,
-}
-
-impl fmt::Debug for SecretStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretStore")
-            .field("secrets", &"<redacted>")
-            .field("reread", &self.reread)
-            .finish_non_exhaustive()
-    }
 }
 
 impl SecretStore {

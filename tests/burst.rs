@@ -113,15 +113,33 @@ fn webhook_number(message: &str) -> u32 {
     u32::try_from(body["payload"]["id"].as_u64().unwrap()).unwrap()
 }
 
-/// Every `Publish` attempt that reached `proxy`, by webhook number.
-fn attempts(proxy: &FaultProxy) -> BTreeMap<u32, Vec<Publish>> {
-    let mut attempts: BTreeMap<u32, Vec<Publish>> = BTreeMap::new();
-    for body in proxy.bodies() {
-        let publish = Publish::from_form(&body, String::new()).unwrap();
+/// Every `Publish` attempt that reached `proxy`, by webhook number, with the SDK's number of
+/// that attempt (1 for a first attempt, 2 and up for its retries).
+fn attempts(proxy: &FaultProxy) -> BTreeMap<u32, Vec<(u32, Publish)>> {
+    let mut attempts: BTreeMap<u32, Vec<(u32, Publish)>> = BTreeMap::new();
+    for seen in proxy.seen() {
+        let publish = Publish::from_form(&seen.body, String::new()).unwrap();
         let n = webhook_number(publish.message.as_deref().unwrap());
-        attempts.entry(n).or_default().push(publish);
+        let attempt = seen
+            .attempt
+            .expect("the SDK numbers every attempt (amz-sdk-request)");
+        attempts.entry(n).or_default().push((attempt, publish));
     }
     attempts
+}
+
+/// The handler asked for each webhook's publish once: one first attempt each, whatever the
+/// SDK's retries added.
+fn assert_one_publish_each(attempts: &BTreeMap<u32, Vec<(u32, Publish)>>, count: u32) {
+    assert_eq!(attempts.len(), count as usize, "every webhook attempted");
+    let firsts: Vec<_> = (attempts.iter())
+        .map(|(n, tries)| (n, tries.iter().filter(|(attempt, _)| *attempt == 1).count()))
+        .filter(|(_, firsts)| *firsts != 1)
+        .collect();
+    assert!(
+        firsts.is_empty(),
+        "webhooks not published exactly once by the handler: {firsts:?}"
+    );
 }
 
 /// The production publisher for `topic`, through a counting proxy in front of the emulator.
@@ -172,8 +190,9 @@ async fn a_burst_of_2000_result_webhooks_from_50_senders_is_answered_202_and_pub
         expected,
         "every webhook published at least once"
     );
+    assert_one_publish_each(&attempts, WEBHOOKS);
     // A copy is delivered per attempt that reached SNS, at most: a second copy of a webhook
-    // comes only from a second attempt.
+    // comes only from the SDK's second attempt.
     let unexplained: Vec<_> = (copies.iter())
         .filter(|(n, c)| **c > attempts.get(n).map_or(0, Vec::len))
         .collect();
@@ -208,19 +227,16 @@ async fn on_a_fifo_topic_every_attempt_of_one_webhook_carries_its_one_deduplicat
     let attempts = attempts(&proxy);
 
     assert_all_accepted(&answers, FIFO_WEBHOOKS);
-    assert_eq!(
-        attempts.len(),
-        FIFO_WEBHOOKS as usize,
-        "every webhook attempted"
-    );
+    assert_one_publish_each(&attempts, FIFO_WEBHOOKS);
     // moto's FIFO topics do not deduplicate; SNS does: "If a message with a particular
     // message deduplication ID is published successfully, any messages published with the
     // same message deduplication ID, within the five-minute deduplication interval, are
     // accepted successfully but aren't delivered" (Amazon SNS Developer Guide, "Message
     // deduplication for FIFO topics"). So a retried attempt cannot make a second copy there.
+    let mut distinct = std::collections::BTreeSet::new();
     for (n, tries) in &attempts {
         let ids: std::collections::BTreeSet<_> = (tries.iter())
-            .map(|p| {
+            .map(|(_, p)| {
                 (
                     p.message_deduplication_id.clone(),
                     p.message_group_id.clone(),
@@ -229,7 +245,14 @@ async fn on_a_fifo_topic_every_attempt_of_one_webhook_carries_its_one_deduplicat
             .collect();
         assert_eq!(ids.len(), 1, "webhook {n}: attempts differ: {ids:?}");
         let (dedup, group) = ids.into_iter().next().unwrap();
-        assert!(dedup.is_some_and(|d| d.len() == 64), "webhook {n}");
+        assert!(dedup.as_ref().is_some_and(|d| d.len() == 64), "webhook {n}");
         assert_eq!(group.as_deref(), Some("DEMO"), "webhook {n}");
+        distinct.insert(dedup);
     }
+    // Each webhook its own id: none is taken for another's copy.
+    assert_eq!(
+        distinct.len(),
+        FIFO_WEBHOOKS as usize,
+        "one deduplication id per webhook"
+    );
 }

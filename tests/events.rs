@@ -9,8 +9,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::request_from_json;
 use common::{Api, EventBuilder, RecordingPublisher, app, qase_fixture};
-use qase_defect_fanout::lambda::{self, request_from_json};
+use qase_defect_fanout::lambda;
 
 /// One file in `events/`: how it is built and the status the function answers it with.
 struct Scenario {

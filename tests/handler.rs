@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::AttributeOf as _;
 use common::TestApp as _;
 
 use common::{

@@ -5,10 +5,10 @@
 mod common;
 
 use common::corpus::{accepted_corpus, corpus, full_corpus, unconvertible};
+use common::request_from_json;
 use common::{Api, EventBuilder, RecordingPublisher, SECRET, app, json_body, send};
 use lambda_http::http::StatusCode;
 use proptest::prelude::*;
-use qase_defect_fanout::lambda::request_from_json;
 
 const APIS: [Api; 3] = [Api::Rest, Api::Http, Api::FunctionUrl];
 

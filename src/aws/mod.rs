@@ -38,22 +38,9 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// them by service when it builds each client: `AWS_ENDPOINT_URL_SNS`, then
 /// `AWS_ENDPOINT_URL`. Holds nothing else, so its `Debug` output is safe to log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EndpointUrls(BTreeMap<String, String>);
+pub struct EndpointUrls(pub BTreeMap<String, String>);
 
 impl EndpointUrls {
-    /// Wraps the variables `crate::config` read, by name.
-    pub fn new(urls: BTreeMap<String, String>) -> Self {
-        Self(urls)
-    }
-
-    /// Every AWS call to `url` (tests: the emulator, a fault proxy, the contract oracle).
-    pub fn everything_to(url: &str) -> Self {
-        Self(BTreeMap::from([(
-            ENV_ENDPOINT_URL_PREFIX.to_owned(),
-            url.to_owned(),
-        )]))
-    }
-
     /// The URL for the service the SDK calls `service_id` (e.g. `SNS`, `Secrets Manager`).
     pub fn for_service(&self, service_id: &str) -> Option<&str> {
         let specific = format!(
@@ -132,7 +119,7 @@ pub fn from_environment(
     let sdk = sdk_config(
         tls::https_client(roots.as_ref()),
         credentials(&environment.credentials),
-        EndpointUrls::new(environment.endpoint_urls),
+        EndpointUrls(environment.endpoint_urls),
     );
     Ok((
         sdk,
@@ -145,7 +132,7 @@ mod tests {
     use super::*;
 
     fn urls(pairs: &[(&str, &str)]) -> EndpointUrls {
-        EndpointUrls::new(
+        EndpointUrls(
             pairs
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -155,6 +142,7 @@ mod tests {
 
     #[test]
     fn a_service_specific_endpoint_wins_over_the_global_one() {
+        let only_global = urls(&[("AWS_ENDPOINT_URL", "http://x")]);
         let urls = urls(&[
             ("AWS_ENDPOINT_URL", "http://global"),
             ("AWS_ENDPOINT_URL_SNS", "http://sns"),
@@ -164,9 +152,6 @@ mod tests {
         assert_eq!(urls.for_service("Secrets Manager"), Some("http://sm"));
         assert_eq!(urls.for_service("SQS"), Some("http://global"));
         assert_eq!(EndpointUrls::default().for_service("SNS"), None);
-        assert_eq!(
-            EndpointUrls::everything_to("http://x").for_service("SNS"),
-            Some("http://x")
-        );
+        assert_eq!(only_global.for_service("SNS"), Some("http://x"));
     }
 }

@@ -55,11 +55,7 @@ pub async fn resolve<T>(
         } => (variable, arn, check),
     };
     let reader = Reader::new(config, variable, arn);
-    let value = reader
-        .stage(AWSCURRENT)
-        .await?
-        .ok_or_else(|| reader.unreadable("no AWSCURRENT version"))?;
-    check(&value).map_err(|unusable| SecretFetchError::Unusable(variable, unusable))
+    reader.current(reader.stage(AWSCURRENT).await?, check)
 }
 
 /// The webhook secrets the handler checks against: the value and `previous` from the
@@ -107,8 +103,12 @@ impl Reader {
         }
     }
 
-    fn unreadable(&self, why: &str) -> SecretFetchError {
-        SecretFetchError::Unreadable(self.variable, why.into())
+    /// The value of the `AWSCURRENT` version, which must be there, checked with `check`.
+    fn current<T>(&self, value: Option<String>, check: Check<T>) -> Result<T, SecretFetchError> {
+        let value = value.ok_or_else(|| {
+            SecretFetchError::Unreadable(self.variable, "no AWSCURRENT version".into())
+        })?;
+        check(&value).map_err(|unusable| SecretFetchError::Unusable(self.variable, unusable))
     }
 
     /// The `SecretString` of the version labelled `stage`; `None` when no version has it
@@ -157,9 +157,7 @@ impl WebhookSecrets {
             self.reader.stage(AWSCURRENT),
             self.reader.stage(AWSPREVIOUS)
         );
-        let current = current?.ok_or_else(|| self.reader.unreadable("no AWSCURRENT version"))?;
-        let current = (self.check)(&current)
-            .map_err(|unusable| SecretFetchError::Unusable(self.reader.variable, unusable))?;
+        let current = self.reader.current(current?, self.check)?;
         let previous = previous?.and_then(|previous| (self.check)(&previous).ok());
         Ok(Secrets { current, previous })
     }

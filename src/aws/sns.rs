@@ -8,7 +8,7 @@ use aws_sdk_sns::operation::publish::PublishError as SdkPublishError;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::config::{TopicArn, TopicConfig};
-use crate::fanout::Topics;
+use crate::fanout::{Companions, Topics};
 use crate::message::Outbound;
 use crate::publisher::{Cause, PublishError, Publisher};
 
@@ -58,9 +58,17 @@ impl SnsPublisher {
 /// the events topic's region share its client.
 pub fn publishers(config: &SdkConfig, topics: &TopicConfig) -> Topics<SnsPublisher> {
     let events = SnsPublisher::from_config(config, &topics.events);
-    let mut publishers = topics.map(|topic| events.for_topic(config, topic));
-    publishers.events = events;
-    publishers
+    let other = |topic: &Option<TopicArn>| (topic.as_ref()).map(|t| events.for_topic(config, t));
+    let companions = Companions {
+        notification: other(&topics.companions.notification),
+        chat: other(&topics.companions.chat),
+    };
+    Topics {
+        fifo_events: topics.fifo_events,
+        companions,
+        chat_filter: topics.chat_filter.clone(),
+        events,
+    }
 }
 
 impl Publisher for SnsPublisher {

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::replay::{EmptyWindow, Window};
-use crate::qase::MAX_PROJECT_KEY_CHARS;
+use crate::qase::is_project_key;
 
 /// How to call it, shown with every usage error and for `--help`.
 pub const USAGE: &str =
@@ -86,8 +86,7 @@ pub fn parse(
         }
     }
     let project = project.ok_or(ArgsError::Missing("--project"))?;
-    let key = 1..=MAX_PROJECT_KEY_CHARS;
-    if !key.contains(&project.len()) || !project.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if !is_project_key(&project) {
         return Err(ArgsError::ProjectCode);
     }
     let since = since.ok_or(ArgsError::Missing("--since"))?;

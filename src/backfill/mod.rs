@@ -13,6 +13,7 @@
 pub mod args;
 pub mod replay;
 
+use std::future::Future;
 use std::io::Write;
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ pub use replay::{EmptyWindow, Replay, UnreadableTime, Window, event_name, replay
 use crate::fanout::{self, Plan, Topics};
 use crate::message::{DeliverableBody, MessageError};
 use crate::publisher::{Answer, Publisher};
-use crate::qase::{ListedDefect, Webhook};
+use crate::qase::{DefectPage, ListedDefect, Webhook};
 use crate::qase_api::{LookupError, QaseApi};
 
 /// 429s in a row on one page before the run gives up.
@@ -91,7 +92,8 @@ pub async fn run<P: Publisher>(
     args: &Args,
     report: &mut impl Write,
 ) -> Result<Summary, BackfillError> {
-    let defects = list(api, &args.project, report).await?;
+    let page = |offset| api.defects(&args.project, offset);
+    let defects = list(page, &args.project, report).await?;
     let replays = replays(&args.project, &defects, &args.window)?;
     let mut summary = Summary {
         found: replays.len(),
@@ -105,10 +107,10 @@ pub async fn run<P: Publisher>(
     Ok(summary)
 }
 
-/// Every defect of `project`, page after page until the API's `total` is reached (or a page
-/// is empty).
-async fn list(
-    api: &QaseApi,
+/// Every defect of `project`, page after page (`page(offset)`) until the API's `total` is
+/// reached (or a page is empty).
+async fn list<Page: Future<Output = Result<DefectPage, LookupError>>>(
+    mut page: impl FnMut(u64) -> Page,
     project: &str,
     report: &mut impl Write,
 ) -> Result<Vec<ListedDefect>, BackfillError> {
@@ -116,10 +118,10 @@ async fn list(
     let mut rate_limited = 0;
     loop {
         let offset = defects.len() as u64;
-        let page = tokio::time::timeout(PAGE_TIMEOUT, api.defects(project, offset))
+        let listed = tokio::time::timeout(PAGE_TIMEOUT, page(offset))
             .await
             .unwrap_or(Err(LookupError::TimedOut(PAGE_TIMEOUT)));
-        match page {
+        match listed {
             Ok(page) => {
                 rate_limited = 0;
                 let listed = page.defects.len();
@@ -219,12 +221,16 @@ fn failed(topic: &str, answer: &Answer) -> Option<String> {
 /// The summary line of a run stopped before it published anything (a refused token, an
 /// unknown project, an unreadable time...): the run still ends with one.
 pub fn stopped_line(args: &Args) -> String {
+    let heading = heading(args);
+    format!("{heading}: stopped before publishing: 0 events found, 0 published, 0 failed")
+}
+
+/// `qase-backfill: project DEMO, <since> to <until>`: how every summary line starts.
+fn heading(args: &Args) -> String {
+    let (since, until) = (utc(args.window.since()), utc(args.window.until()));
     format!(
-        "qase-backfill: project {}, {} to {}: stopped before publishing: 0 events found, 0 \
-         published, 0 failed",
-        args.project,
-        utc(args.window.since()),
-        utc(args.window.until()),
+        "qase-backfill: project {}, {since} to {until}",
+        args.project
     )
 }
 
@@ -239,10 +245,8 @@ fn summary_line(args: &Args, defects: &[ListedDefect], summary: &Summary) -> Str
         n => format!(", {n} notification or chat messages failed"),
     };
     format!(
-        "qase-backfill: project {}, {} to {}: {} defects listed, {} events found, {published}, {} failed{companions}",
-        args.project,
-        utc(args.window.since()),
-        utc(args.window.until()),
+        "{}: {} defects listed, {} events found, {published}, {} failed{companions}",
+        heading(args),
         defects.len(),
         summary.found,
         summary.failed,
@@ -276,6 +280,95 @@ fn utc(at: time::OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::qase::DefectDetails;
+
+    /// A page of `total` defects holding the one with `id`.
+    fn page(id: u64, total: u64) -> DefectPage {
+        let defect = ListedDefect {
+            id,
+            details: DefectDetails::default(),
+            created_at: None,
+            updated_at: None,
+            resolved_at: None,
+        };
+        DefectPage {
+            total,
+            defects: vec![defect],
+        }
+    }
+
+    /// Lists with `answers`, one a page asked for, on tokio's paused clock: the defects (or
+    /// the error), how long the listing took on that clock, and the report.
+    async fn listed(
+        answers: Vec<Option<Result<DefectPage, LookupError>>>,
+    ) -> (Result<Vec<u64>, BackfillError>, Duration, String) {
+        let mut answers = answers.into_iter();
+        let started = tokio::time::Instant::now();
+        let mut report = Vec::new();
+        let answer = |_offset| {
+            let next = answers
+                .next()
+                .expect("no page asked for past the last answer");
+            async move {
+                match next {
+                    Some(answer) => answer,
+                    None => std::future::pending().await,
+                }
+            }
+        };
+        let result = list(answer, "DEMO", &mut report).await;
+        let ids = result.map(|defects| defects.iter().map(|d| d.id).collect());
+        (ids, started.elapsed(), String::from_utf8(report).unwrap())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_is_waited_out_for_as_long_as_retry_after_says_or_a_minute_without_one() {
+        let limited = |seconds: Option<u64>| {
+            Some(Err(LookupError::RateLimited {
+                retry_after: seconds.map(Duration::from_secs),
+            }))
+        };
+        let (ids, took, report) = listed(vec![
+            limited(Some(7)),
+            Some(Ok(page(1, 2))),
+            limited(None),
+            Some(Ok(page(2, 2))),
+        ])
+        .await;
+        assert_eq!(ids.unwrap(), [1, 2]);
+        // 7 s, as Retry-After said; then Qase's documented 60 s lockout without one.
+        assert_eq!(took, Duration::from_secs(7 + 60));
+        assert_eq!(
+            report,
+            "the Qase API answered 429: waiting 7 s, as its Retry-After says\n\
+             the Qase API answered 429: waiting 60 s, as its Retry-After says\n"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_run_stops_after_five_429s_in_a_row_and_a_page_that_never_comes_after_its_budget() {
+        let limited = || Some(Err(LookupError::RateLimited { retry_after: None }));
+        let (stopped, took, _) = listed((0..5).map(|_| limited()).collect()).await;
+        assert!(
+            matches!(stopped, Err(BackfillError::RateLimited)),
+            "{stopped:?}"
+        );
+        assert_eq!(
+            took,
+            Duration::from_mins(4),
+            "four waits of 60 s between five 429s"
+        );
+
+        let (stopped, took, _) = listed(vec![Some(Ok(page(1, 2))), None]).await;
+        let Err(BackfillError::List { source, .. }) = stopped else {
+            panic!("{stopped:?}");
+        };
+        assert!(
+            matches!(source, LookupError::TimedOut(PAGE_TIMEOUT)),
+            "{source:?}"
+        );
+        assert_eq!(took, Duration::from_secs(30), "the page's budget, 30 s");
+    }
 
     #[test]
     fn a_subject_is_printed_as_people_wrote_it_but_for_what_would_fool_a_terminal() {

@@ -40,12 +40,7 @@ impl<T> Sourced<T> {
         value: &str,
         check: Check<T>,
     ) -> Result<Self, ConfigError> {
-        check(value)
-            .map(Self::Value)
-            .map_err(|source| ConfigError::Unusable {
-                name: variable,
-                source,
-            })
+        checked(variable, value, check).map(Self::Value)
     }
 
     /// The secret `arn` named by `variable`, to read at cold start and check with `check`.
@@ -76,12 +71,15 @@ pub(super) fn previous_secret(vars: &Vars) -> Result<Option<Secret>, ConfigError
                      secret's AWSPREVIOUS version is the previous one)",
         ));
     }
-    Secret::new(previous)
-        .map(Some)
-        .map_err(|source| ConfigError::Unusable {
-            name: ENV_SECRET_PREVIOUS,
-            source,
-        })
+    checked(ENV_SECRET_PREVIOUS, previous, Secret::new).map(Some)
+}
+
+/// `value`, the value of `variable`, checked with `check`.
+fn checked<T>(variable: &'static str, value: &str, check: Check<T>) -> Result<T, ConfigError> {
+    check(value).map_err(|source| ConfigError::Unusable {
+        name: variable,
+        source,
+    })
 }
 
 /// The webhook secret's source: the value, a secret's ARN, or none when checking is

@@ -16,7 +16,7 @@ use lambda_http::{Body, Request, RequestExt as _, Response};
 
 use crate::auth::{self, SECRET_HEADER};
 use crate::enrichment::{Enricher, Enrichment};
-use crate::fanout::{self, Plan, Topics};
+use crate::fanout::{self, Topics};
 use crate::lambda::outcome::{Outcome, Report, RequestError, SecretCheck};
 use crate::message::DeliverableBody;
 use crate::metrics::Emf;
@@ -54,13 +54,11 @@ async fn fan_out<P: Publisher>(app: &App<P>, request: &Request) -> Report {
     let (webhook, body) = match admitted.and_then(parse) {
         Ok(admitted) => admitted,
         Err(refused) => {
-            let outcome = Outcome::Refused(refused);
-            let (webhook, enrichment) = (None, None);
             return Report {
-                webhook,
-                enrichment,
+                webhook: None,
+                enrichment: None,
                 secret,
-                outcome,
+                outcome: Outcome::Refused(refused),
             };
         }
     };
@@ -70,10 +68,16 @@ async fn fan_out<P: Publisher>(app: &App<P>, request: &Request) -> Report {
     };
     let details = enrichment.as_ref().and_then(Enrichment::details);
     let plan = fanout::plan(&webhook, body, details, &app.topics);
-    let outcome = publish(&app.topics, &plan).await;
-    let webhook = Some(webhook);
+    let started = Instant::now();
+    // The events topic's answer decides how the request ends.
+    let outcome = match app.topics.publish(&plan).await {
+        (Ok(message_id), companions) => {
+            Outcome::Published(message_id, companions, started.elapsed())
+        }
+        (Err(failed), companions) => Outcome::NotPublished(failed.into(), companions),
+    };
     Report {
-        webhook,
+        webhook: Some(webhook),
         enrichment,
         secret,
         outcome,
@@ -123,17 +127,6 @@ fn parse(body: &str) -> Result<(Webhook, DeliverableBody<'_>), RequestError> {
     let webhook = Webhook::parse(body)?;
     let body = DeliverableBody::new(&webhook, body)?;
     Ok((webhook, body))
-}
-
-/// Publishes every planned message to its topic, concurrently; the events topic's answer
-/// decides how the request ends.
-async fn publish<P: Publisher>(topics: &Topics<P>, plan: &Plan<'_>) -> Outcome {
-    let started = Instant::now();
-    let (events, companions) = topics.publish(plan).await;
-    match events {
-        Ok(message_id) => Outcome::Published(message_id, companions, started.elapsed()),
-        Err(failed) => Outcome::NotPublished(failed.into(), companions),
-    }
 }
 
 /// The caller's address as API Gateway saw it.

@@ -39,19 +39,11 @@ pub async fn run<P: Publisher + Sync>(app: App<P>) -> Result<(), lambda_http::Er
     lambda_http::lambda_runtime::run(adapter).await
 }
 
-/// Converts a Lambda event, as JSON, into a request as the runtime loop does (for tests and
-/// tools: the runtime deserialises the event itself).
-pub fn request_from_json(event: &str) -> Result<Request, serde_json::Error> {
-    let mut event: LambdaRequest = serde_json::from_str(event)?;
-    keep_repeated_secret(&mut event);
-    Ok(event.into())
-}
-
 /// A REST API event carries each header twice: in `multiValueHeaders`, every value, and in
 /// `headers`, the last one. `lambda_http` lets the one replace the many, so a request that
 /// sent `X-Qase-Secret` twice would be judged by its last value alone: this drops the single
 /// copy, so that the handler sees both values and refuses the request.
-fn keep_repeated_secret(event: &mut LambdaRequest) {
+pub fn keep_repeated_secret(event: &mut LambdaRequest) {
     if let LambdaRequest::ApiGatewayV1(event) = event
         && event
             .multi_value_headers

@@ -145,16 +145,6 @@ impl Outcome {
             Self::Published(..) => "published",
         }
     }
-
-    /// What the companion topics answered, when they were published to.
-    fn companions(&self) -> Option<&Companions<Answer>> {
-        match self {
-            Self::Refused(_) => None,
-            Self::NotPublished(_, companions) | Self::Published(_, companions, _) => {
-                Some(companions)
-            }
-        }
-    }
 }
 
 /// How the request's `X-Qase-Secret` was judged, as the log line and the metrics say it.
@@ -252,19 +242,20 @@ impl Report {
             Outcome::Published(_, companions, latency) => (None, Some(*latency), Some(companions)),
             Outcome::NotPublished(e, _) | Outcome::Refused(e) => (Some(e.code()), None, None),
         };
-        let failed = |answer: &Option<Answer>| answer.as_ref().map(Result::is_err);
+        let failures = |answer: &Option<Answer>| answer.as_ref().map(|a| u8::from(a.is_err()));
         Sample {
             outcome: self.outcome.dimension(),
             code,
-            publish_latency: latency,
-            notification_failed: companions.and_then(|c| failed(&c.notification)),
-            chat_failed: companions.and_then(|c| failed(&c.chat)),
+            publish_latency: latency.map(|l| l.as_secs_f64() * 1e3),
+            notification_failures: companions.and_then(|c| failures(&c.notification)),
+            chat_failures: companions.and_then(|c| failures(&c.chat)),
             previous_secret_used: (self.secret)
                 .and_then(|s| s.admitted)
-                .map(|a| a == Admitted::Previous),
+                .map(|a| u8::from(a == Admitted::Previous)),
             enrichment: self.enrichment.as_ref().map(|lookup| metrics::Lookup {
                 code: lookup.code(),
-                failed: lookup.is_failure(),
+                failures: u8::from(lookup.is_failure()),
+                lookups: 1,
             }),
         }
     }
@@ -273,7 +264,11 @@ impl Report {
     /// notification or chat message was not, `warn` when the lookup added nothing, else `info`.
     fn log(&self, latency: Duration) {
         let webhook = self.webhook.as_ref();
-        let answers = self.outcome.companions();
+        let (error, message_id, answers) = match &self.outcome {
+            Outcome::Refused(e) => (Some(e), None, None),
+            Outcome::NotPublished(e, answers) => (Some(e), None, Some(answers)),
+            Outcome::Published(id, answers, _) => (None, Some(id.as_str()), Some(answers)),
+        };
         let notification = answers.and_then(|a| a.notification.as_ref());
         let chat = answers.and_then(|a| a.chat.as_ref());
         let notification_failed = notification.and_then(|a| a.as_ref().err());
@@ -285,33 +280,32 @@ impl Report {
             enrichment: self.enrichment.as_ref().map(Enrichment::code),
             secret: self.secret.and_then(SecretCheck::label),
             latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
-            status: 202,
-            error: None,
-            message_id: None,
+            status: error.map_or(202, |e| e.status().as_u16()),
+            error: error.map(RequestError::code),
+            message_id,
             notification_id: notification.and_then(|a| a.as_deref().ok()),
             notification_error: notification_failed.map(PublishError::code),
             chat_id: chat.and_then(|a| a.as_deref().ok()),
             chat_error: chat_failed.map(PublishError::code),
             cause: None,
         };
-        match &self.outcome {
-            Outcome::Refused(e) | Outcome::NotPublished(e, _) => {
-                (line.status, line.error) = (e.status().as_u16(), Some(e.code()));
-                if let Outcome::Refused(_) = self.outcome {
-                    log_line!(warn, &line, "rejected");
-                } else {
-                    // A person may have been told of an event the events topic did not take.
-                    line.cause = Some(error_chain(e));
-                    log_line!(error, &line, "not published");
-                }
+        let lookup_error = self.enrichment.as_ref().and_then(Enrichment::error);
+        match (
+            &self.outcome,
+            companion_failures(notification_failed, chat_failed),
+        ) {
+            (Outcome::Refused(_), _) => log_line!(warn, &line, "rejected"),
+            (Outcome::NotPublished(e, _), _) => {
+                // A person may have been told of an event the events topic did not take.
+                line.cause = Some(error_chain(e));
+                log_line!(error, &line, "not published");
             }
-            Outcome::Published(message_id, ..) => {
-                line.message_id = Some(message_id);
-                let lookup_error = self.enrichment.as_ref().and_then(Enrichment::error);
-                if let Some((what, cause)) = companion_failures(notification_failed, chat_failed) {
-                    line.cause = Some(cause);
-                    log_line!(error, &line, what);
-                } else if let Some(failed) = lookup_error {
+            (Outcome::Published(..), Some((what, cause))) => {
+                line.cause = Some(cause);
+                log_line!(error, &line, what);
+            }
+            (Outcome::Published(..), None) => {
+                if let Some(failed) = lookup_error {
                     // Published all the same, without what the lookup would have added.
                     line.cause = Some(error_chain(failed));
                     log_line!(warn, &line, "published without enrichment");

@@ -88,7 +88,7 @@ pub fn routing_attributes(webhook: &Webhook, details: Option<&DefectDetails>) ->
     attributes.extend(project_code.map(|v| Attribute::string(ATTR_PROJECT_CODE, v)));
     let entity_id = webhook.payload.id.filter(|id| *id <= MAX_NUMBER_ATTRIBUTE);
     attributes.extend(entity_id.map(|v| Attribute::number(ATTR_ENTITY_ID, v)));
-    let severity = webhook.severity(details).filter(|s| is_clean(s));
+    let severity = severity(webhook, details);
     attributes.extend(severity.map(|v| Attribute::string(ATTR_SEVERITY, v)));
     let member = webhook
         .team_member_id
@@ -118,11 +118,17 @@ pub fn routing_attributes(webhook: &Webhook, details: Option<&DefectDetails>) ->
     attributes
 }
 
-pub(super) fn attribute<'v>(attributes: &'v [Attribute], name: &str) -> Option<&'v str> {
-    attributes
-        .iter()
-        .find(|a| a.name == name)
-        .map(|a| a.value.as_str())
+/// The severity every message of `webhook` shows (its attribute, the email, the chat
+/// message): the payload's, or else what the Qase API said of the defect (`details`), the
+/// first that can be sent as an attribute value.
+pub fn severity<'a>(webhook: &'a Webhook, details: Option<&'a DefectDetails>) -> Option<&'a str> {
+    [
+        webhook.payload.severity.as_deref(),
+        details.and_then(|d| d.severity.as_deref()),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|s| is_clean(s))
 }
 
 impl Attribute {

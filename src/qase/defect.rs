@@ -1,5 +1,5 @@
-//! Defects: which of the four defect events a webhook is, where a new defect came from, and
-//! what the Qase API says of one defect, or of a page of a project's defects.
+//! Defects: which of the four defect events a webhook is, and what the Qase API says of one
+//! defect, or of a page of a project's defects.
 
 use serde::Deserialize;
 
@@ -36,23 +36,6 @@ impl DefectAction {
     }
 }
 
-/// How a `defect.created` payload says where the defect came from: Qase has documented two
-/// shapes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DefectOrigin<'a> {
-    /// The current shape: a severity label such as `"normal"` (workspaces may rename them).
-    Severity(&'a str),
-    /// The older shape: the test case and the step that failed.
-    CaseStep {
-        /// The id of the test case, within the project.
-        case_id: u64,
-        /// The step number within the case.
-        step: u64,
-    },
-    /// Neither shape's fields are present with the documented types.
-    Unknown,
-}
-
 /// What the Qase API says of one defect (`GET /defect/{code}/{id}`, qase-tms/specs
 /// `testops-api/v1/schemas/Defect.yaml`), read as leniently as a webhook payload: a field of
 /// an unexpected type is `None` (or, for tags, skipped).
@@ -73,12 +56,16 @@ pub struct DefectDetails {
 #[error("the Qase API answer is not {{\"status\": true, \"result\": {{...}}}}")]
 pub struct NotADefectAnswer;
 
-/// `{"status": true, "result": {...}}`, in one pass.
+/// `{"status": true, "result": {...}}`.
 #[derive(Deserialize)]
 struct Answer<R> {
     status: bool,
-    #[serde(default = "Object::default")]
+    #[serde(default = "absent")]
     result: Object<R>,
+}
+
+fn absent<R>() -> Object<R> {
+    Object(None)
 }
 
 impl<R> Answer<R> {

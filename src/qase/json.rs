@@ -72,35 +72,17 @@ impl Scalar for bool {
 }
 
 /// A field read as `T` when it holds a `T` ([`Scalar`]), else `None`; `null` is `None`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Lenient<T>(pub Option<T>);
 
-impl<T> Default for Lenient<T> {
-    fn default() -> Self {
-        Self(None)
-    }
-}
-
 /// A field read as the struct `T` when it holds an object, else `None`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Object<T>(pub Option<T>);
-
-impl<T> Default for Object<T> {
-    fn default() -> Self {
-        Self(None)
-    }
-}
 
 /// A field read as a list of `T` when it holds an array, else `None`. Each element must read
 /// as `T` without failing: a [`Lenient`] or an [`Object`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Array<T>(pub Option<Vec<T>>);
-
-impl<T> Default for Array<T> {
-    fn default() -> Self {
-        Self(None)
-    }
-}
 
 impl<'de, T: Scalar> Deserialize<'de> for Lenient<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -143,7 +125,7 @@ mod tests {
 
     use super::*;
 
-    #[derive(Deserialize, Debug, PartialEq, Eq)]
+    #[derive(Deserialize, Debug, Default, PartialEq, Eq)]
     struct Tag {
         #[serde(default)]
         title: Lenient<String>,

@@ -1,8 +1,8 @@
 //! Qase's wire format: the webhook envelope, event names, the payload fields we route on, and
 //! (in [`defect`]) the defect events and the Qase API's answer about one defect.
 //!
-//! Everything here is a pure function over strings. Parsing is one pass over the body
-//! ([`json`]), deliberately lenient inside the payload (a field of an unexpected type is
+//! Everything here is a pure function over strings. Parsing is one serde pass over the body,
+//! each object-valued field read again as its own text ([`json`]), deliberately lenient inside the payload (a field of an unexpected type is
 //! skipped, never fatal) and strict about the envelope (no event name, no routing). This module
 //! knows nothing of HTTP, secrets or SNS.
 
@@ -13,9 +13,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-pub use defect::{
-    DefectAction, DefectDetails, DefectOrigin, DefectPage, ListedDefect, NotADefectAnswer,
-};
+pub use defect::{DefectAction, DefectDetails, DefectPage, ListedDefect, NotADefectAnswer};
 use json::{Lenient, MAX_JSON_DEPTH, Object};
 
 /// The longest event name accepted; Qase's longest documented one has 30 characters.
@@ -72,7 +70,7 @@ impl WebhookError {
 }
 
 /// A validated `<entity>.<action>` event name such as `defect.created`.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventName {
     name: String,
     dot: usize,
@@ -119,12 +117,6 @@ impl fmt::Display for EventName {
     }
 }
 
-impl fmt::Debug for EventName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.name, f)
-    }
-}
-
 /// The payload fields we route on, read leniently: a field that is absent or of an
 /// unexpected type is `None`, and the event is still forwarded.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -166,7 +158,7 @@ pub struct Webhook {
     pub replayed: bool,
 }
 
-/// The envelope as sent, read in one pass: every field as leniently as its type allows, so
+/// The envelope as sent, read with serde: every field as leniently as its type allows, so
 /// that a wrong type is ours to judge.
 #[derive(Default, Deserialize)]
 #[serde(default)]
@@ -222,10 +214,9 @@ impl Webhook {
     /// The project code when it can name a project in a URL (the Qase API's, the link to the
     /// defect): 1 to [`MAX_PROJECT_KEY_CHARS`] ASCII letters and digits, as Qase's codes are.
     pub fn project_key(&self) -> Option<&str> {
-        self.project_code.as_deref().filter(|code| {
-            (1..=MAX_PROJECT_KEY_CHARS).contains(&code.len())
-                && code.bytes().all(|b| b.is_ascii_alphanumeric())
-        })
+        self.project_code
+            .as_deref()
+            .filter(|code| is_project_key(code))
     }
 
     /// At most `max` characters of the project code, as sent (never inside a character).
@@ -238,20 +229,13 @@ impl Webhook {
         )
     }
 
-    /// The severity every message of this webhook shows (its attribute, the email, the chat
-    /// message): the payload's, or else what the Qase API said of the defect (`details`).
-    pub fn severity<'a>(&'a self, details: Option<&'a DefectDetails>) -> Option<&'a str> {
-        let from_payload = self.payload.severity.as_deref().filter(|s| !s.is_empty());
-        from_payload.or_else(|| details?.severity.as_deref())
-    }
-
-    /// Where a new defect came from, by the payload's shape (see [`DefectOrigin`]).
-    pub fn origin(&self) -> DefectOrigin<'_> {
+    /// The test case and step a new defect was found in: Qase's older `defect.created`
+    /// shape, `case_id` and `step` where the current one has a severity.
+    pub fn found_in(&self) -> Option<(u64, u64)> {
         let p = &self.payload;
-        match (&p.severity, p.case_id, p.step) {
-            (Some(severity), _, _) => DefectOrigin::Severity(severity),
-            (None, Some(case_id), Some(step)) => DefectOrigin::CaseStep { case_id, step },
-            _ => DefectOrigin::Unknown,
+        match (self.defect, &p.severity, p.case_id, p.step) {
+            (Some(DefectAction::Created), None, Some(case_id), Some(step)) => Some((case_id, step)),
+            _ => None,
         }
     }
 }
@@ -265,6 +249,13 @@ where
     Lenient::deserialize(deserializer).map(|Lenient(value)| value)
 }
 
+/// Whether `code` can name a project in a URL: 1 to [`MAX_PROJECT_KEY_CHARS`] ASCII letters
+/// and digits, as Qase's codes are.
+pub fn is_project_key(code: &str) -> bool {
+    (1..=MAX_PROJECT_KEY_CHARS).contains(&code.len())
+        && code.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 /// Whether well-formed JSON `text` is an object (its first token is `{`).
 fn is_object(text: &str) -> bool {
     text.trim_start().starts_with('{')
@@ -274,44 +265,30 @@ fn is_object(text: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// The defect view the summary and the lookup work from: action, id, title, origin.
-    fn defect_view(
-        webhook: &Webhook,
-    ) -> (
-        Option<DefectAction>,
-        Option<u64>,
-        Option<&str>,
-        DefectOrigin<'_>,
-    ) {
-        (
-            webhook.defect,
-            webhook.payload.id,
-            webhook.payload.title.as_deref(),
-            webhook.origin(),
-        )
-    }
-
     #[test]
     fn reads_defect_created_in_both_documented_shapes() {
         let severity = r#"{"event_name":"defect.created","timestamp":1,"payload":{"id":42,"title":"Login button does nothing","severity":"critical","actual_result":"x","attachments":[]},"team_member_id":7,"project_code":"DEMO"}"#;
         let case_step = r#"{"event_name":"defect.created","timestamp":1,"payload":{"id":3,"title":"t","case_id":12,"step":2,"actual_result":"x"},"team_member_id":7,"project_code":"DEMO"}"#;
-        let case_step_origin = DefectOrigin::CaseStep {
-            case_id: 12,
-            step: 2,
-        };
-        for (body, id, title, origin) in [
+        for (body, id, title, severity, found_in) in [
             (
                 severity,
                 42,
                 "Login button does nothing",
-                DefectOrigin::Severity("critical"),
+                Some("critical"),
+                None,
             ),
-            (case_step, 3, "t", case_step_origin),
+            (case_step, 3, "t", None, Some((12, 2))),
         ] {
             let webhook = Webhook::parse(body).unwrap();
+            // The defect view the summary and the lookup work from.
+            let payload = &webhook.payload;
             assert_eq!(
-                defect_view(&webhook),
-                (Some(DefectAction::Created), Some(id), Some(title), origin)
+                (webhook.defect, payload.id, payload.title.as_deref()),
+                (Some(DefectAction::Created), Some(id), Some(title))
+            );
+            assert_eq!(
+                (payload.severity.as_deref(), webhook.found_in()),
+                (severity, found_in)
             );
         }
     }
@@ -394,62 +371,70 @@ mod tests {
         assert_eq!(webhook.event_name.action(), "v2_created");
     }
 
+    /// Bodies that are not envelopes, each with the code it is refused with.
+    const NOT_ENVELOPES: &[(&str, &str)] = &[
+        ("", "invalid_json"),
+        ("{", "invalid_json"),
+        (
+            r#"{"event_name":"defect.created","payload":{}} x"#,
+            "invalid_json",
+        ),
+        ("[]", "not_an_object"),
+        ("null", "not_an_object"),
+        ("42", "not_an_object"),
+        (r#""defect.created""#, "not_an_object"),
+        (
+            r#"{"event_name":"defect.created","event_name":"case.created","payload":{}}"#,
+            "invalid_envelope",
+        ),
+        (r#"{"payload":{}}"#, "missing_event_name"),
+        (r#"{"event_name":null,"payload":{}}"#, "missing_event_name"),
+        (r#"{"event_name":7,"payload":{}}"#, "invalid_event_name"),
+        (r#"{"event_name":"","payload":{}}"#, "invalid_event_name"),
+        (
+            r#"{"event_name":"defect","payload":{}}"#,
+            "invalid_event_name",
+        ),
+        (
+            r#"{"event_name":"Defect.Created","payload":{}}"#,
+            "invalid_event_name",
+        ),
+        (
+            r#"{"event_name":"defect.created.x","payload":{}}"#,
+            "invalid_event_name",
+        ),
+        (
+            r#"{"event_name":"defect .created","payload":{}}"#,
+            "invalid_event_name",
+        ),
+        (
+            r#"{"event_name":"defect.\ncreated","payload":{}}"#,
+            "invalid_event_name",
+        ),
+        (
+            r#"{"event_name":"defect.created","event":"defect.deleted","payload":{}}"#,
+            "conflicting_event_names",
+        ),
+        (r#"{"event_name":"defect.created"}"#, "invalid_payload"),
+        (
+            r#"{"event_name":"defect.created","payload":[1]}"#,
+            "invalid_payload",
+        ),
+        (
+            r#"{"event_name":"defect.created","payload":null}"#,
+            "invalid_payload",
+        ),
+        // Valid JSON (RFC 8259 sets no range on numbers): a payload that is a number,
+        // whatever its size, is not an object.
+        (
+            r#"{"event_name":"defect.created","payload":1e999}"#,
+            "invalid_payload",
+        ),
+    ];
+
     #[test]
     fn rejects_bodies_that_are_not_envelopes_with_a_precise_code() {
-        let cases = [
-            ("", "invalid_json"),
-            ("{", "invalid_json"),
-            (
-                r#"{"event_name":"defect.created","payload":{}} x"#,
-                "invalid_json",
-            ),
-            ("[]", "not_an_object"),
-            ("null", "not_an_object"),
-            ("42", "not_an_object"),
-            (r#""defect.created""#, "not_an_object"),
-            (
-                r#"{"event_name":"defect.created","event_name":"case.created","payload":{}}"#,
-                "invalid_envelope",
-            ),
-            (r#"{"payload":{}}"#, "missing_event_name"),
-            (r#"{"event_name":null,"payload":{}}"#, "missing_event_name"),
-            (r#"{"event_name":7,"payload":{}}"#, "invalid_event_name"),
-            (r#"{"event_name":"","payload":{}}"#, "invalid_event_name"),
-            (
-                r#"{"event_name":"defect","payload":{}}"#,
-                "invalid_event_name",
-            ),
-            (
-                r#"{"event_name":"Defect.Created","payload":{}}"#,
-                "invalid_event_name",
-            ),
-            (
-                r#"{"event_name":"defect.created.x","payload":{}}"#,
-                "invalid_event_name",
-            ),
-            (
-                r#"{"event_name":"defect .created","payload":{}}"#,
-                "invalid_event_name",
-            ),
-            (
-                r#"{"event_name":"defect.\ncreated","payload":{}}"#,
-                "invalid_event_name",
-            ),
-            (
-                r#"{"event_name":"defect.created","event":"defect.deleted","payload":{}}"#,
-                "conflicting_event_names",
-            ),
-            (r#"{"event_name":"defect.created"}"#, "invalid_payload"),
-            (
-                r#"{"event_name":"defect.created","payload":[1]}"#,
-                "invalid_payload",
-            ),
-            (
-                r#"{"event_name":"defect.created","payload":null}"#,
-                "invalid_payload",
-            ),
-        ];
-        for (body, code) in cases {
+        for &(body, code) in NOT_ENVELOPES {
             let err = Webhook::parse(body).expect_err(body);
             assert_eq!(err.code(), code, "{body}: {err}");
         }

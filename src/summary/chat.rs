@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{clean_line, cut, defect_link, entity_label, found_in, title};
+use super::{clean_line, cut, defect_link, entity_label, title};
 use crate::qase::{DefectDetails, Webhook};
 
 /// `version`: "Must be 1.0."
@@ -123,7 +123,7 @@ fn headline(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
 /// who triggered it, each when known. Never empty (the schema requires a description).
 fn description(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
     let mut lines = vec![format!("*Event:* {}", webhook.event_name.as_str())];
-    let severity = webhook.severity(details);
+    let severity = crate::message::severity(webhook, details);
     let label = |name: &str, value: Option<&str>| {
         let value = chat_text(value?);
         (!value.is_empty()).then(|| format!("*{name}:* {value}"))
@@ -141,7 +141,7 @@ fn description(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
     if !tags.is_empty() {
         lines.push(format!("*Tags:* {}", tags.join(", ")));
     }
-    if let Some((case_id, step)) = found_in(webhook) {
+    if let Some((case_id, step)) = webhook.found_in() {
         lines.push(format!("*Found in:* test case #{case_id}, step {step}"));
     }
     match webhook.team_member_id {
@@ -154,15 +154,10 @@ fn description(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
 
 /// `[DEMO] defect.created #42`: what the notification is about, with no text a user wrote.
 fn summary(webhook: &Webhook) -> String {
-    let mut summary = String::new();
-    if let Some(code) = webhook.project_key() {
-        summary = format!("[{code}] ");
-    }
-    summary.push_str(webhook.event_name.as_str());
-    if let Some(id) = webhook.payload.id {
-        let _ = write!(summary, " #{id}");
-    }
-    summary
+    let code = webhook.project_key().map(|code| format!("[{code}] "));
+    let id = webhook.payload.id.map(|id| format!(" #{id}"));
+    let (code, id) = (code.unwrap_or_default(), id.unwrap_or_default());
+    format!("{code}{}{id}", webhook.event_name)
 }
 
 /// Text a user wrote, made safe to show in the chat message: it is read as written, and

@@ -11,8 +11,8 @@ pub mod chat;
 use std::fmt::Write as _;
 
 pub use crate::message::MAX_SUBJECT_UTF16_UNITS;
-use crate::message::is_sqs_character;
-use crate::qase::{DefectAction, DefectDetails, DefectOrigin, Webhook};
+use crate::message::{is_sqs_character, severity};
+use crate::qase::{DefectDetails, Webhook};
 
 /// Titles in the text are cut to this many characters.
 pub const MAX_EMAIL_TITLE_CHARS: usize = 200;
@@ -82,8 +82,8 @@ pub fn text(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
         let value = clean_line(value?);
         (!value.is_empty()).then(|| format!("{name}: {}\n", cut(&value, MAX_LABEL_CHARS)))
     };
-    text.extend(label("Severity", webhook.severity(details)));
-    if let Some((case_id, step)) = found_in(webhook) {
+    text.extend(label("Severity", severity(webhook, details)));
+    if let Some((case_id, step)) = webhook.found_in() {
         let _ = writeln!(text, "Found in test case #{case_id}, step {step}");
     }
     text.extend(label("Status", details.and_then(|d| d.status.as_deref())));
@@ -102,16 +102,6 @@ pub(crate) fn defect_link(webhook: &Webhook) -> Option<String> {
         return None;
     };
     Some(format!("{QASE_APP_URL}/defect/{code}/{id}"))
-}
-
-/// The test case and step a new defect was found in, when its `defect.created` says so.
-pub(crate) fn found_in(webhook: &Webhook) -> Option<(u64, u64)> {
-    match (webhook.defect, webhook.origin()) {
-        (Some(DefectAction::Created), DefectOrigin::CaseStep { case_id, step }) => {
-            Some((case_id, step))
-        }
-        _ => None,
-    }
 }
 
 /// The title on one line: the payload's, or else the Qase API's.

@@ -496,6 +496,13 @@ pub fn corpus(api: Api) -> Vec<Case> {
             413,
             "payload_too_large",
         ),
+        body(
+            api,
+            "body over the size limit that is not JSON (the envelope is read first)",
+            &"x".repeat(MAX_PUBLISH_BYTES + 1),
+            400,
+            "invalid_json",
+        ),
         secret(api, "missing secret", &[], "missing_secret"),
         secret(api, "wrong secret", &["not-it"], "wrong_secret"),
         secret(api, "empty secret", &[""], "wrong_secret"),

@@ -54,8 +54,16 @@ pub struct FaultProxy {
     task: JoinHandle<()>,
 }
 
-/// The bodies of the requests that reached the proxy, in the order they did.
-type Bodies = Arc<Mutex<Vec<Vec<u8>>>>;
+/// The requests that reached the proxy, in the order they did.
+type Bodies = Arc<Mutex<Vec<Seen>>>;
+
+/// One request that reached the proxy: which attempt of its operation the SDK said it was
+/// (its `amz-sdk-request: attempt=N; max=M` header), and its body.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub attempt: Option<u32>,
+    pub body: Vec<u8>,
+}
 
 impl FaultProxy {
     /// Starts a proxy on a free loopback port in front of `upstream` (`http://host:port`).
@@ -129,8 +137,8 @@ impl FaultProxy {
         self.requests.load(Ordering::SeqCst)
     }
 
-    /// The body of every request that reached the proxy so far (each attempt of the client).
-    pub fn bodies(&self) -> Vec<Vec<u8>> {
+    /// Every request that reached the proxy so far (each attempt of the client).
+    pub fn seen(&self) -> Vec<Seen> {
         self.bodies.lock().unwrap().clone()
     }
 }
@@ -219,7 +227,13 @@ async fn serve(
         return;
     };
     let end = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    bodies.lock().unwrap().push(request[end + 4..].to_vec());
+    let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+    let attempt = (head.lines())
+        .find_map(|l| l.strip_prefix("amz-sdk-request:"))
+        .and_then(|v| v.trim().strip_prefix("attempt="))
+        .and_then(|v| v.split(';').next()?.trim().parse().ok());
+    let body = request[end + 4..].to_vec();
+    bodies.lock().unwrap().push(Seen { attempt, body });
     requests.fetch_add(1, Ordering::SeqCst);
     match fault {
         Fault::None | Fault::Refuse => forward(client, upstream, request).await,

@@ -16,6 +16,7 @@ pub mod qase_mock;
 pub mod runtime_api;
 pub mod throwaway_ca;
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -87,7 +88,10 @@ impl Publisher for RecordingPublisher {
             broken.is_empty(),
             "the handler asked for a publish that breaks the AWS contract: {broken:?} in {sent:?}"
         );
-        calls.push(outbound.clone().into_owned());
+        calls.push(Outbound {
+            message: Cow::Owned(outbound.message.to_string()),
+            ..outbound.clone()
+        });
         match self.fail_with {
             Some(fail) => Err(fail()),
             None => Ok(message_id),
@@ -96,7 +100,7 @@ impl Publisher for RecordingPublisher {
 }
 
 /// The handler as deployed with the sample secret, publishing events to `events`; the
-/// methods of [`TestApp`] and [`App`]'s builders add the rest.
+/// methods of [`TestApp`] add the rest.
 pub fn app<P>(events: P) -> App<P> {
     checking(events, Some(demo_secret()))
 }
@@ -422,7 +426,7 @@ impl EventBuilder {
 
     /// The request the handler sees, converted exactly as in production.
     pub fn request(&self) -> Request {
-        lambda::request_from_json(&self.event().to_string())
+        request_from_json(&self.event().to_string())
             .expect("the builder makes events lambda_http accepts")
     }
 }
@@ -490,4 +494,27 @@ pub fn capture_logs(
     // Recompute every callsite's cached interest against the new collector.
     lambda_http::tracing::callsite::rebuild_interest_cache();
     (logs, guard)
+}
+
+/// A published message's attribute value, by name (the library keeps no such reader: only
+/// tests look an attribute up).
+pub trait AttributeOf {
+    /// The value of the attribute called `name`, if it is set.
+    fn attribute(&self, name: &str) -> Option<&str>;
+}
+
+impl AttributeOf for Outbound<'_> {
+    fn attribute(&self, name: &str) -> Option<&str> {
+        (self.attributes.iter())
+            .find(|a| a.name == name)
+            .map(|a| a.value.as_str())
+    }
+}
+
+/// Converts a Lambda event, as JSON, into a request as the runtime loop does: `lambda_http`'s
+/// conversion, after `lambda::keep_repeated_secret`.
+pub fn request_from_json(event: &str) -> Result<Request, serde_json::Error> {
+    let mut event: lambda_http::request::LambdaRequest = serde_json::from_str(event)?;
+    lambda::keep_repeated_secret(&mut event);
+    Ok(event.into())
 }

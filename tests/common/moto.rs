@@ -1,6 +1,7 @@
 //! The local AWS emulator: moto's server mode on a free loopback port, started per test and
 //! stopped when the guard drops. A missing emulator is a test failure, never a skip.
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use qase_defect_fanout::aws::sns::SnsPublisher;
 use qase_defect_fanout::aws::{EndpointUrls, sdk_config, tls::https_client};
-use qase_defect_fanout::config::TopicArn;
+use qase_defect_fanout::config::{ENV_ENDPOINT_URL_PREFIX, TopicArn};
 
 /// The production SDK configuration with dummy credentials, every AWS call sent to `endpoint`
 /// (the emulator, or a fault proxy in front of it) through `AWS_ENDPOINT_URL`.
@@ -19,7 +20,10 @@ pub fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
     sdk_config(
         https_client(None),
         credentials,
-        EndpointUrls::everything_to(endpoint),
+        EndpointUrls(BTreeMap::from([(
+            ENV_ENDPOINT_URL_PREFIX.to_owned(),
+            endpoint.to_owned(),
+        )])),
     )
 }
 

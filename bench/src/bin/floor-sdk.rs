@@ -44,7 +44,7 @@ impl Floor {
         let sdk = aws::sdk_config(
             tls::https_client(roots.as_ref()),
             aws::credentials(&credentials),
-            EndpointUrls::new(endpoints),
+            EndpointUrls(endpoints),
         );
         let events = SnsPublisher::from_config(&sdk, &topic("TOPIC_ARN").expect("TOPIC_ARN"));
         let notifications = topic("NOTIFICATION_TOPIC_ARN").map(|t| events.for_topic(&sdk, &t));
