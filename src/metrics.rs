@@ -21,6 +21,7 @@
 
 use std::io::Write;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -50,60 +51,57 @@ pub const ENRICHMENT_LOOKUPS: &str = "EnrichmentLookups";
 /// Metric: lookups that added nothing, but for a deleted defect (Count).
 pub const ENRICHMENT_FAILURES: &str = "EnrichmentFailures";
 
-/// What one request did, in the terms of the metrics: the dimensions, the metric values and
-/// the plain properties of its document, each a root key named as the constants above (a
-/// unit test holds them equal). An absent value is not written, nor its metric declared.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
+/// What one request did, in the terms of the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample<'a> {
     /// How it ended: the `Outcome` dimension, `published`, `rejected` or `failed`.
     pub outcome: &'a str,
-    /// The error code of a non-2xx answer (the `Code` dimension).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The error code of a non-2xx answer.
     pub code: Option<&'a str>,
-    /// How long the SNS publishes of a published webhook took, in milliseconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub publish_latency: Option<f64>,
-    /// 1 when the notification of a published webhook failed, 0 when it was taken.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notification_failures: Option<u8>,
-    /// 1 when the chat message of a published webhook failed, 0 when it was taken.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chat_failures: Option<u8>,
-    /// 1 when the previous secret let the request in, 0 when the current one did.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub previous_secret_used: Option<u8>,
+    /// How long the SNS publishes of a published webhook took.
+    pub publish_latency: Option<Duration>,
+    /// Whether the notification of a published webhook failed, when one was attempted.
+    pub notification_failed: Option<bool>,
+    /// Whether the chat message of a published webhook failed, when one was attempted.
+    pub chat_failed: Option<bool>,
+    /// Whether the previous secret let the request in, when a secret did.
+    pub previous_secret_used: Option<bool>,
     /// The Qase API lookup, when there was one.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub enrichment: Option<Lookup<'a>>,
 }
 
 /// How a Qase API lookup went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lookup<'a> {
     /// `added`, or why it added nothing (the log's `enrichment=`), a plain property.
-    #[serde(rename = "Enrichment")]
     pub code: &'a str,
-    /// 1: it added nothing, and not because the defect is gone; else 0.
-    #[serde(rename = "EnrichmentFailures")]
-    pub failures: u8,
-    /// Always 1 (`EnrichmentLookups`).
-    #[serde(rename = "EnrichmentLookups")]
-    pub lookups: u8,
+    /// Whether it counts as a failure: it added nothing, and not because the defect is gone.
+    pub failed: bool,
 }
 
 /// The EMF document of `request` at `timestamp_ms` (milliseconds since the Unix epoch), as
 /// one line of JSON. The metric values, the dimensions and a few plain properties
 /// (`Enrichment`) are keys of the root object, as the format requires.
 pub fn document(function_name: &str, timestamp_ms: u64, request: &Sample<'_>) -> String {
+    let count = |flag: Option<bool>| flag.map(u8::from);
+    let lookup = request.enrichment;
+    let directives = directives(request);
     let document = Document {
         metadata: Metadata {
             timestamp: timestamp_ms,
-            directives: directives(request),
+            directives,
         },
         function_name,
+        outcome: request.outcome,
+        code: request.code,
         webhooks: 1,
-        request,
+        publish_latency: request.publish_latency.map(|l| l.as_secs_f64() * 1e3),
+        notification_failures: count(request.notification_failed),
+        chat_failures: count(request.chat_failed),
+        previous_secret_used: count(request.previous_secret_used),
+        enrichment_lookups: lookup.map(|_| 1),
+        enrichment_failures: lookup.map(|lookup| u8::from(lookup.failed)),
+        enrichment: lookup.map(|lookup| lookup.code),
     };
     serde_json::to_string(&document).expect("a document of strings and numbers serialises")
 }
@@ -111,7 +109,7 @@ pub fn document(function_name: &str, timestamp_ms: u64, request: &Sample<'_>) ->
 /// Which root keys of `request`'s document are metrics, and by which dimensions: `Webhooks`
 /// by outcome (and code), the others by function name alone.
 fn directives<'a>(request: &Sample<'a>) -> Vec<Directive<'a>> {
-    let lookup = request.enrichment.is_some();
+    let lookup = request.enrichment;
     let by_function: Vec<MetricDefinition> = [
         (
             PUBLISH_LATENCY,
@@ -121,16 +119,16 @@ fn directives<'a>(request: &Sample<'a>) -> Vec<Directive<'a>> {
         (
             NOTIFICATION_FAILURES,
             "Count",
-            request.notification_failures.is_some(),
+            request.notification_failed.is_some(),
         ),
-        (CHAT_FAILURES, "Count", request.chat_failures.is_some()),
+        (CHAT_FAILURES, "Count", request.chat_failed.is_some()),
         (
             PREVIOUS_SECRET_USED,
             "Count",
             request.previous_secret_used.is_some(),
         ),
-        (ENRICHMENT_LOOKUPS, "Count", lookup),
-        (ENRICHMENT_FAILURES, "Count", lookup),
+        (ENRICHMENT_LOOKUPS, "Count", lookup.is_some()),
+        (ENRICHMENT_FAILURES, "Count", lookup.is_some()),
     ]
     .into_iter()
     .filter_map(|(name, unit, present)| present.then_some(MetricDefinition { name, unit }))
@@ -143,13 +141,14 @@ fn directives<'a>(request: &Sample<'a>) -> Vec<Directive<'a>> {
     } else {
         &[&[DIM_FUNCTION_NAME, DIM_OUTCOME]]
     };
+    let webhooks = MetricDefinition {
+        name: WEBHOOKS,
+        unit: "Count",
+    };
     let mut directives = vec![Directive {
         namespace: NAMESPACE,
         dimensions: by_outcome,
-        metrics: vec![MetricDefinition {
-            name: WEBHOOKS,
-            unit: "Count",
-        }],
+        metrics: vec![webhooks],
     }];
     if !by_function.is_empty() {
         directives.push(Directive {
@@ -161,16 +160,32 @@ fn directives<'a>(request: &Sample<'a>) -> Vec<Directive<'a>> {
     directives
 }
 
-/// One request's document: the metadata, the function's name and the request's sample.
+/// One request's document: the metadata, then the dimensions, the metrics and the plain
+/// properties, each a root key named as the constants above (a unit test holds them equal).
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct Document<'a> {
     #[serde(rename = "_aws")]
     metadata: Metadata<'a>,
     function_name: &'a str,
+    outcome: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'a str>,
     webhooks: u8,
-    #[serde(flatten)]
-    request: &'a Sample<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    publish_latency: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notification_failures: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chat_failures: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_secret_used: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enrichment_lookups: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enrichment_failures: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enrichment: Option<&'a str>,
 }
 
 /// `_aws`: the metadata that says which root keys are metrics, and by which dimensions.
@@ -251,14 +266,13 @@ mod tests {
         let request = Sample {
             outcome: "published",
             code: None,
-            publish_latency: Some(12.5),
-            notification_failures: Some(0),
-            chat_failures: None,
+            publish_latency: Some(Duration::from_micros(12_500)),
+            notification_failed: Some(false),
+            chat_failed: None,
             previous_secret_used: None,
             enrichment: Some(Lookup {
                 code: "added",
-                failures: 0,
-                lookups: 1,
+                failed: false,
             }),
         };
         let doc: Value =
@@ -299,8 +313,8 @@ mod tests {
             outcome: "rejected",
             code: Some("wrong_secret"),
             publish_latency: None,
-            notification_failures: None,
-            chat_failures: None,
+            notification_failed: None,
+            chat_failed: None,
             previous_secret_used: None,
             enrichment: None,
         };
@@ -316,19 +330,15 @@ mod tests {
 
     #[test]
     fn a_lookup_is_counted_and_a_failed_one_twice() {
-        for (code, failures) in [("qase_not_found", 0), ("qase_timeout", 1)] {
+        for (code, failed, failures) in [("qase_not_found", false, 0), ("qase_timeout", true, 1)] {
             let request = Sample {
                 outcome: "published",
                 code: None,
                 publish_latency: None,
-                notification_failures: None,
-                chat_failures: None,
+                notification_failed: None,
+                chat_failed: None,
                 previous_secret_used: None,
-                enrichment: Some(Lookup {
-                    code,
-                    failures,
-                    lookups: 1,
-                }),
+                enrichment: Some(Lookup { code, failed }),
             };
             let doc: Value = serde_json::from_str(&document("f", 1, &request)).unwrap();
             assert_eq!(doc["EnrichmentLookups"], 1, "{code}");
@@ -342,14 +352,13 @@ mod tests {
         let request = Sample {
             outcome: "failed",
             code: Some("sns_unavailable"),
-            publish_latency: Some(3.0),
-            notification_failures: Some(1),
-            chat_failures: Some(0),
-            previous_secret_used: Some(1),
+            publish_latency: Some(Duration::from_millis(3)),
+            notification_failed: Some(true),
+            chat_failed: Some(false),
+            previous_secret_used: Some(true),
             enrichment: Some(Lookup {
                 code: "qase_timeout",
-                failures: 1,
-                lookups: 1,
+                failed: true,
             }),
         };
         let doc: Value = serde_json::from_str(&document("fanout", 1, &request)).unwrap();

@@ -8,7 +8,6 @@
 
 mod common;
 
-use common::AttributeOf as _;
 use common::TestApp as _;
 
 use std::time::{Duration, Instant};

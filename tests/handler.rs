@@ -3,7 +3,6 @@
 
 mod common;
 
-use common::AttributeOf as _;
 use common::TestApp as _;
 
 use common::{

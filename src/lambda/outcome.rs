@@ -242,20 +242,19 @@ impl Report {
             Outcome::Published(_, companions, latency) => (None, Some(*latency), Some(companions)),
             Outcome::NotPublished(e, _) | Outcome::Refused(e) => (Some(e.code()), None, None),
         };
-        let failures = |answer: &Option<Answer>| answer.as_ref().map(|a| u8::from(a.is_err()));
+        let failed = |answer: &Option<Answer>| answer.as_ref().map(Result::is_err);
         Sample {
             outcome: self.outcome.dimension(),
             code,
-            publish_latency: latency.map(|l| l.as_secs_f64() * 1e3),
-            notification_failures: companions.and_then(|c| failures(&c.notification)),
-            chat_failures: companions.and_then(|c| failures(&c.chat)),
+            publish_latency: latency,
+            notification_failed: companions.and_then(|c| failed(&c.notification)),
+            chat_failed: companions.and_then(|c| failed(&c.chat)),
             previous_secret_used: (self.secret)
                 .and_then(|s| s.admitted)
-                .map(|a| u8::from(a == Admitted::Previous)),
+                .map(|a| a == Admitted::Previous),
             enrichment: self.enrichment.as_ref().map(|lookup| metrics::Lookup {
                 code: lookup.code(),
-                failures: u8::from(lookup.is_failure()),
-                lookups: 1,
+                failed: lookup.is_failure(),
             }),
         }
     }

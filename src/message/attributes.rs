@@ -131,6 +131,13 @@ pub fn severity<'a>(webhook: &'a Webhook, details: Option<&'a DefectDetails>) ->
     .find(|s| is_clean(s))
 }
 
+pub(super) fn attribute<'v>(attributes: &'v [Attribute], name: &str) -> Option<&'v str> {
+    attributes
+        .iter()
+        .find(|a| a.name == name)
+        .map(|a| a.value.as_str())
+}
+
 impl Attribute {
     fn string(name: &'static str, value: &str) -> Self {
         Self {

@@ -20,12 +20,12 @@ use sha2::{Digest, Sha256};
 
 pub mod attributes;
 
-use attributes::is_clean;
 pub use attributes::{
     ATTR_ACTION, ATTR_ENTITY, ATTR_ENTITY_ID, ATTR_EVENT_NAME, ATTR_PROJECT_CODE, ATTR_REPLAYED,
     ATTR_SEVERITY, ATTR_STATUS, ATTR_TAGS, ATTR_TEAM_MEMBER_ID, Attribute, DataType,
     MAX_ATTRIBUTE_CHARS, MAX_NUMBER_ATTRIBUTE, MAX_TAGS, routing_attributes, severity,
 };
+use attributes::{attribute, is_clean};
 
 use crate::qase::{DefectDetails, Webhook};
 
@@ -190,13 +190,9 @@ impl<'a> Outbound<'a> {
         self.message.len() + attributes_size(&self.attributes)
     }
 
-    /// The value of the attribute called `name`, if it is set (the tests' reading; the
-    /// integration tests have their own, `tests/common`).
-    #[cfg(test)]
+    /// The value of the attribute called `name`, if it is set.
     pub fn attribute(&self, name: &str) -> Option<&str> {
-        (self.attributes.iter())
-            .find(|a| a.name == name)
-            .map(|a| a.value.as_str())
+        attribute(&self.attributes, name)
     }
 }
 

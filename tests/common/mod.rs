@@ -496,21 +496,6 @@ pub fn capture_logs(
     (logs, guard)
 }
 
-/// A published message's attribute value, by name (the library keeps no such reader: only
-/// tests look an attribute up).
-pub trait AttributeOf {
-    /// The value of the attribute called `name`, if it is set.
-    fn attribute(&self, name: &str) -> Option<&str>;
-}
-
-impl AttributeOf for Outbound<'_> {
-    fn attribute(&self, name: &str) -> Option<&str> {
-        (self.attributes.iter())
-            .find(|a| a.name == name)
-            .map(|a| a.value.as_str())
-    }
-}
-
 /// Converts a Lambda event, as JSON, into a request as the runtime loop does: `lambda_http`'s
 /// conversion, after `lambda::keep_repeated_secret`.
 pub fn request_from_json(event: &str) -> Result<Request, serde_json::Error> {
