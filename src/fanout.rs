@@ -6,8 +6,10 @@
 //! messages and their AWS limits `crate::message`'s; nothing here knows of HTTP, SNS or the
 //! Qase API.
 
+use std::borrow::Cow;
+
 use crate::filter::FilterPolicy;
-use crate::message::{DeliverableBody, Outbound};
+use crate::message::{ATTR_SEVERITY, DeliverableBody, Outbound};
 use crate::qase::{DefectDetails, Webhook};
 use crate::summary;
 
@@ -79,18 +81,33 @@ pub fn plan<'a, T>(
     details: Option<&DefectDetails>,
     topics: &Topics<T>,
 ) -> Plan<'a> {
-    let subject = summary::subject(webhook, details);
-    let events = Outbound::event(webhook, body, subject, topics.fifo_events, details);
-    let notification = (topics.companions.notification.as_ref())
-        .map(|_| events.companion(summary::text(webhook, details)));
+    let events = Outbound::event(webhook, body, topics.fifo_events, details);
+    let severity = events.attribute(ATTR_SEVERITY);
     let chat_selects =
-        || (topics.chat_filter.as_ref()).is_none_or(|policy| policy.matches(&events.attributes));
+        (topics.chat_filter.as_ref()).is_none_or(|policy| policy.matches(&events.attributes));
+    let facts = summary::Facts::new(webhook, details, severity);
+    let subject = facts.subject();
+    let notification = (topics.companions.notification.as_ref()).map(|_| facts.text());
     let chat = (topics.companions.chat.as_ref())
-        .filter(|_| chat_selects())
-        .map(|_| events.companion(summary::chat::message(webhook, details)));
+        .filter(|_| chat_selects)
+        .map(|_| facts.chat());
+    // The companions carry the event's subject and attributes (so that a filter policy
+    // selects the same events on every topic) and are never FIFO: SNS delivers FIFO topics
+    // to SQS only, not to email or chat. `crate::summary`'s cuts keep them far under
+    // `MAX_PUBLISH_BYTES`.
+    let companion = |message: String| Outbound {
+        message: Cow::Owned(message),
+        subject: subject.clone(),
+        attributes: events.attributes.clone(),
+        fifo: None,
+    };
+    let companions = Companions {
+        notification: notification.map(companion),
+        chat: chat.map(companion),
+    };
     Plan {
-        events,
-        companions: Companions { notification, chat },
+        events: Outbound { subject, ..events },
+        companions,
     }
 }
 
@@ -152,7 +169,8 @@ mod tests {
             (&event.subject, &event.attributes)
         );
         assert_eq!(event.attribute(ATTR_EVENT_NAME), Some("defect.created"));
-        assert!(event.fifo.is_some() && note.fifo.is_none());
+        assert!(event.fifo.is_some());
+        assert_eq!(note.fifo, None, "the notifications topic is never FIFO");
     }
 
     #[test]
@@ -161,12 +179,16 @@ mod tests {
             chat_filter: filter.map(|f| FilterPolicy::parse(f).unwrap()),
             ..topics(false, false, true)
         };
-        let all = plan_for(&chat_topics(None));
+        let all = plan_for(&Topics {
+            fifo_events: true,
+            ..chat_topics(None)
+        });
         assert_eq!(names(&all), [CHAT]);
         let message = &all.companions.chat.as_ref().unwrap();
         let chat: serde_json::Value = serde_json::from_str(&message.message).unwrap();
         assert_eq!(chat["metadata"]["threadId"], "qase-DEMO-defect-42");
         assert_eq!(message.attributes, all.events.attributes);
+        assert_eq!(message.fifo, None, "the chat topic is never FIFO");
 
         let selects = plan_for(&chat_topics(Some(r#"{"event_name":["defect.created"]}"#)));
         assert_eq!(names(&selects), [CHAT]);
@@ -181,9 +203,7 @@ mod tests {
             let chat: serde_json::Value = serde_json::from_str(chat).unwrap();
             let email = &plan.companions.notification.as_ref().unwrap().message;
             (
-                plan.events
-                    .attribute(crate::message::ATTR_SEVERITY)
-                    .map(str::to_owned),
+                plan.events.attribute(ATTR_SEVERITY).map(str::to_owned),
                 (email.lines())
                     .find_map(|l| l.strip_prefix("Severity: "))
                     .map(str::to_owned),

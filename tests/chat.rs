@@ -17,10 +17,11 @@ use common::{
 use lambda_http::tracing::Level;
 use qase_defect_fanout::filter::FilterPolicy;
 use qase_defect_fanout::lambda::App;
+use qase_defect_fanout::message::severity;
 use qase_defect_fanout::metrics::Emf;
 use qase_defect_fanout::publisher::PublishError;
 use qase_defect_fanout::qase::{DefectDetails, Webhook};
-use qase_defect_fanout::summary::chat;
+use qase_defect_fanout::summary::Facts;
 use serde_json::Value;
 
 /// The template's default `ChatFilterPolicy`.
@@ -258,8 +259,8 @@ fn what_the_qase_api_says_stays_text_in_chat_too() {
             status: Some((*injected).to_owned()),
             tags: vec![(*injected).to_owned(), "ui".to_owned()],
         };
-        let message: Value =
-            serde_json::from_str(&chat::message(&webhook, Some(&details))).unwrap();
+        let facts = Facts::new(&webhook, Some(&details), severity(&webhook, Some(&details)));
+        let message: Value = serde_json::from_str(&facts.chat()).unwrap();
         let content = &message["content"];
         let description = content["description"].as_str().unwrap();
         let mut user_facing = vec![content["title"].as_str().unwrap()];

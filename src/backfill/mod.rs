@@ -185,15 +185,12 @@ async fn send<P: Publisher>(
         );
     }
     let (events, companions) = topics.publish(&plan).await;
-    let others: Vec<String> = (companions.iter())
+    let failures: Vec<String> = (companions.iter())
         .filter_map(|(topic, answer)| failed(topic, answer))
         .inspect(|_| summary.companions_failed += 1)
         .collect();
-    let others = if others.is_empty() {
-        String::new()
-    } else {
-        format!("; {}", others.join(", "))
-    };
+    let others = (Some(failures.join(", ")).filter(|f| !f.is_empty()))
+        .map_or_else(String::new, |f| format!("; {f}"));
     match events {
         Ok(message_id) => {
             summary.published += 1;

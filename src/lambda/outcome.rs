@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use lambda_http::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Response, tracing};
+use lambda_http::tracing::{self, Level};
+use lambda_http::{Body, Response};
 
 use crate::auth::{Admitted, AuthError};
 use crate::enrichment::Enrichment;
@@ -77,51 +78,6 @@ impl RequestError {
             Self::Publish(e) => e.code(),
         }
     }
-}
-
-/// The one log line of a request: every field it can have (an absent one is not written).
-struct Line<'a> {
-    event_name: Option<&'a str>,
-    project_code: Option<&'a str>,
-    entity_id: Option<u64>,
-    /// `added`, or why the Qase API lookup added nothing; absent when there was none.
-    enrichment: Option<&'static str>,
-    /// `previous`, `reread` or `reread_failed` ([`SecretCheck`]); absent otherwise.
-    secret: Option<&'static str>,
-    latency_us: u64,
-    status: u16,
-    error: Option<&'static str>,
-    message_id: Option<&'a str>,
-    notification_id: Option<&'a str>,
-    notification_error: Option<&'static str>,
-    chat_id: Option<&'a str>,
-    chat_error: Option<&'static str>,
-    cause: Option<String>,
-}
-
-/// Writes `$line` at `$level`, saying `$what`.
-macro_rules! log_line {
-    ($level:ident, $line:expr, $what:expr) => {{
-        let line: &Line<'_> = $line;
-        tracing::$level!(
-            event_name = line.event_name,
-            project_code = line.project_code,
-            entity_id = line.entity_id,
-            enrichment = line.enrichment,
-            secret = line.secret,
-            latency_us = line.latency_us,
-            status = line.status,
-            error = line.error,
-            message_id = line.message_id,
-            notification_id = line.notification_id,
-            notification_error = line.notification_error,
-            chat_id = line.chat_id,
-            chat_error = line.chat_error,
-            cause = line.cause.as_deref(),
-            "{}",
-            $what
-        )
-    }};
 }
 
 /// How a request ended.
@@ -272,46 +228,55 @@ impl Report {
         let chat = answers.and_then(|a| a.chat.as_ref());
         let notification_failed = notification.and_then(|a| a.as_ref().err());
         let chat_failed = chat.and_then(|a| a.as_ref().err());
-        let mut line = Line {
-            event_name: webhook.map(|w| w.event_name.as_str()),
-            project_code: webhook.and_then(|w| w.project_code_prefix(MAX_LOGGED_CODE_CHARS)),
-            entity_id: webhook.and_then(|w| w.payload.id),
-            enrichment: self.enrichment.as_ref().map(Enrichment::code),
-            secret: self.secret.and_then(SecretCheck::label),
-            latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
-            status: error.map_or(202, |e| e.status().as_u16()),
-            error: error.map(RequestError::code),
-            message_id,
-            notification_id: notification.and_then(|a| a.as_deref().ok()),
-            notification_error: notification_failed.map(PublishError::code),
-            chat_id: chat.and_then(|a| a.as_deref().ok()),
-            chat_error: chat_failed.map(PublishError::code),
-            cause: None,
-        };
-        let lookup_error = self.enrichment.as_ref().and_then(Enrichment::error);
-        match (
+        let (enrichment, secret) = (self.enrichment.as_ref(), self.secret);
+        let (level, what, cause) = match (
             &self.outcome,
             companion_failures(notification_failed, chat_failed),
         ) {
-            (Outcome::Refused(_), _) => log_line!(warn, &line, "rejected"),
+            (Outcome::Refused(_), _) => (Level::WARN, "rejected", None),
+            // A person may have been told of an event the events topic did not take.
             (Outcome::NotPublished(e, _), _) => {
-                // A person may have been told of an event the events topic did not take.
-                line.cause = Some(error_chain(e));
-                log_line!(error, &line, "not published");
+                (Level::ERROR, "not published", Some(error_chain(e)))
             }
-            (Outcome::Published(..), Some((what, cause))) => {
-                line.cause = Some(cause);
-                log_line!(error, &line, what);
-            }
-            (Outcome::Published(..), None) => {
-                if let Some(failed) = lookup_error {
-                    // Published all the same, without what the lookup would have added.
-                    line.cause = Some(error_chain(failed));
-                    log_line!(warn, &line, "published without enrichment");
-                } else {
-                    log_line!(info, &line, "published");
-                }
-            }
+            (Outcome::Published(..), Some((what, cause))) => (Level::ERROR, what, Some(cause)),
+            // Published all the same, without what the lookup would have added.
+            (Outcome::Published(..), None) => match enrichment.and_then(Enrichment::error) {
+                Some(failed) => (
+                    Level::WARN,
+                    "published without enrichment",
+                    Some(error_chain(failed)),
+                ),
+                None => (Level::INFO, "published", None),
+            },
+        };
+        // Every field the line can have (an absent one is not written); tracing's macros take
+        // the level as a name, so one arm a level.
+        macro_rules! log_at {
+            ($level:ident) => {
+                tracing::$level!(
+                    event_name = webhook.map(|w| w.event_name.as_str()),
+                    project_code =
+                        webhook.and_then(|w| w.project_code_prefix(MAX_LOGGED_CODE_CHARS)),
+                    entity_id = webhook.and_then(|w| w.payload.id),
+                    enrichment = enrichment.map(Enrichment::code),
+                    secret = secret.and_then(SecretCheck::label),
+                    latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+                    status = error.map_or(202, |e| e.status().as_u16()),
+                    error = error.map(RequestError::code),
+                    message_id,
+                    notification_id = notification.and_then(|a| a.as_deref().ok()),
+                    notification_error = notification_failed.map(PublishError::code),
+                    chat_id = chat.and_then(|a| a.as_deref().ok()),
+                    chat_error = chat_failed.map(PublishError::code),
+                    cause = cause.as_deref(),
+                    "{what}"
+                )
+            };
+        }
+        match level {
+            Level::ERROR => log_at!(error),
+            Level::WARN => log_at!(warn),
+            _ => log_at!(info),
         }
     }
 }

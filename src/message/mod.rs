@@ -3,7 +3,7 @@
 //!
 //! - [`Outbound::event`], for the events topic: the request body byte for byte, which every
 //!   subscriber of any protocol receives.
-//! - [`Outbound::companion`], for the notifications and chat topics: the text people read
+//! - the notifications and chat topics' (assembled by `crate::fanout`): the text people read
 //!   (written by `crate::summary`, which keeps to the limits here).
 //!
 //! All carry the same attributes and subject, and neither sets `MessageStructure`: "Message
@@ -144,12 +144,11 @@ impl<'a> DeliverableBody<'a> {
 impl<'a> Outbound<'a> {
     /// The events topic's publish for `webhook`, whose checked body is `body`: the body byte
     /// for byte, the routing attributes (with what the Qase API said of the defect,
-    /// `details`, when they fit in the publish: else without), `subject`, and the FIFO keys
-    /// when `fifo`.
+    /// `details`, when they fit in the publish: else without), and the FIFO keys when `fifo`.
+    /// The subject is left empty: `crate::fanout` writes it, from `crate::summary`.
     pub fn event(
         webhook: &Webhook,
         body: DeliverableBody<'a>,
-        subject: String,
         fifo: bool,
         details: Option<&DefectDetails>,
     ) -> Self {
@@ -164,23 +163,9 @@ impl<'a> Outbound<'a> {
         let fits = |a: &Vec<Attribute>| body.len() + attributes_size(a) <= MAX_PUBLISH_BYTES;
         Self {
             message: Cow::Borrowed(body),
-            subject,
+            subject: String::new(),
             attributes: enriched.filter(fits).unwrap_or(attributes),
             fifo,
-        }
-    }
-
-    /// Another topic's publish of this event (the notifications and chat topics): `message`,
-    /// with this event's subject and attributes (so a filter policy selects the same events on
-    /// every topic). Never FIFO: SNS delivers FIFO topics to SQS only, not to email or chat.
-    /// `message` is written by `crate::summary`, whose cuts keep it far under
-    /// [`MAX_PUBLISH_BYTES`].
-    pub fn companion(&self, message: String) -> Outbound<'static> {
-        Outbound {
-            message: Cow::Owned(message),
-            subject: self.subject.clone(),
-            attributes: self.attributes.clone(),
-            fifo: None,
         }
     }
 
@@ -229,7 +214,7 @@ pub(crate) mod testing {
         Webhook::parse(body).expect("test body is a valid webhook")
     }
 
-    /// The events topic's publish of `body`, with a fixed subject.
+    /// The events topic's publish of `body`.
     pub fn event<'a>(
         body: &'a str,
         fifo: bool,
@@ -237,13 +222,7 @@ pub(crate) mod testing {
     ) -> Result<Outbound<'a>, MessageError> {
         let webhook = webhook(body);
         let body = DeliverableBody::new(&webhook, body)?;
-        Ok(Outbound::event(
-            &webhook,
-            body,
-            "subject".to_owned(),
-            fifo,
-            details,
-        ))
+        Ok(Outbound::event(&webhook, body, fifo, details))
     }
 
     /// What the Qase API says of a critical, resolved defect with `tags`.
@@ -263,20 +242,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_event_is_the_body_byte_for_byte_and_the_notification_the_text() {
+    fn the_event_is_the_body_byte_for_byte() {
         let body = "{\"event_name\":\"defect.created\",\n \"payload\":{\"id\":42,\"title\":\"Quote \\\" and é\"},\"project_code\":\"DEMO\"}";
         let event = event(body, true, None).unwrap();
-        let note = event.companion("the text".to_owned());
-
         assert_eq!(event.message, body, "byte for byte, not re-serialised");
-        assert_eq!(note.message, "the text");
-        assert_eq!(note.subject, event.subject);
-        assert_eq!(
-            note.attributes, event.attributes,
-            "one filter policy fits both"
-        );
         assert!(event.fifo.is_some());
-        assert_eq!(note.fifo, None, "the notifications topic is never FIFO");
         assert_eq!(
             event.size(),
             body.len()

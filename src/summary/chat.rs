@@ -13,8 +13,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{clean_line, cut, defect_link, entity_label, title};
-use crate::qase::{DefectDetails, Webhook};
+use super::{Facts, clean_line, cut};
 
 /// `version`: "Must be 1.0."
 pub const CHAT_VERSION: &str = "1.0";
@@ -59,76 +58,77 @@ struct Metadata {
     related_resources: Vec<String>,
 }
 
-/// The chat message for `webhook` (and what the Qase API said of the defect, `details`), as
-/// the JSON document Amazon Q Developer takes.
-pub fn message(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
-    let link = defect_link(webhook);
+/// The chat message of `facts`, as the JSON document Amazon Q Developer takes.
+pub(super) fn message(facts: &Facts<'_>) -> String {
+    let webhook = facts.webhook;
+    let name = webhook.event_name.as_str();
+    let id = webhook.payload.id.map(|id| format!(" #{id}"));
     let notification = CustomNotification {
         version: CHAT_VERSION,
         source: CHAT_SOURCE,
         content: Content {
             text_type: CHAT_TEXT_TYPE,
-            title: headline(webhook, details),
-            description: description(webhook, details),
+            title: headline(facts),
+            description: description(facts),
             // The one link a chat message holds, written by the function.
-            next_steps: link
-                .iter()
+            next_steps: (facts.link.iter())
                 .map(|url| format!("<{url}|Open in Qase>"))
                 .collect(),
-            keywords: [webhook.project_key(), Some(webhook.event_name.as_str())]
-                .into_iter()
-                .flatten()
-                .map(str::to_owned)
+            keywords: (facts.key.into_iter().chain([name]))
+                .map(Into::into)
                 .collect(),
         },
         metadata: Metadata {
-            thread_id: thread_id(webhook),
-            summary: summary(webhook),
-            event_type: webhook.event_name.as_str().to_owned(),
-            related_resources: link.into_iter().collect(),
+            // `qase-DEMO-defect-42`: the same for every event of one entity (a defect, a
+            // run...) in one project, different for any other.
+            thread_id: (facts.key.zip(webhook.payload.id))
+                .map(|(code, id)| format!("qase-{code}-{}-{id}", webhook.event_name.entity())),
+            // `[DEMO] defect.created #42`: what it is about, with no text a user wrote.
+            summary: format!(
+                "{}{name}{}",
+                facts
+                    .key
+                    .map(|code| format!("[{code}] "))
+                    .unwrap_or_default(),
+                id.unwrap_or_default()
+            ),
+            event_type: name.to_owned(),
+            related_resources: facts.link.iter().cloned().collect(),
         },
     };
     serde_json::to_string(&notification).expect("a document of strings serialises")
 }
 
-/// `qase-DEMO-defect-42`: the same for every event of one entity (a defect, a run...) in one
-/// project, different for any other; `None` when the webhook does not say which entity.
-pub fn thread_id(webhook: &Webhook) -> Option<String> {
-    let (code, id) = (webhook.project_key()?, webhook.payload.id?);
-    Some(format!("qase-{code}-{}-{id}", webhook.event_name.entity()))
-}
-
 /// `[DEMO] Defect #42 created: Login button does nothing`.
-fn headline(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
-    let mut headline = String::new();
-    if let Some(code) = webhook.project_code.as_deref().map(chat_text)
-        && !code.is_empty()
-    {
-        headline = format!("[{code}] ");
-    }
-    headline.push_str(&entity_label(webhook.event_name.entity()));
+fn headline(facts: &Facts<'_>) -> String {
+    let webhook = facts.webhook;
+    let mut headline = (facts.code.as_deref())
+        .map(chat_text)
+        .filter(|code| !code.is_empty())
+        .map_or_else(String::new, |code| format!("[{code}] "));
+    headline.push_str(&facts.entity);
     if let Some(id) = webhook.payload.id {
         let _ = write!(headline, " #{id}");
     }
     headline.push(' ');
     headline.push_str(&webhook.event_name.action().replace('_', " "));
-    if let Some(title) = title(webhook, details).filter(|t| !t.is_empty()) {
+    if let Some(title) = &facts.title {
         headline.push_str(": ");
-        headline.push_str(&chat_text(&title));
+        headline.push_str(&chat_text(title));
     }
     headline
 }
 
 /// One line a fact: the event, then severity, status, tags, where a new defect was found and
 /// who triggered it, each when known. Never empty (the schema requires a description).
-fn description(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
+fn description(facts: &Facts<'_>) -> String {
+    let (webhook, details) = (facts.webhook, facts.details);
     let mut lines = vec![format!("*Event:* {}", webhook.event_name.as_str())];
-    let severity = crate::message::severity(webhook, details);
     let label = |name: &str, value: Option<&str>| {
         let value = chat_text(value?);
         (!value.is_empty()).then(|| format!("*{name}:* {value}"))
     };
-    lines.extend(label("Severity", severity));
+    lines.extend(label("Severity", facts.severity));
     lines.extend(label("Status", details.and_then(|d| d.status.as_deref())));
     let tags: Vec<String> = (details
         .map(|d| d.tags.as_slice())
@@ -141,7 +141,7 @@ fn description(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
     if !tags.is_empty() {
         lines.push(format!("*Tags:* {}", tags.join(", ")));
     }
-    if let Some((case_id, step)) = webhook.found_in() {
+    if let Some((case_id, step)) = facts.found_in {
         lines.push(format!("*Found in:* test case #{case_id}, step {step}"));
     }
     match webhook.team_member_id {
@@ -150,14 +150,6 @@ fn description(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
         None => {}
     }
     lines.join("\n")
-}
-
-/// `[DEMO] defect.created #42`: what the notification is about, with no text a user wrote.
-fn summary(webhook: &Webhook) -> String {
-    let code = webhook.project_key().map(|code| format!("[{code}] "));
-    let id = webhook.payload.id.map(|id| format!(" #{id}"));
-    let (code, id) = (code.unwrap_or_default(), id.unwrap_or_default());
-    format!("{code}{}{id}", webhook.event_name)
 }
 
 /// Text a user wrote, made safe to show in the chat message: it is read as written, and
@@ -239,13 +231,25 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::message::severity;
+    use crate::qase::{DefectDetails, Webhook};
 
     fn webhook(body: &str) -> Webhook {
         Webhook::parse(body).expect("test body is a valid webhook")
     }
 
+    fn chat_of(webhook: &Webhook, details: Option<&DefectDetails>) -> Value {
+        let facts = Facts::new(webhook, details, severity(webhook, details));
+        serde_json::from_str(&facts.chat()).unwrap()
+    }
+
     fn chat(body: &str, details: Option<&DefectDetails>) -> Value {
-        serde_json::from_str(&message(&webhook(body), details)).unwrap()
+        chat_of(&webhook(body), details)
+    }
+
+    fn thread_id(webhook: &Webhook) -> Option<String> {
+        let id = &chat_of(webhook, None)["metadata"]["threadId"];
+        id.as_str().map(str::to_owned)
     }
 
     #[test]

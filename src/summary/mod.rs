@@ -2,16 +2,16 @@
 //! [`chat`], the chat topic's message (Slack, Microsoft Teams).
 //!
 //! Machines get the request body untouched on the events topic (see [`crate::message`]);
-//! people get these, built from the parsed [`Webhook`] and, when enrichment is on, what the
-//! Qase API said of the defect ([`DefectDetails`]). Pure functions over plain data; no payload
-//! text beyond the title ever goes in (actual results may be personal data).
+//! people get these, written from one [`Facts`]: the parsed [`Webhook`] and, when enrichment
+//! is on, what the Qase API said of the defect ([`DefectDetails`]). Pure functions over plain
+//! data; no payload text beyond the title ever goes in (actual results may be personal data).
 
 pub mod chat;
 
 use std::fmt::Write as _;
 
 pub use crate::message::MAX_SUBJECT_UTF16_UNITS;
-use crate::message::{is_sqs_character, severity};
+use crate::message::is_sqs_character;
 use crate::qase::{DefectDetails, Webhook};
 
 /// Titles in the text are cut to this many characters.
@@ -25,100 +25,118 @@ const MAX_LABEL_CHARS: usize = 50;
 /// Where defects live in the Qase web app: `<QASE_APP_URL>/defect/<CODE>/<id>`.
 pub const QASE_APP_URL: &str = "https://app.qase.io";
 
-/// `[DEMO] defect.created #42: Login button does nothing`: one line of UTF-8 text (SNS:
-/// "UTF-8 text with no line breaks or control characters"), single spaces, at most
-/// [`MAX_SUBJECT_UTF16_UNITS`] UTF-16 units (99 characters, fewer with emoji), the title cut
-/// with `...`. People's words are kept in their own script; only what SNS or SQS would refuse
-/// becomes a space. The title is the payload's, or else the Qase API's (`details`).
-pub fn subject(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
-    let mut head = String::new();
-    if let Some(code) = webhook.project_code.as_deref().map(clean_line)
-        && !code.is_empty()
-    {
-        head = format!("[{}] ", cut(&code, MAX_SUBJECT_CODE_CHARS));
-    }
-    head.push_str(webhook.event_name.as_str());
-    if let Some(id) = webhook.payload.id {
-        let _ = write!(head, " #{id}");
-    }
-    let title = title(webhook, details).unwrap_or_default();
-    if title.is_empty() {
-        return cut_utf16(&head, MAX_SUBJECT_UTF16_UNITS);
-    }
-    let room = MAX_SUBJECT_UTF16_UNITS.saturating_sub(head.encode_utf16().count() + 2);
-    if room < 4 {
-        return cut_utf16(&head, MAX_SUBJECT_UTF16_UNITS);
-    }
-    format!("{head}: {}", cut_utf16(&title, room))
+/// What people are shown of one webhook, each fact decided once; the subject, the text and
+/// the chat message are written from it.
+#[derive(Debug)]
+pub struct Facts<'a> {
+    webhook: &'a Webhook,
+    details: Option<&'a DefectDetails>,
+    /// The project code on one line, when not empty.
+    code: Option<String>,
+    /// `Shared step` for `shared_step`.
+    entity: String,
+    /// The title on one line: the payload's, or else the Qase API's; when not empty.
+    title: Option<String>,
+    /// The severity every message shows: the routing attribute's (`crate::message::severity`).
+    severity: Option<&'a str>,
+    /// [`Webhook::project_key`].
+    key: Option<&'a str>,
+    /// The defect's page in the Qase web app, for a defect event whose project code names a
+    /// project and whose id is known: the only link a message ever holds.
+    link: Option<String>,
+    /// [`Webhook::found_in`].
+    found_in: Option<(u64, u64)>,
 }
 
-/// The plain text people read: project, event, id and title, severity or origin, the status
-/// (from the Qase API), and a link to the defect in Qase when the project code and id are
-/// known. Title and severity are the payload's, or else the Qase API's (`details`).
-pub fn text(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
-    let name = webhook.event_name.as_str();
-    let code = webhook
-        .project_code
-        .as_deref()
-        .map(|code| cut(&clean_line(code), MAX_TEXT_CODE_CHARS))
-        .filter(|c| !c.is_empty());
-    let mut text = match &code {
-        Some(code) => format!("Qase project {code}: {name}\n"),
-        None => format!("Qase: {name}\n"),
-    };
-
-    let entity = entity_label(webhook.event_name.entity());
-    let id = (webhook.payload.id).map_or_else(String::new, |id| format!(" #{id}"));
-    match title(webhook, details).filter(|t| !t.is_empty()) {
-        Some(title) => {
-            let _ = writeln!(text, "{entity}{id}: {}", cut(&title, MAX_EMAIL_TITLE_CHARS));
+impl<'a> Facts<'a> {
+    /// The facts of `webhook`, with what the Qase API said of the defect (`details`) and the
+    /// severity its routing attribute carries.
+    pub fn new(
+        webhook: &'a Webhook,
+        details: Option<&'a DefectDetails>,
+        severity: Option<&'a str>,
+    ) -> Self {
+        let one_line = |text: Option<&str>| text.map(clean_line).filter(|t| !t.is_empty());
+        let title = one_line(webhook.payload.title.as_deref())
+            .or_else(|| one_line(details.and_then(|d| d.title.as_deref())));
+        let spaced = webhook.event_name.entity().replace('_', " ");
+        let mut chars = spaced.chars();
+        let entity = chars.next().map_or_else(String::new, |first| {
+            first.to_ascii_uppercase().to_string() + chars.as_str()
+        });
+        let (key, found_in) = (webhook.project_key(), webhook.found_in());
+        let link = match (webhook.defect, key, webhook.payload.id) {
+            (Some(_), Some(code), Some(id)) => Some(format!("{QASE_APP_URL}/defect/{code}/{id}")),
+            _ => None,
+        };
+        Self {
+            webhook,
+            details,
+            code: one_line(webhook.project_code.as_deref()),
+            entity,
+            title,
+            severity,
+            key,
+            link,
+            found_in,
         }
-        None if !id.is_empty() => {
-            let _ = writeln!(text, "{entity}{id}");
+    }
+
+    /// `[DEMO] defect.created #42: Login button does nothing`: one line of UTF-8 text (SNS:
+    /// "UTF-8 text with no line breaks or control characters"), single spaces, at most
+    /// [`MAX_SUBJECT_UTF16_UNITS`] UTF-16 units (99 characters, fewer with emoji), the title
+    /// cut with `...`. People's words are kept in their own script; only what SNS or SQS would
+    /// refuse becomes a space.
+    pub fn subject(&self) -> String {
+        let mut head = (self.code.as_deref()).map_or_else(String::new, |code| {
+            format!("[{}] ", cut(code, MAX_SUBJECT_CODE_CHARS))
+        });
+        head.push_str(self.webhook.event_name.as_str());
+        if let Some(id) = self.webhook.payload.id {
+            let _ = write!(head, " #{id}");
         }
-        None => {}
+        let room = MAX_SUBJECT_UTF16_UNITS.saturating_sub(head.encode_utf16().count() + 2);
+        match &self.title {
+            Some(title) if room >= 4 => format!("{head}: {}", cut_utf16(title, room)),
+            _ => cut_utf16(&head, MAX_SUBJECT_UTF16_UNITS),
+        }
     }
-    let label = |name: &str, value: Option<&str>| {
-        let value = clean_line(value?);
-        (!value.is_empty()).then(|| format!("{name}: {}\n", cut(&value, MAX_LABEL_CHARS)))
-    };
-    text.extend(label("Severity", severity(webhook, details)));
-    if let Some((case_id, step)) = webhook.found_in() {
-        let _ = writeln!(text, "Found in test case #{case_id}, step {step}");
+
+    /// The plain text people read: project, event, id and title, severity or origin, the
+    /// status (from the Qase API), and the link to the defect in Qase.
+    pub fn text(&self) -> String {
+        let name = self.webhook.event_name.as_str();
+        let mut text = match &self.code {
+            Some(code) => format!("Qase project {}: {name}\n", cut(code, MAX_TEXT_CODE_CHARS)),
+            None => format!("Qase: {name}\n"),
+        };
+        let id = (self.webhook.payload.id).map_or_else(String::new, |id| format!(" #{id}"));
+        let title = (self.title.as_deref()).map(|t| format!(": {}", cut(t, MAX_EMAIL_TITLE_CHARS)));
+        if title.is_some() || !id.is_empty() {
+            let _ = writeln!(text, "{}{id}{}", self.entity, title.unwrap_or_default());
+        }
+        let label = |name: &str, value: Option<&str>| {
+            let value = clean_line(value?);
+            (!value.is_empty()).then(|| format!("{name}: {}\n", cut(&value, MAX_LABEL_CHARS)))
+        };
+        text.extend(label("Severity", self.severity));
+        if let Some((case_id, step)) = self.found_in {
+            let _ = writeln!(text, "Found in test case #{case_id}, step {step}");
+        }
+        text.extend(label(
+            "Status",
+            self.details.and_then(|d| d.status.as_deref()),
+        ));
+        if let Some(link) = &self.link {
+            let _ = writeln!(text, "Open in Qase: {link}");
+        }
+        text
     }
-    text.extend(label("Status", details.and_then(|d| d.status.as_deref())));
-    if let Some(link) = defect_link(webhook) {
-        let _ = writeln!(text, "Open in Qase: {link}");
+
+    /// The chat message: see [`chat`].
+    pub fn chat(&self) -> String {
+        chat::message(self)
     }
-    text
-}
-
-/// The defect's page in the Qase web app, for a defect event whose project code names a
-/// project and whose id is known: the only link a message ever holds.
-pub(crate) fn defect_link(webhook: &Webhook) -> Option<String> {
-    let (Some(_), Some(code), Some(id)) =
-        (webhook.defect, webhook.project_key(), webhook.payload.id)
-    else {
-        return None;
-    };
-    Some(format!("{QASE_APP_URL}/defect/{code}/{id}"))
-}
-
-/// The title on one line: the payload's, or else the Qase API's.
-pub(crate) fn title(webhook: &Webhook, details: Option<&DefectDetails>) -> Option<String> {
-    let from_payload = webhook.payload.title.as_deref().map(clean_line);
-    from_payload
-        .filter(|t| !t.is_empty())
-        .or_else(|| details.and_then(|d| d.title.as_deref()).map(clean_line))
-}
-
-/// `shared_step` → `Shared step`.
-pub(crate) fn entity_label(entity: &str) -> String {
-    let spaced = entity.replace('_', " ");
-    let mut chars = spaced.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_ascii_uppercase().to_string() + chars.as_str()
-    })
 }
 
 /// One line of text: control characters, line breaks (U+2028 and U+2029 included), other
@@ -168,6 +186,15 @@ fn cut_by(text: &str, max: usize, size: fn(char) -> usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::severity;
+
+    fn subject(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
+        Facts::new(webhook, details, severity(webhook, details)).subject()
+    }
+
+    fn text(webhook: &Webhook, details: Option<&DefectDetails>) -> String {
+        Facts::new(webhook, details, severity(webhook, details)).text()
+    }
 
     fn webhook(body: &str) -> Webhook {
         Webhook::parse(body).expect("test body is a valid webhook")
