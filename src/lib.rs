@@ -16,8 +16,9 @@
 //!   policies, evaluated for the chat topic.
 //! - [`summary`]: the subject and the text people read; [`message`]: what is published and the
 //!   AWS limits on it, as plain data.
-//! - [`publisher`]: the [`publisher::Publisher`] port and its error; [`aws`]: the only code
-//!   with AWS SDK types (TLS, SNS, Secrets Manager).
+//! - [`publisher`]: the [`publisher::Publisher`] and [`publisher::Parking`] ports and their
+//!   errors; [`parking`]: what the parking queue keeps when the events topic refuses; [`aws`]:
+//!   the only code with AWS SDK types (TLS, SNS, SQS, Secrets Manager).
 //! - [`metrics`]: one CloudWatch EMF document per request.
 //! - [`config`]: the only reader of the environment; typed, checked once at cold start.
 //!
@@ -34,6 +35,7 @@ pub mod filter;
 pub mod lambda;
 pub mod message;
 pub mod metrics;
+pub mod parking;
 pub mod publisher;
 pub mod qase;
 pub mod qase_api;

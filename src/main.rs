@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use qase_defect_fanout::aws::secrets_manager::{resolve, webhook_secrets};
+use qase_defect_fanout::aws::sqs::SqsQueue;
 use qase_defect_fanout::aws::{self, sns};
 use qase_defect_fanout::config::{Config, ENV_SECRET_DISABLED, LogConfig};
 use qase_defect_fanout::enrichment::Enricher;
@@ -51,6 +52,8 @@ async fn start() -> Result<(), lambda_http::Error> {
         topics: sns::publishers(&sdk, &config.topics),
         enricher,
         metrics: Some(Emf::stdout(&config.function_name)),
+        parking: (config.parking_queue.as_deref())
+            .map(|url| SqsQueue::from_config(&sdk, &config.topics.events, url)),
     };
     lambda::run(app).await
 }

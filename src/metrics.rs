@@ -4,15 +4,17 @@
 //! [`document`] is pure: what one request did, in, one line of JSON out. [`Emf`] writes it.
 //! Namespace `QaseDefectFanout`; few dimensions (each combination of values is a billed
 //! metric):
-//! - `Webhooks` (Count) by `FunctionName` × `Outcome` (`published`, `rejected`, `failed`), and
+//! - `Webhooks` (Count) by `FunctionName` × `Outcome` (`published`, `parked`, `rejected`,
+//!   `failed`), and
 //!   for a non-2xx also by `FunctionName` × `Code` (the error code of the answer);
 //! - by `FunctionName` alone: `PublishLatency` (Milliseconds; the SNS publishes of a published
 //!   webhook, all topics together), `NotificationFailures` and `ChatFailures` (a published
 //!   webhook whose notification, or chat message, was not), `PreviousSecretUsed` (a request
 //!   let in by the previous webhook secret), `EnrichmentLookups` and `EnrichmentFailures`
-//!   (Count). An
-//!   enrichment failure is any lookup that added nothing but a 404 (a deleted defect is an
-//!   answer, not a failure).
+//!   (Count). An enrichment failure is any lookup that added nothing but a 404 (a deleted
+//!   defect is an answer, not a failure);
+//! - per batch of the parking queue, by `FunctionName`: `Delivered` and `DeliveryRetries`
+//!   (Count; [`delivery_document`]).
 //!
 //! Written here rather than with `metrics` + `metrics_cloudwatch_embedded`: that crate flushes
 //! one document per distinct label set from a process-wide registry, while every invocation
@@ -29,7 +31,7 @@ use serde::Serialize;
 pub const NAMESPACE: &str = "QaseDefectFanout";
 /// Dimension: the Lambda function's name.
 pub const DIM_FUNCTION_NAME: &str = "FunctionName";
-/// Dimension: `published`, `rejected` or `failed`.
+/// Dimension: `published`, `parked`, `rejected` or `failed`.
 pub const DIM_OUTCOME: &str = "Outcome";
 /// Dimension: the error code of a non-2xx answer.
 pub const DIM_CODE: &str = "Code";
@@ -51,10 +53,17 @@ pub const ENRICHMENT_LOOKUPS: &str = "EnrichmentLookups";
 /// Metric: lookups that added nothing, but for a deleted defect (Count).
 pub const ENRICHMENT_FAILURES: &str = "EnrichmentFailures";
 
+/// Metric: parked webhooks the delivery handler published (Count, per batch of the parking
+/// queue).
+pub const DELIVERED: &str = "Delivered";
+/// Metric: parked webhooks handed back to the parking queue, to be tried later (Count, per
+/// batch).
+pub const DELIVERY_RETRIES: &str = "DeliveryRetries";
+
 /// What one request did, in the terms of the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample<'a> {
-    /// How it ended: the `Outcome` dimension, `published`, `rejected` or `failed`.
+    /// How it ended: the `Outcome` dimension, `published`, `parked`, `rejected` or `failed`.
     pub outcome: &'a str,
     /// The error code of a non-2xx answer.
     pub code: Option<&'a str>,
@@ -160,6 +169,45 @@ fn directives<'a>(request: &Sample<'a>) -> Vec<Directive<'a>> {
     directives
 }
 
+/// The EMF document of one batch of the parking queue at `timestamp_ms`: how many of its
+/// records were `delivered`, and how many `retried` later, by function name.
+pub fn delivery_document(
+    function_name: &str,
+    timestamp_ms: u64,
+    delivered: usize,
+    retried: usize,
+) -> String {
+    let metrics = [DELIVERED, DELIVERY_RETRIES].map(|name| MetricDefinition {
+        name,
+        unit: "Count",
+    });
+    let document = DeliveryDocument {
+        metadata: Metadata {
+            timestamp: timestamp_ms,
+            directives: vec![Directive {
+                namespace: NAMESPACE,
+                dimensions: &[&[DIM_FUNCTION_NAME]],
+                metrics: metrics.into(),
+            }],
+        },
+        function_name,
+        delivered,
+        delivery_retries: retried,
+    };
+    serde_json::to_string(&document).expect("a document of strings and numbers serialises")
+}
+
+/// One batch's document.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeliveryDocument<'a> {
+    #[serde(rename = "_aws")]
+    metadata: Metadata<'a>,
+    function_name: &'a str,
+    delivered: usize,
+    delivery_retries: usize,
+}
+
 /// One request's document: the metadata, then the dimensions, the metrics and the plain
 /// properties, each a root key named as the constants above (a unit test holds them equal).
 #[derive(Serialize)]
@@ -243,10 +291,20 @@ impl Emf {
     /// Writes the document of `request`, stamped now. A metric that cannot be written is
     /// lost, never the request's answer.
     pub fn emit(&self, request: &Sample<'_>) {
+        self.write(|now| document(&self.function_name, now, request));
+    }
+
+    /// Writes the document of one batch of the parking queue, stamped now.
+    pub fn emit_delivery(&self, delivered: usize, retried: usize) {
+        self.write(|now| delivery_document(&self.function_name, now, delivered, retried));
+    }
+
+    /// Writes the line `document` makes of the time now, in milliseconds since the epoch.
+    fn write(&self, document: impl FnOnce(u64) -> String) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let line = document(&self.function_name, now, request);
+        let line = document(now);
         let mut out = self
             .out
             .lock()

@@ -5,8 +5,13 @@
 //! fake. [`PublishError`] says what went wrong in words an operator can act on, and whether
 //! trying again may help; it carries the adapter's cause but no SDK type. A plan goes out
 //! through the configured topics, a publisher each: `Topics::publish`.
+//!
+//! [`Parking`] is the parking queue's port (`crate::aws::sqs::SqsQueue`; see
+//! `crate::parking`): it keeps what the events topic refused, and delays a delivery that
+//! failed.
 
 use std::future::Future;
+use std::time::Duration;
 
 use crate::fanout::{Companions, Plan, Topics};
 use crate::message::Outbound;
@@ -109,4 +114,31 @@ async fn send<P: Publisher>(
     outbound: Option<&Outbound<'_>>,
 ) -> Option<Answer> {
     Some(publisher?.publish(outbound?).await)
+}
+
+/// The parking queue: keeps a parked plan until the delivery handler publishes it.
+pub trait Parking {
+    /// Keeps `parked` (a `crate::parking::park` document); answers its queue message id.
+    fn park(&self, parked: &str) -> impl Future<Output = Result<String, Cause>> + Send;
+
+    /// Hides the received message `receipt` for `delay`, after which it is delivered again.
+    fn retry_in(
+        &self,
+        receipt: &str,
+        delay: Duration,
+    ) -> impl Future<Output = Result<(), Cause>> + Send;
+}
+
+/// The parking queue of a function that has none: no value of it exists.
+#[derive(Debug, Clone, Copy)]
+pub enum NoQueue {}
+
+impl Parking for NoQueue {
+    async fn park(&self, _: &str) -> Result<String, Cause> {
+        match *self {}
+    }
+
+    async fn retry_in(&self, _: &str, _: Duration) -> Result<(), Cause> {
+        match *self {}
+    }
 }

@@ -5,10 +5,12 @@
 //!   endpoints, TLS, timeouts, retries), from [`crate::config::AwsEnvironment`].
 //! - [`tls`]: the HTTPS client and its trust roots.
 //! - [`sns`]: the SNS [`crate::publisher::Publisher`].
+//! - [`sqs`]: the parking queue, [`crate::publisher::Parking`].
 //! - [`secrets_manager`]: the webhook secret from Secrets Manager, at cold start.
 
 pub mod secrets_manager;
 pub mod sns;
+pub mod sqs;
 pub mod tls;
 
 use std::collections::BTreeMap;

@@ -45,6 +45,10 @@ pub const ENV_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 pub const DEFAULT_FUNCTION_NAME: &str = "qase-defect-fanout";
 /// Comma-separated addresses or CIDR blocks allowed to call; unset or empty = anyone.
 pub const ENV_ALLOWED_SOURCE_IPS: &str = "ALLOWED_SOURCE_IPS";
+/// The URL of the parking queue (SQS), in the events topic's region: where a webhook the
+/// events topic refuses for a while is kept, and whence the delivery handler publishes it
+/// (`crate::parking`). Unset: such a webhook is answered `5xx`, as Qase then loses it.
+pub const ENV_PARKING_QUEUE_URL: &str = "PARKING_QUEUE_URL";
 
 /// A configuration value is missing or malformed.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -104,6 +108,8 @@ pub struct Config {
     pub function_name: String,
     /// Credentials, endpoints and trust roots for the AWS clients.
     pub aws: AwsEnvironment,
+    /// [`ENV_PARKING_QUEUE_URL`].
+    pub parking_queue: Option<String>,
 }
 
 impl Config {
@@ -133,6 +139,10 @@ impl Config {
                 .unwrap_or(DEFAULT_FUNCTION_NAME)
                 .to_owned(),
             aws: AwsEnvironment::from_vars(&vars)?,
+            parking_queue: vars
+                .get(ENV_PARKING_QUEUE_URL)
+                .map(parse_queue_url)
+                .transpose()?,
         })
     }
 }
@@ -216,6 +226,24 @@ fn parse_sources(list: &str) -> Result<Vec<IpNet>, ConfigError> {
                 })
         })
         .collect()
+}
+
+/// An SQS queue URL: `https://` (or `http://`, for a local emulator) and a path.
+fn parse_queue_url(value: &str) -> Result<String, ConfigError> {
+    let invalid = || {
+        ConfigError::invalid(
+            ENV_PARKING_QUEUE_URL,
+            "expected the queue's URL, https://sqs.<region>.amazonaws.com/<account>/<name>",
+        )
+    };
+    let url = url::Url::parse(value).map_err(|_| invalid())?;
+    let named = url
+        .path_segments()
+        .is_some_and(|mut s| s.any(|s| !s.is_empty()));
+    if !matches!(url.scheme(), "https" | "http") || !named {
+        return Err(invalid());
+    }
+    Ok(value.to_owned())
 }
 
 /// The configuration the tests of this module and its children read.

@@ -2,7 +2,8 @@
 //!
 //! [`handle`] reads as the request goes: admit (method, source address, secret, body) →
 //! parse (the Qase envelope) → enrich (the Qase API, for defect events) → plan (what to
-//! publish: `crate::fanout`) → publish (every planned message, concurrently) → outcome (one
+//! publish: `crate::fanout`) → publish (every planned message, concurrently; when the events
+//! topic refuses in a way that passes, park the plan: `crate::parking`) → outcome (one
 //! value: `crate::lambda::outcome`, whence the response, the log line and the metrics). Every
 //! expected failure is a response, never an `Err` (which API Gateway would turn into an opaque
 //! 502). It does not parse Qase's format itself, decide a message, nor talk to AWS.
@@ -20,14 +21,15 @@ use crate::fanout::{self, Topics};
 use crate::lambda::outcome::{Outcome, Report, RequestError, SecretCheck};
 use crate::message::DeliverableBody;
 use crate::metrics::Emf;
-use crate::publisher::Publisher;
+use crate::parking;
+use crate::publisher::{NoQueue, Parking, Publisher};
 use crate::qase::Webhook;
 use crate::rotation::SecretStore;
 
 /// What the handler needs, built once at cold start (`main.rs`) and borrowed by every
 /// request.
 #[derive(Debug)]
-pub struct App<P> {
+pub struct App<P, Q = NoQueue> {
     /// The secrets `X-Qase-Secret` is checked against; `None` when checking is explicitly
     /// disabled.
     pub secret: Option<SecretStore>,
@@ -39,17 +41,20 @@ pub struct App<P> {
     pub enricher: Option<Enricher>,
     /// Where each request's EMF metrics document goes; `None`: no metrics.
     pub metrics: Option<Emf>,
+    /// The parking queue, when configured: it keeps a webhook the events topic refused for a
+    /// while, and the delivery handler (`crate::lambda::delivery`) publishes it later.
+    pub parking: Option<Q>,
 }
 
 /// Handles one request; always a response, never an `Err`.
-pub async fn handle<P: Publisher>(app: &App<P>, request: Request) -> Response<Body> {
+pub async fn handle<P: Publisher, Q: Parking>(app: &App<P, Q>, request: Request) -> Response<Body> {
     let started = Instant::now();
     let report = fan_out(app, &request).await;
     report.answer(started.elapsed(), app.metrics.as_ref())
 }
 
 /// Admit → parse → enrich → plan → publish: how the request ends.
-async fn fan_out<P: Publisher>(app: &App<P>, request: &Request) -> Report {
+async fn fan_out<P: Publisher, Q: Parking>(app: &App<P, Q>, request: &Request) -> Report {
     let (admitted, secret) = admit(app, request).await;
     let (webhook, body) = match admitted.and_then(parse) {
         Ok(admitted) => admitted,
@@ -74,7 +79,18 @@ async fn fan_out<P: Publisher>(app: &App<P>, request: &Request) -> Report {
         (Ok(message_id), companions) => {
             Outcome::Published(message_id, companions, started.elapsed())
         }
-        (Err(failed), companions) => Outcome::NotPublished(failed.into(), companions),
+        (Err(failed), companions) => match &app.parking {
+            Some(queue) if parking::parks(&failed) => {
+                match queue.park(&parking::park(&plan, &companions)).await {
+                    Ok(parked) => Outcome::Parked(parked, failed, companions),
+                    Err(parking) => {
+                        let refused = RequestError::NotParked(failed, parking);
+                        Outcome::NotPublished(refused, companions)
+                    }
+                }
+            }
+            _ => Outcome::NotPublished(failed.into(), companions),
+        },
     };
     Report {
         webhook: Some(webhook),
@@ -86,8 +102,8 @@ async fn fan_out<P: Publisher>(app: &App<P>, request: &Request) -> Report {
 
 /// Everything checked before the body is read: method, caller, secret, UTF-8; and how the
 /// secret was judged, when it was.
-async fn admit<'r, P>(
-    app: &App<P>,
+async fn admit<'r, P, Q>(
+    app: &App<P, Q>,
     request: &'r Request,
 ) -> (Result<&'r str, RequestError>, Option<SecretCheck>) {
     if request.method() != Method::POST {

@@ -19,7 +19,7 @@ use crate::fanout::Companions;
 use crate::lambda::logging::error_chain;
 use crate::message::MessageError;
 use crate::metrics::{self, Emf, Sample};
-use crate::publisher::{Answer, PublishError};
+use crate::publisher::{Answer, Cause, PublishError};
 use crate::qase::{Webhook, WebhookError};
 use crate::rotation::Judged;
 
@@ -47,6 +47,9 @@ pub enum RequestError {
     /// SNS did not take the message.
     #[error("could not publish to SNS")]
     Publish(#[from] PublishError),
+    /// The events topic refused in a way that parks, and the parking queue refused too.
+    #[error("could not publish to SNS, nor park the event")]
+    NotParked(#[source] PublishError, Cause),
 }
 
 impl RequestError {
@@ -62,8 +65,10 @@ impl RequestError {
             | Self::Webhook(_)
             | Self::Message(MessageError::UnsupportedCharacter { .. }) => StatusCode::BAD_REQUEST,
             Self::Message(MessageError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Publish(e) if e.is_retryable() => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Publish(_) => StatusCode::BAD_GATEWAY,
+            Self::Publish(e) | Self::NotParked(e, _) if e.is_retryable() => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Publish(_) | Self::NotParked(..) => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -75,7 +80,7 @@ impl RequestError {
             Self::NotUtf8 => "invalid_utf8",
             Self::Webhook(e) => e.code(),
             Self::Message(e) => e.code(),
-            Self::Publish(e) => e.code(),
+            Self::Publish(e) | Self::NotParked(e, _) => e.code(),
         }
     }
 }
@@ -90,6 +95,9 @@ pub enum Outcome {
     /// The event is on the events topic: its message id, what the companion topics answered,
     /// and how long the publishes took (all topics, concurrently).
     Published(String, Companions<Answer>, Duration),
+    /// The events topic refused in a way that parks (the error), and the parking queue keeps
+    /// the plan (202): its queue message id, what the companion topics answered.
+    Parked(String, PublishError, Companions<Answer>),
 }
 
 impl Outcome {
@@ -99,6 +107,7 @@ impl Outcome {
             Self::Refused(_) => "rejected",
             Self::NotPublished(..) => "failed",
             Self::Published(..) => "published",
+            Self::Parked(..) => "parked",
         }
     }
 }
@@ -174,6 +183,16 @@ impl Report {
                 }
                 serde_json::json!({ "error": error.code(), "message": error.to_string() })
             }
+            Outcome::Parked(parked, refused, _) => {
+                response = response.status(StatusCode::ACCEPTED);
+                let event_name = self.webhook.as_ref().map(|w| w.event_name.as_str());
+                serde_json::json!({
+                    "parked": true,
+                    "queue_message_id": parked,
+                    "event_name": event_name,
+                    "refused": refused.code(),
+                })
+            }
             Outcome::Published(message_id, companions, _) => {
                 response = response.status(StatusCode::ACCEPTED);
                 let event_name = self.webhook.as_ref().map(|w| w.event_name.as_str());
@@ -197,6 +216,7 @@ impl Report {
         let (code, latency, companions) = match &self.outcome {
             Outcome::Published(_, companions, latency) => (None, Some(*latency), Some(companions)),
             Outcome::NotPublished(e, _) | Outcome::Refused(e) => (Some(e.code()), None, None),
+            Outcome::Parked(..) => (None, None, None),
         };
         let failed = |answer: &Option<Answer>| answer.as_ref().map(Result::is_err);
         Sample {
@@ -223,32 +243,18 @@ impl Report {
             Outcome::Refused(e) => (Some(e), None, None),
             Outcome::NotPublished(e, answers) => (Some(e), None, Some(answers)),
             Outcome::Published(id, answers, _) => (None, Some(id.as_str()), Some(answers)),
+            Outcome::Parked(_, _, answers) => (None, None, Some(answers)),
+        };
+        let parked_id = match &self.outcome {
+            Outcome::Parked(parked, ..) => Some(parked.as_str()),
+            _ => None,
         };
         let notification = answers.and_then(|a| a.notification.as_ref());
         let chat = answers.and_then(|a| a.chat.as_ref());
         let notification_failed = notification.and_then(|a| a.as_ref().err());
         let chat_failed = chat.and_then(|a| a.as_ref().err());
         let (enrichment, secret) = (self.enrichment.as_ref(), self.secret);
-        let (level, what, cause) = match (
-            &self.outcome,
-            companion_failures(notification_failed, chat_failed),
-        ) {
-            (Outcome::Refused(_), _) => (Level::WARN, "rejected", None),
-            // A person may have been told of an event the events topic did not take.
-            (Outcome::NotPublished(e, _), _) => {
-                (Level::ERROR, "not published", Some(error_chain(e)))
-            }
-            (Outcome::Published(..), Some((what, cause))) => (Level::ERROR, what, Some(cause)),
-            // Published all the same, without what the lookup would have added.
-            (Outcome::Published(..), None) => match enrichment.and_then(Enrichment::error) {
-                Some(failed) => (
-                    Level::WARN,
-                    "published without enrichment",
-                    Some(error_chain(failed)),
-                ),
-                None => (Level::INFO, "published", None),
-            },
-        };
+        let (level, what, cause) = self.verdict(notification_failed, chat_failed);
         // Every field the line can have (an absent one is not written); tracing's macros take
         // the level as a name, so one arm a level.
         macro_rules! log_at {
@@ -264,6 +270,7 @@ impl Report {
                     status = error.map_or(202, |e| e.status().as_u16()),
                     error = error.map(RequestError::code),
                     message_id,
+                    parked_id,
                     notification_id = notification.and_then(|a| a.as_deref().ok()),
                     notification_error = notification_failed.map(PublishError::code),
                     chat_id = chat.and_then(|a| a.as_deref().ok()),
@@ -277,6 +284,48 @@ impl Report {
             Level::ERROR => log_at!(error),
             Level::WARN => log_at!(warn),
             _ => log_at!(info),
+        }
+    }
+
+    /// The log line's level, what it says, and the cause, given the companions' failures.
+    fn verdict(
+        &self,
+        notification_failed: Option<&PublishError>,
+        chat_failed: Option<&PublishError>,
+    ) -> (Level, &'static str, Option<String>) {
+        match (
+            &self.outcome,
+            companion_failures(notification_failed, chat_failed),
+        ) {
+            (Outcome::Refused(_), _) => (Level::WARN, "rejected", None),
+            // A person may have been told of an event the events topic did not take.
+            (Outcome::NotPublished(RequestError::NotParked(refused, parking), _), _) => {
+                let cause = format!(
+                    "{}; parking: {}",
+                    error_chain(refused),
+                    error_chain(parking.as_ref())
+                );
+                (Level::ERROR, "neither published nor parked", Some(cause))
+            }
+            (Outcome::NotPublished(e, _), _) => {
+                (Level::ERROR, "not published", Some(error_chain(e)))
+            }
+            // Kept: the delivery handler publishes it when the events topic takes it again.
+            (Outcome::Parked(_, refused, _), _) => {
+                (Level::WARN, "parked", Some(error_chain(refused)))
+            }
+            (Outcome::Published(..), Some((what, cause))) => (Level::ERROR, what, Some(cause)),
+            // Published all the same, without what the lookup would have added.
+            (Outcome::Published(..), None) => {
+                match self.enrichment.as_ref().and_then(Enrichment::error) {
+                    Some(failed) => (
+                        Level::WARN,
+                        "published without enrichment",
+                        Some(error_chain(failed)),
+                    ),
+                    None => (Level::INFO, "published", None),
+                }
+            }
         }
     }
 }

@@ -28,6 +28,20 @@ pub const ATTR_STATUS: &str = "status";
 /// enrichment): a filter policy `{"tags": ["login"]}` matches any one of them.
 pub const ATTR_TAGS: &str = "tags";
 
+/// Every attribute name the function sends.
+pub const ATTRIBUTE_NAMES: [&str; 10] = [
+    ATTR_EVENT_NAME,
+    ATTR_ENTITY,
+    ATTR_ACTION,
+    ATTR_PROJECT_CODE,
+    ATTR_ENTITY_ID,
+    ATTR_SEVERITY,
+    ATTR_TEAM_MEMBER_ID,
+    ATTR_REPLAYED,
+    ATTR_STATUS,
+    ATTR_TAGS,
+];
+
 /// The longest string attribute value we send, and the longest element of a `String.Array`;
 /// longer values are omitted, not cut.
 pub const MAX_ATTRIBUTE_CHARS: usize = 256;
@@ -57,6 +71,13 @@ impl DataType {
             Self::Number => "Number",
             Self::StringArray => "String.Array",
         }
+    }
+
+    /// The type SNS calls `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::String, Self::Number, Self::StringArray]
+            .into_iter()
+            .find(|t| t.as_str() == name)
     }
 }
 

@@ -22,8 +22,8 @@ pub mod attributes;
 
 pub use attributes::{
     ATTR_ACTION, ATTR_ENTITY, ATTR_ENTITY_ID, ATTR_EVENT_NAME, ATTR_PROJECT_CODE, ATTR_REPLAYED,
-    ATTR_SEVERITY, ATTR_STATUS, ATTR_TAGS, ATTR_TEAM_MEMBER_ID, Attribute, DataType,
-    MAX_ATTRIBUTE_CHARS, MAX_NUMBER_ATTRIBUTE, MAX_TAGS, routing_attributes, severity,
+    ATTR_SEVERITY, ATTR_STATUS, ATTR_TAGS, ATTR_TEAM_MEMBER_ID, ATTRIBUTE_NAMES, Attribute,
+    DataType, MAX_ATTRIBUTE_CHARS, MAX_NUMBER_ATTRIBUTE, MAX_TAGS, routing_attributes, severity,
 };
 use attributes::{attribute, is_clean};
 

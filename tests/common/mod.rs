@@ -30,7 +30,7 @@ use qase_defect_fanout::filter::FilterPolicy;
 use qase_defect_fanout::lambda::{self, App};
 use qase_defect_fanout::message::Outbound;
 use qase_defect_fanout::metrics::Emf;
-use qase_defect_fanout::publisher::{PublishError, Publisher};
+use qase_defect_fanout::publisher::{Cause, Parking, PublishError, Publisher};
 use qase_defect_fanout::rotation::SecretStore;
 use serde_json::{Value, json};
 
@@ -119,6 +119,7 @@ pub fn checking<P>(events: P, secret: Option<Secret>) -> App<P> {
         topics,
         enricher: None,
         metrics: None,
+        parking: None,
     }
 }
 
@@ -139,6 +140,8 @@ pub trait TestApp<P>: Sized {
     /// With a chat topic, to which only what `filter` selects is published (every event when
     /// `None`).
     fn with_chat(self, chat: P, filter: Option<FilterPolicy>) -> Self;
+    /// With the parking queue `queue`.
+    fn with_parking<Q>(self, queue: Q) -> App<P, Q>;
 }
 
 impl<P> TestApp<P> for App<P> {
@@ -178,6 +181,77 @@ impl<P> TestApp<P> for App<P> {
         self.topics.companions.chat = Some(chat);
         self.topics.chat_filter = filter;
         self
+    }
+    fn with_parking<Q>(self, queue: Q) -> App<P, Q> {
+        App {
+            secret: self.secret,
+            allowed_sources: self.allowed_sources,
+            topics: self.topics,
+            enricher: self.enricher,
+            metrics: self.metrics,
+            parking: Some(queue),
+        }
+    }
+}
+
+/// The most a message SQS keeps may hold: "The maximum size is 1 MiB or 1,048,576 bytes" (SQS
+/// API Reference, `SendMessage`, `MessageBody`).
+pub const MAX_SQS_MESSAGE_BYTES: usize = 1_048_576;
+
+/// A parking queue that records what it is given and answers as told. Every parked document
+/// is first held to SQS's rules for a message body (`SendMessage`: at most
+/// [`MAX_SQS_MESSAGE_BYTES`], and only `#x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD |
+/// #x10000-#x10FFFF`), stated here, not taken from the code under test.
+#[derive(Default)]
+pub struct RecordingQueue {
+    parked: Mutex<Vec<String>>,
+    retries: Mutex<Vec<(String, std::time::Duration)>>,
+    refusing: bool,
+}
+
+impl RecordingQueue {
+    /// A queue that refuses every message.
+    pub fn refusing() -> Self {
+        Self {
+            refusing: true,
+            ..Self::default()
+        }
+    }
+
+    /// Every document it was given, in order.
+    pub fn parked(&self) -> Vec<String> {
+        self.parked.lock().unwrap().clone()
+    }
+
+    /// Every delayed retry it was asked for: the receipt and the delay.
+    pub fn retries(&self) -> Vec<(String, std::time::Duration)> {
+        self.retries.lock().unwrap().clone()
+    }
+}
+
+impl Parking for RecordingQueue {
+    async fn park(&self, parked: &str) -> Result<String, Cause> {
+        assert!(
+            parked.len() <= MAX_SQS_MESSAGE_BYTES,
+            "{} bytes",
+            parked.len()
+        );
+        let sqs = |c: char| matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
+        assert!(parked.chars().all(sqs), "SQS would not keep {parked:?}");
+        if self.refusing {
+            return Err("sqs refused the message (test)".into());
+        }
+        let mut all = self.parked.lock().unwrap();
+        all.push(parked.to_owned());
+        Ok(format!("parked-{}", all.len()))
+    }
+
+    async fn retry_in(&self, receipt: &str, delay: std::time::Duration) -> Result<(), Cause> {
+        self.retries
+            .lock()
+            .unwrap()
+            .push((receipt.to_owned(), delay));
+        Ok(())
     }
 }
 
@@ -432,7 +506,10 @@ impl EventBuilder {
 }
 
 /// Sends `event` through the real handler.
-pub async fn send<P: Publisher>(app: &App<P>, event: &EventBuilder) -> Response<Body> {
+pub async fn send<P: Publisher, Q: Parking>(
+    app: &App<P, Q>,
+    event: &EventBuilder,
+) -> Response<Body> {
     lambda::handle(app, event.request()).await
 }
 
