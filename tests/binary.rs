@@ -81,8 +81,11 @@ fn release_bootstrap() -> PathBuf {
 
 /// Events that are no API Gateway event: the runtime must answer each with an invocation
 /// error (API Gateway then answers 500 itself) and go on.
-const NOT_API_GATEWAY: [&str; 6] = [
+const NOT_API_GATEWAY: [&str; 9] = [
     "{}",
+    r#"{"Records":[]}"#,
+    r#"{"Records":[{"EventSource":"aws:sns","Sns":{"Message":"x"}}]}"#,
+    r#"{"Records":7}"#,
     "[]",
     "null",
     r#"{"httpMethod":7}"#,
@@ -573,4 +576,98 @@ fn a_blank_or_short_secret_stops_init_naming_the_variable_never_the_value() {
         let asked = runtime.wait_done(0, Duration::ZERO).unwrap().next_at.len();
         assert_eq!(asked, 0, "{value:?}: no invocation was asked for");
     }
+}
+
+/// A batch of the parking queue, as Lambda's SQS event source hands it over: each record a
+/// parking queue message (`body`), with its id and receive count.
+fn sqs_batch(records: &[(&str, &str)]) -> Vec<u8> {
+    let records: Vec<serde_json::Value> = (records.iter())
+        .map(|(id, body)| {
+            serde_json::json!({
+                "messageId": id,
+                "receiptHandle": format!("receipt-{id}"),
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:qase-parked",
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+        .to_string()
+        .into_bytes()
+}
+
+#[test]
+fn the_release_process_delivers_a_batch_of_the_parking_queue_and_answers_webhooks_as_well() {
+    use qase_defect_fanout::fanout::{Companions, Topics, plan};
+    use qase_defect_fanout::message::DeliverableBody;
+    use qase_defect_fanout::parking::park;
+    use qase_defect_fanout::qase::Webhook;
+
+    let body = common::numbered_webhook(7);
+    let webhook = Webhook::parse(&body).unwrap();
+    let topics = Topics {
+        events: (),
+        fifo_events: false,
+        companions: Companions {
+            notification: Some(()),
+            chat: Some(()),
+        },
+        chat_filter: None,
+    };
+    let planned = plan(
+        &webhook,
+        DeliverableBody::new(&webhook, &body).unwrap(),
+        None,
+        &topics,
+    );
+    let parked = park(&planned, &Companions::default());
+
+    let bootstrap = release_bootstrap();
+    let oracle = Oracle::start();
+    let runtime = RuntimeApi::start();
+    runtime.queue([
+        sqs_batch(&[("parked-1", &parked), ("poison", "not a parked plan")]),
+        EventBuilder::qase(Api::Http, &common::numbered_webhook(8))
+            .event()
+            .to_string()
+            .into_bytes(),
+    ]);
+    let logs = std::env::temp_dir().join(format!("qase-binary-sqs-{}.log", std::process::id()));
+    let secret = [("QASE_WEBHOOK_SECRET", SECRET)];
+    let mut child = spawn(&bootstrap, &runtime, &oracle, (&secret, &[]), &logs);
+    let log = runtime.wait_answered_by(&mut child, 2, Duration::from_mins(1));
+    let _ = child.kill();
+    let _ = child.wait();
+    let printed = std::fs::read_to_string(&logs).unwrap();
+    let _ = std::fs::remove_file(&logs);
+    let log = log.unwrap_or_else(|| panic!("not both invocations were answered:\n{printed}"));
+
+    let batch: serde_json::Value = serde_json::from_slice(&log.done[0].body).unwrap();
+    assert!(!log.done[0].error, "{batch}");
+    assert_eq!(
+        batch,
+        serde_json::json!({"batchItemFailures": [{"itemIdentifier": "poison"}]}),
+        "the poison record handed back, the parked one delivered"
+    );
+    let webhook: serde_json::Value = serde_json::from_slice(&log.done[1].body).unwrap();
+    assert_eq!(webhook["statusCode"], 202, "{webhook}");
+    let published = oracle.publishes();
+    let events: Vec<_> = (published.iter())
+        .filter(|p| p.topic_arn.as_deref() == Some(EVENTS))
+        .map(|p| p.message.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(events, [body, common::numbered_webhook(8)], "byte for byte");
+    assert_eq!(published.len(), 6, "events, notification and chat, twice");
+    assert_eq!(oracle.violations(), []);
+    let metrics = common::emf::documents(&printed).unwrap_or_else(|e| panic!("{e}"));
+    let function = ("FunctionName", common::runtime_api::FUNCTION_NAME);
+    assert_eq!(common::emf::count(&metrics, "Delivered", &[function]), 1);
+    assert_eq!(
+        common::emf::count(&metrics, "DeliveryRetries", &[function]),
+        1
+    );
 }

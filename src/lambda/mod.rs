@@ -22,7 +22,7 @@ pub use delivery::deliver;
 pub use handler::{App, handle};
 pub use outcome::RequestError;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{BoxFuture, Error, LambdaEvent, Request, Service as _, service_fn};
 use serde::{Deserialize, Serialize};
@@ -64,7 +64,7 @@ where
 }
 
 /// What an invocation is: a batch of the parking queue (SQS events carry `Records`, which no
-/// API Gateway event has), or a request.
+/// API Gateway event has, each from `aws:sqs`), or a request.
 enum Invocation {
     Batch(SqsEvent),
     Http(Box<LambdaRequest>),
@@ -87,10 +87,17 @@ fn read(event: &RawValue) -> Result<Invocation, serde_json::Error> {
         records: Option<serde::de::IgnoredAny>,
     }
     let text = event.get();
-    Ok(match serde_json::from_str::<Probe>(text)?.records {
-        Some(_) => Invocation::Batch(serde_json::from_str(text)?),
-        None => Invocation::Http(Box::new(serde_json::from_str(text)?)),
-    })
+    if serde_json::from_str::<Probe>(text)?.records.is_none() {
+        return Ok(Invocation::Http(Box::new(serde_json::from_str(text)?)));
+    }
+    let batch: SqsEvent = serde_json::from_str(text)?;
+    let from_sqs = |r: &SqsMessage| r.event_source.as_deref() == Some("aws:sqs");
+    if batch.records.is_empty() || !batch.records.iter().all(from_sqs) {
+        return Err(serde::de::Error::custom(
+            "the event is neither an API Gateway event nor a batch of an SQS queue",
+        ));
+    }
+    Ok(Invocation::Batch(batch))
 }
 
 /// A REST API event carries each header twice: in `multiValueHeaders`, every value, and in

@@ -127,6 +127,7 @@ def test_every_topic_is_encrypted_with_kms(topic):
 def test_function_may_publish_to_exactly_its_topics_and_read_only_its_own_secret():
     policies = RESOURCES["WebhookFunction"]["Properties"]["Policies"]
     assert policies == [
+        {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["ParkingQueue", "QueueName"]}}},
         {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["Topic", "TopicName"]}}},
         {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["NotificationTopic", "TopicName"]}}},
         {
@@ -487,6 +488,8 @@ DIMENSION_SETS = {
     "PreviousSecretUsed": [{"FunctionName"}],
     "EnrichmentLookups": [{"FunctionName"}],
     "EnrichmentFailures": [{"FunctionName"}],
+    "Delivered": [{"FunctionName"}],
+    "DeliveryRetries": [{"FunctionName"}],
 }
 
 
@@ -529,10 +532,13 @@ def test_alarms_watch_what_the_issue_and_readme_promise():
         "ChatFailuresAlarm": {("QaseDefectFanout", "ChatFailures")},
         "EnrichmentFailingAlarm": {("QaseDefectFanout", "EnrichmentFailures"),
                                    ("QaseDefectFanout", "EnrichmentLookups")},
+        "ParkingQueueAgeAlarm": {("AWS/SQS", "ApproximateAgeOfOldestMessage")},
+        "ParkingDeadLetterAlarm": {("AWS/SQS", "ApproximateNumberOfMessagesVisible")},
+        "DeliveryErrorsAlarm": {("AWS/Lambda", "Errors")},
     }
     dlq = sorted(a["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
                  for a in alarms().values() if a.get("MetricName") == "ApproximateNumberOfMessagesVisible")
-    assert dlq == ["QueueDeadLetterQueue", "SubscriptionDeadLetterQueue"]
+    assert dlq == ["ParkingDeadLetterQueue", "QueueDeadLetterQueue", "SubscriptionDeadLetterQueue"]
     assert RESOURCES["EnrichmentFailingAlarm"]["Condition"] == "HasEnrichment"
     assert RESOURCES["ChatFailuresAlarm"]["Condition"] == "WantsChat"
     # What each alarm means and what to do: docs/operating.md (tests/docs checks it names each).
@@ -578,7 +584,7 @@ def dashboard():
 
 def test_dashboard_body_is_json_and_shows_what_the_issue_asks():
     body, variables = dashboard()
-    assert set(variables) == {"QueueDlq", "SubscriptionDlq"}
+    assert set(variables) == {"QueueDlq", "SubscriptionDlq", "ParkingQueueName", "ParkingDlq"}
     widgets = [w["properties"] for w in body["widgets"]]
     namespace, names, _ = emitted_metrics()
     shown = set()
@@ -606,6 +612,9 @@ def test_dashboard_body_is_json_and_shows_what_the_issue_asks():
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
         ("AWS/Lambda", "Duration"),
         ("AWS/Lambda", "ConcurrentExecutions"),
+        (namespace, "Delivered"),
+        (namespace, "DeliveryRetries"),
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
     } <= shown
     searches = [text for kind, text in shown if kind == "SEARCH"]
     assert len(searches) == 1 and "{QaseDefectFanout,FunctionName,Code}" in searches[0], \
@@ -711,3 +720,45 @@ def test_nobody_in_the_channel_can_run_aws_commands_through_it():
 
 def test_chat_filter_defaults_to_new_and_resolved_defects():
     assert default_policy("ChatFilterPolicy") == {"event_name": ["defect.created", "defect.resolved"]}
+
+
+def test_a_refused_webhook_is_parked_apart_from_the_topics_key_and_delivered_by_the_same_build():
+    queue = RESOURCES["ParkingQueue"]["Properties"]
+    # SSE-SQS: the topics' KMS key (alias/aws/sns) cannot block parking.
+    assert queue["SqsManagedSseEnabled"] is True and "KmsMasterKeyId" not in queue
+    # "The maximum size is 1 MiB or 1,048,576 bytes" (SQS API Reference, SendMessage).
+    assert queue["MaximumMessageSize"] == 1_048_576
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["ParkingDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 12,
+    }
+    delivery = RESOURCES["DeliveryFunction"]
+    webhook = RESOURCES["WebhookFunction"]
+    # What `sam build` builds once for both: the same code, metadata, runtime and handler.
+    assert delivery["Metadata"] == webhook["Metadata"]
+    for key in ("CodeUri", "Handler", "Runtime", "Architectures"):
+        assert delivery["Properties"][key] == webhook["Properties"][key], key
+    # "set the source queue's visibility timeout to at least six times the timeout that you
+    # configure on your function" (Lambda Developer Guide, "Using Lambda with Amazon SQS").
+    assert queue["VisibilityTimeout"] >= 6 * delivery["Properties"]["Timeout"]
+    mapping = RESOURCES["DeliveryEventSource"]["Properties"]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["ParkingQueue", "Arn"]}
+    assert mapping["FunctionName"] == {"Ref": "DeliveryFunction"}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert delivery["Properties"]["Policies"] == [
+        {"SQSPollerPolicy": {"QueueName": {"Fn::GetAtt": ["ParkingQueue", "QueueName"]}}},
+        {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["Topic", "TopicName"]}}},
+        {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["NotificationTopic", "TopicName"]}}},
+        {
+            "Fn::If": [
+                "WantsChat",
+                {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["ChatTopic", "TopicName"]}}},
+                {"Ref": "AWS::NoValue"},
+            ]
+        },
+    ]
+    assert "Events" not in delivery["Properties"], "no API invokes it"
+    variables = delivery["Properties"]["Environment"]["Variables"]
+    assert variables["PARKING_QUEUE_URL"] == {"Ref": "ParkingQueue"}
+    assert webhook["Properties"]["Environment"]["Variables"]["PARKING_QUEUE_URL"] == {"Ref": "ParkingQueue"}
+    assert not {"QASE_API_TOKEN", "QASE_API_TOKEN_ARN", "QASE_WEBHOOK_SECRET_ARN"} & set(variables)
