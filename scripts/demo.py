@@ -14,6 +14,11 @@ Enrichment is on: a mock Qase API on loopback (a thread of this script) answers 
 `GET /v1/defect/ID/1` with the demo's defect, so the email for `defect.resolved`, whose webhook
 carries only the id, shows the defect's title, severity and status.
 
+Then an outage: a proxy between the function and SNS answers `500 InternalError` for three
+webhooks; each is answered `202` and parked in the parking queue, nothing reaches a
+subscriber; SNS comes back, the demo hands the parking queue's batch to the function as
+Lambda's SQS event source would, and each subscriber receives each parked event once.
+
 `make watch` runs it with --serve: the same set-up on fixed ports, then it waits for you to
 send requests (curl, or `make invoke EVENT=events/<file>.json`) until Ctrl-C.
 """
@@ -96,6 +101,50 @@ class MockQaseApi(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):  # quiet: the function's log says what it asked
         pass
+
+
+class SnsOutage(http.server.BaseHTTPRequestHandler):
+    """A proxy between the function and the emulator's SNS: it forwards every request, or,
+    while `refusing`, answers what SNS answers when it fails (500 InternalError)."""
+
+    refusing = False
+    upstream = ""
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if SnsOutage.refusing:
+            error = (b"<ErrorResponse><Error><Type>Receiver</Type><Code>InternalError</Code>"
+                     b"<Message>the demo's outage</Message></Error></ErrorResponse>")
+            return self.answer(500, {"Content-Type": "text/xml"}, error)
+        request = urllib.request.Request(SnsOutage.upstream + self.path, data=body, method="POST",
+                                         headers={k: v for k, v in self.headers.items()
+                                                  if k.lower() not in ("host", "content-length")})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                self.answer(response.status, dict(response.headers), response.read())
+        except urllib.error.HTTPError as e:
+            self.answer(e.code, dict(e.headers), e.read())
+
+    def answer(self, status, headers, body):
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in ("content-length", "connection", "transfer-encoding",
+                                    "date", "server"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def start_sns_proxy(upstream):
+    """The SNS proxy on a free loopback port, in a thread that ends with this script."""
+    SnsOutage.upstream = upstream
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SnsOutage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def start_mock_qase_api():
@@ -235,6 +284,7 @@ class Emulator:
             self.sns.subscribe(TopicArn=topics[topic], Protocol="sqs", Endpoint=arn,
                                Attributes=attributes)
             queues[name] = url
+        queues["parking"] = self.sqs.create_queue(QueueName="demo-parking")["QueueUrl"]
         return topics, queues
 
     def drain(self, url):
@@ -265,6 +315,8 @@ def start_everything(processes, moto_port, watch_port):
                QASE_WEBHOOK_SECRET=SECRET,
                QASE_API_URL=start_mock_qase_api(), QASE_API_TOKEN=QASE_API_TOKEN,
                AWS_ENDPOINT_URL=emulator.endpoint, AWS_REGION=REGION,
+               AWS_ENDPOINT_URL_SNS=start_sns_proxy(emulator.endpoint),
+               PARKING_QUEUE_URL=queues["parking"],
                AWS_ACCESS_KEY_ID="demo", AWS_SECRET_ACCESS_KEY="demo",
                RUST_LOG=os.environ.get("RUST_LOG", "info"))
     # cargo-lambda and the zig it builds with live in the venv next to this interpreter.
@@ -481,6 +533,62 @@ def run_demo(emulator, queues, url):
     return 0
 
 
+def run_outage(emulator, queues, url):
+    """SNS refuses three webhooks: each is parked (202); SNS comes back, the parking queue's
+    batch is delivered, and each subscriber receives each event once. Answers the problems."""
+    subscriptions = template_subscriptions()
+    created = (ROOT / "tests" / "fixtures" / "qase" / "defect.created.json").read_text()
+    ok = {"Content-Type": "application/json", "X-Qase-Secret": SECRET}
+    titles = [f"Parked during the outage {n}" for n in (1, 2, 3)]
+    problems = []
+    print("\n  An outage: SNS answers 500 InternalError to every publish.")
+    SnsOutage.refusing = True
+    for title in titles:
+        body = created.replace('"Example defect"', json.dumps(title)).encode()
+        status, answer = send(url, "POST", body, ok)
+        parked = isinstance(answer, dict) and answer.get("parked") is True
+        print(f"    defect.created \"{title}\": {status} "
+              f"{'parked, ' + answer['queue_message_id'] if parked else answer}")
+        if status != 202 or not parked:
+            problems.append(f"{title}: answered {status} {answer}, not parked")
+    SnsOutage.refusing = False
+    during = received_by(emulator, queues, subscriptions)
+    if any(during.values()):
+        problems.append(f"subscribers received something during the outage: {during}")
+    # SNS is back: the parking queue's batch, handed to the function as Lambda's SQS event
+    # source hands it over (cargo lambda watch answers the Lambda Invoke API).
+    messages = emulator.sqs.receive_message(
+        QueueUrl=queues["parking"], MaxNumberOfMessages=10, WaitTimeSeconds=0,
+        AttributeNames=["All"]).get("Messages", [])
+    event = {"Records": [{
+        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+        "attributes": m.get("Attributes", {}), "messageAttributes": {},
+        "eventSource": "aws:sqs", "awsRegion": REGION,
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:demo-parking"} for m in messages]}
+    invoke = url.split("/lambda-url/")[0] + f"/2015-03-31/functions/{FUNCTION}/invocations"
+    status, answer = send(invoke, "POST", json.dumps(event).encode(),
+                          {"Content-Type": "application/json"})
+    failed = {f["itemIdentifier"] for f in (answer or {}).get("batchItemFailures", [])}
+    for m in messages:
+        if m["MessageId"] not in failed:  # what the event source mapping deletes
+            emulator.sqs.delete_message(QueueUrl=queues["parking"],
+                                        ReceiptHandle=m["ReceiptHandle"])
+    print(f"  SNS is back: the parking queue's batch of {len(messages)} delivered, "
+          f"{len(failed)} handed back.")
+    if status != 200 or failed or len(messages) != len(titles):
+        problems.append(f"delivery: {status} {answer}; {len(messages)} parked messages")
+    received = received_by(emulator, queues, subscriptions)
+    for name, _, policy, _, _, _ in subscriptions:
+        want = int(policy_selects(policy, {"event_name": "defect.created"}))
+        for title in titles:
+            got = sum(title in text for _, text, _ in received.get(name, []))
+            if got != want:
+                problems.append(f"{title}: {name} received {got}, its filter wants {want}")
+        print(f"    {name} received {len(received.get(name, []))}"
+              f"{' (each parked event once)' if want else ' (its filter selects none)'}")
+    return problems
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--serve", action="store_true",
@@ -508,7 +616,15 @@ def main():
             while all(p.poll() is None for _, p in processes.running):
                 time.sleep(1)
             return 1
-        return run_demo(emulator, queues, url)
+        status = run_demo(emulator, queues, url)
+        problems = run_outage(emulator, queues, url) if status == 0 else []
+        if problems:
+            print("\ndemo FAILED:\n  " + "\n  ".join(problems))
+            return 1
+        if status == 0:
+            print("demo OK: during the outage every webhook was answered 202 and parked, and "
+                  "each subscriber received each one once SNS was back.")
+        return status
     except KeyboardInterrupt:
         print("\ndemo: interrupted", file=sys.stderr)
         return 130
