@@ -64,9 +64,11 @@ def for_architecture(tpl, arch):
     parameter = out["Parameters"]["Architecture"]
     parameter["Default"] = arch
     parameter["AllowedValues"] = [arch]
-    function = out["Resources"]["WebhookFunction"]
-    function.pop("Metadata", None)  # BuildMethod rust-cargolambda: nothing to build here
-    function["Properties"]["CodeUri"] = "bootstrap.zip"
+    # Both functions run the one bootstrap (BuildMethod rust-cargolambda): nothing to build.
+    for resource in out["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource.pop("Metadata", None)
+            resource["Properties"]["CodeUri"] = "bootstrap.zip"
     return out
 
 

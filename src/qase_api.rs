@@ -48,7 +48,7 @@ pub const USER_AGENT_VALUE: &str = concat!("qase-defect-fanout/", env!("CARGO_PK
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
     /// 404: the defect was deleted (or never existed in that project).
-    #[error("the Qase API has no such defect (404)")]
+    #[error("the Qase API has no such defect (404 or 410)")]
     NotFound,
     /// 401 or 403: the token is wrong, or its user may not read the project.
     #[error("the Qase API refused the token ({0})")]
@@ -158,7 +158,8 @@ impl QaseApi {
             .map_err(|e| LookupError::Unreachable(e.into()))?;
         match response.status() {
             StatusCode::OK => {}
-            StatusCode::NOT_FOUND => return Err(LookupError::NotFound),
+            // Qase's error table has both: the defect (or project) is not there.
+            StatusCode::NOT_FOUND | StatusCode::GONE => return Err(LookupError::NotFound),
             status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
                 return Err(LookupError::Unauthorized(status));
             }

@@ -20,10 +20,12 @@ fn at(text: &str) -> OffsetDateTime {
     OffsetDateTime::parse(text, &Rfc3339).unwrap()
 }
 
+/// A run of `project`'s window, with `--include-updates` (the tests below count the updates).
 fn args(project: &str, since: &str, until: &str, dry_run: bool) -> Args {
     Args {
         project: project.to_owned(),
         window: Window::new(at(since), at(until)).unwrap(),
+        include_updates: true,
         dry_run,
     }
 }
@@ -110,6 +112,22 @@ fn backfill_binary(env: &[(&'static str, String)], flags: &[&str]) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn by_default_only_the_events_qase_sends_are_replayed() {
+    // Qase's webhook settings offer a defect's creation, resolution and deletion: of the
+    // window's 27 events, the 2 updates are not sent unless asked for.
+    let (qase, topics) = (QaseMock::start(), Topics::start().await);
+    let only_sent = Args {
+        include_updates: false,
+        ..args(qase_mock::MANY, SINCE, UNTIL, false)
+    };
+    let (summary, report) = run(&qase, &topics, &only_sent).await;
+    assert_eq!(summary.unwrap().published, 25, "{report}");
+    assert!(!report.contains("defect.updated"), "{report}");
+    let events = topics.moto.drain(&topics.events_queue).await;
+    assert_eq!(events.len(), 25);
 }
 
 #[tokio::test]
@@ -275,6 +293,7 @@ async fn a_dry_run_prints_what_it_would_publish_and_publishes_nothing() {
             SINCE,
             "--until",
             UNTIL,
+            "--include-updates",
             "--dry-run",
         ],
     );

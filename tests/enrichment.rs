@@ -159,6 +159,13 @@ async fn every_failure_at_qase_publishes_the_event_without_enrichment_within_the
             qase_mock::TOKEN,
             "qase_not_found",
         ),
+        // Qase's API reference lists 410 Gone among its errors: the same answer as a 404.
+        (
+            "410, gone defect",
+            qase_mock::GONE_DEFECT,
+            qase_mock::TOKEN,
+            "qase_not_found",
+        ),
         ("401, wrong token", 3, "not-the-token", "qase_unauthorized"),
         (
             "429 with Retry-After",

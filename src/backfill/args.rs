@@ -1,5 +1,5 @@
-//! `qase-backfill --project CODE --since RFC3339 [--until RFC3339] [--dry-run]`, read and
-//! checked before anything else happens.
+//! `qase-backfill --project CODE --since RFC3339 [--until RFC3339] [--include-updates]
+//! [--dry-run]`, read and checked before anything else happens.
 
 use std::ffi::OsString;
 
@@ -12,11 +12,15 @@ use crate::qase::is_project_key;
 
 /// How to call it, shown with every usage error and for `--help`.
 pub const USAGE: &str =
-    "usage: qase-backfill --project CODE --since RFC3339 [--until RFC3339] [--dry-run]
+    "usage: qase-backfill --project CODE --since RFC3339 [--until RFC3339] [--include-updates] [--dry-run]
 
-Sends again, to the function's SNS topics, the defect events of project CODE that happened
+Sends again, to the function's SNS topics, the defect events of project CODE that Qase sent
 from --since (included) to --until (excluded; default: now), oldest first, each marked
-\"replayed\": true. Times are RFC 3339, e.g. 2026-12-01T09:00:00Z or 2026-12-01T10:00:00+01:00.
+\"replayed\": true: defect.created and defect.resolved (Qase's webhooks offer created,
+resolved and deleted; a deleted defect is not listed, so its event cannot be sent again).
+Times are RFC 3339, e.g. 2026-12-01T09:00:00Z or 2026-12-01T10:00:00+01:00.
+--include-updates also sends a defect.updated for each defect last edited in the window, an
+event Qase does not send: any edit counts, and only the last one is known.
 --dry-run prints what would be published and publishes nothing.
 Configuration: the function's environment variables (TOPIC_ARN, NOTIFICATION_TOPIC_ARN,
 CHAT_TOPIC_ARN, CHAT_FILTER_POLICY, QASE_API_TOKEN or QASE_API_TOKEN_ARN, QASE_API_URL) and
@@ -29,6 +33,8 @@ pub struct Args {
     pub project: String,
     /// When the missed events happened.
     pub window: Window,
+    /// Also a `defect.updated` for each defect last edited in the window (`--include-updates`).
+    pub include_updates: bool,
     /// Print, publish nothing.
     pub dry_run: bool,
 }
@@ -73,7 +79,8 @@ pub fn parse(
     now: OffsetDateTime,
 ) -> Result<Command, ArgsError> {
     use lexopt::Arg::Long;
-    let (mut project, mut since, mut until, mut dry_run) = (None, None, None, false);
+    let (mut project, mut since, mut until) = (None, None, None);
+    let (mut include_updates, mut dry_run) = (false, false);
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next()? {
         match arg {
@@ -81,6 +88,7 @@ pub fn parse(
             Long("since") => since = Some(time("--since", parser.value()?.string()?)?),
             Long("until") => until = Some(time("--until", parser.value()?.string()?)?),
             Long("dry-run") => dry_run = true,
+            Long("include-updates") => include_updates = true,
             Long("help") | lexopt::Arg::Short('h') => return Ok(Command::Help),
             other => return Err(other.unexpected().into()),
         }
@@ -94,6 +102,7 @@ pub fn parse(
         // Qase's project codes are upper case, as webhooks carry them and filters match them.
         project: project.to_ascii_uppercase(),
         window: Window::new(since, until.unwrap_or(now))?,
+        include_updates,
         dry_run,
     }))
 }

@@ -94,7 +94,7 @@ pub async fn run<P: Publisher>(
 ) -> Result<Summary, BackfillError> {
     let page = |offset| api.defects(&args.project, offset);
     let defects = list(page, &args.project, report).await?;
-    let replays = replays(&args.project, &defects, &args.window)?;
+    let replays = replays(&args.project, &defects, &args.window, args.include_updates)?;
     let mut summary = Summary {
         found: replays.len(),
         ..Summary::default()

@@ -1,10 +1,12 @@
 //! Which events a project's defects say were missed in a window, and the body of each: pure.
 //!
-//! A defect listed by the Qase API carries three times. Each that falls in the window is one
-//! event Qase sent then: `created_at` a `defect.created`, `resolved_at` a `defect.resolved`,
-//! and `updated_at` a `defect.updated` unless it is the moment of one of the other two (Qase
-//! moves `updated_at` when it creates or resolves a defect). Deleted defects are not listed,
-//! so their events cannot be sent again.
+//! A defect listed by the Qase API carries three times. Each of the first two that falls in
+//! the window is one event Qase sent then: `created_at` a `defect.created`, `resolved_at` a
+//! `defect.resolved`; Qase's webhook settings offer these two and `defect.deleted`, and
+//! deleted defects are not listed, so their events cannot be sent again. Asked to
+//! (`edits`), `updated_at` is a `defect.updated` too, unless it is the moment of one of the
+//! other two (Qase moves `updated_at` when it creates or resolves a defect): an event Qase
+//! does not send, for any edit, of which the API keeps only the last.
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -104,13 +106,14 @@ pub fn event_name(action: DefectAction) -> &'static str {
     }
 }
 
-/// Every event of project `code`'s `defects` in `window`, oldest first (at the same second:
-/// by defect, then created, updated, resolved). A defect listed twice (pages shift while a
-/// project changes) counts once.
+/// Every event of project `code`'s `defects` in `window` (with `edits`, the last edits
+/// too), oldest first (at the same second: by defect, then created, updated, resolved). A
+/// defect listed twice (pages shift while a project changes) counts once.
 pub fn replays(
     code: &str,
     defects: &[ListedDefect],
     window: &Window,
+    edits: bool,
 ) -> Result<Vec<Replay>, UnreadableTime> {
     let mut seen = std::collections::BTreeSet::new();
     let mut replays = Vec::new();
@@ -119,7 +122,7 @@ pub fn replays(
         let created = time("created_at", &defect.created_at)?;
         let updated = time("updated_at", &defect.updated_at)?;
         let resolved = time("resolved_at", &defect.resolved_at)?;
-        let updated = updated.filter(|at| Some(*at) != created && Some(*at) != resolved);
+        let updated = updated.filter(|at| edits && Some(*at) != created && Some(*at) != resolved);
         for (action, at) in [
             (DefectAction::Created, created),
             (DefectAction::Updated, updated),
@@ -229,7 +232,7 @@ mod tests {
             // Before the window: nothing.
             defect(4, "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", None),
         ];
-        let found = replays("DEMO", &defects, &december_1st()).unwrap();
+        let found = replays("DEMO", &defects, &december_1st(), true).unwrap();
         // 09:00+02:00 is 07:00Z (1796108400), 11:00Z is 1796122800, 12:00Z is 1796126400.
         assert_eq!(
             listed(&found),
@@ -242,6 +245,27 @@ mod tests {
     }
 
     #[test]
+    fn by_default_only_what_qase_sends_is_replayed() {
+        // Qase's webhook settings offer a defect's creation, resolution and deletion: an edit
+        // alone sent nothing, so it is replayed only when asked for.
+        let edited = [defect(
+            5,
+            "2026-11-30T00:00:00Z",
+            "2026-12-01T11:00:00Z",
+            None,
+        )];
+        assert!(
+            replays("DEMO", &edited, &december_1st(), false)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            listed(&replays("DEMO", &edited, &december_1st(), true).unwrap()),
+            [(5, "defect.updated", 1_796_122_800)]
+        );
+    }
+
+    #[test]
     fn the_body_is_a_qase_envelope_marked_replayed() {
         let defects = [defect(
             42,
@@ -249,7 +273,7 @@ mod tests {
             "2026-12-01T07:00:00Z",
             None,
         )];
-        let found = replays("DEMO", &defects, &december_1st()).unwrap();
+        let found = replays("DEMO", &defects, &december_1st(), true).unwrap();
         assert_eq!(
             found[0].body,
             r#"{"event_name":"defect.created","timestamp":1796108400,"payload":{"id":42,"title":"Defect 42","severity":"major"},"project_code":"DEMO","replayed":true}"#
@@ -264,7 +288,7 @@ mod tests {
         ];
         let w = december_1st();
         assert_eq!(
-            listed(&replays("DEMO", &on_the_edges, &w).unwrap()),
+            listed(&replays("DEMO", &on_the_edges, &w, true).unwrap()),
             [(1, "defect.created", 1_796_083_200)]
         );
         assert_eq!(Window::new(w.until(), w.since()), Err(EmptyWindow));
@@ -275,7 +299,7 @@ mod tests {
     fn a_defect_listed_twice_counts_once() {
         let d = defect(5, "2026-12-01T01:00:00Z", "2026-12-01T01:00:00Z", None);
         let w = december_1st();
-        assert_eq!(replays("DEMO", &[d.clone(), d], &w).unwrap().len(), 1);
+        assert_eq!(replays("DEMO", &[d.clone(), d], &w, true).unwrap().len(), 1);
     }
 
     #[test]
@@ -284,7 +308,7 @@ mod tests {
         d.resolved_at = Some("2026-12-01 01:00:00".into());
         let w = december_1st();
         assert_eq!(
-            replays("DEMO", &[d], &w),
+            replays("DEMO", &[d], &w, true),
             Err(UnreadableTime {
                 defect: 6,
                 field: "resolved_at"

@@ -20,6 +20,8 @@ use super::{http1, throwaway_ca};
 pub const TOKEN: &str = "qase-api-token-TOKEN-5150";
 /// 404: the defect was deleted.
 pub const NOT_FOUND: u64 = 404;
+/// 410: gone, as Qase's error table lists it.
+pub const GONE_DEFECT: u64 = 410;
 /// 429 with `Retry-After: 7`.
 pub const RATE_LIMITED: u64 = 429;
 /// 500.
@@ -264,6 +266,11 @@ fn answer(id: u64) -> (&'static str, &'static str, Vec<u8>) {
             "404 Not Found",
             JSON,
             br#"{"status":false,"errorMessage":"Defect not found"}"#.to_vec(),
+        ),
+        GONE_DEFECT => (
+            "410 Gone",
+            JSON,
+            br#"{"status":false,"errorMessage":"Defect is gone"}"#.to_vec(),
         ),
         RATE_LIMITED => ("429 Too Many Requests", "retry-after: 7\r\n", Vec::new()),
         RATE_LIMITED_BRIEFLY => ("429 Too Many Requests", "retry-after: 0\r\n", Vec::new()),

@@ -102,14 +102,20 @@ def test_the_sar_edition_keeps_the_http_api_and_every_output_the_readme_names():
 @pytest.mark.parametrize("arch", ["arm64", "x86_64"])
 def test_an_architecture_edition_deploys_its_zip_and_changes_nothing_else(arch):
     edition = editions.for_architecture(TEMPLATE, arch)
-    function = edition["Resources"]["WebhookFunction"]
-    assert function["Properties"]["CodeUri"] == "bootstrap.zip"
-    assert "Metadata" not in function, "a BuildMethod would make `sam deploy` want a Rust build"
+    # Both functions (the webhook's and the parking queue's delivery) run the one bootstrap.
+    functions = ["DeliveryFunction", "WebhookFunction"]
+    assert sorted(n for n, r in edition["Resources"].items()
+                  if r["Type"] == "AWS::Serverless::Function") == functions
+    for name in functions:
+        function = edition["Resources"][name]
+        assert function["Properties"]["CodeUri"] == "bootstrap.zip", name
+        assert "Metadata" not in function, "a BuildMethod would make `sam deploy` want a Rust build"
     assert edition["Parameters"]["Architecture"]["AllowedValues"] == [arch]
     # Everything else is template.yaml's.
     original = json.loads(json.dumps(TEMPLATE))
-    original["Resources"]["WebhookFunction"].pop("Metadata")
-    original["Resources"]["WebhookFunction"]["Properties"]["CodeUri"] = "bootstrap.zip"
+    for name in functions:
+        original["Resources"][name].pop("Metadata")
+        original["Resources"][name]["Properties"]["CodeUri"] = "bootstrap.zip"
     original["Parameters"]["Architecture"] = edition["Parameters"]["Architecture"]
     assert edition == original
 
