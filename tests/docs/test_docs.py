@@ -200,3 +200,11 @@ def test_the_layout_names_every_module_under_src_and_nothing_else():
             if not (ROOT / folder / name).exists():
                 gone.append(folder + name)
     assert not gone, f"docs/development.md's layout names what src/ does not have: {gone}"
+
+
+def test_the_qase_rate_limit_is_stated_as_qase_states_it():
+    """developers.qase.io: "Your application can make up to 600 API requests per minute." It
+    says nothing of a limit per token."""
+    text = (DOCS / "enrichment.md").read_text()
+    assert "up to 600 API requests per minute" in text
+    assert "per token" not in text
