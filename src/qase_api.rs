@@ -37,6 +37,9 @@ pub const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
 /// Defects asked for per page: the most the API gives (`limit`, "maximum: 100" in
 /// qase-tms/specs `parameters/pagination/Limit.yaml`).
 pub const PAGE_LIMIT: u64 = 100;
+/// The largest `offset` the list endpoint takes (qase-tms/specs, `api.yaml`,
+/// `components.parameters.Offset`: maximum 100000): past it, a page is refused with a 400.
+pub const MAX_OFFSET: u64 = 100_000;
 /// How long a connection to Qase is kept for the next lookup. Short, under any server's
 /// keep-alive (nginx closes after 75 s): a connection Qase closed while the function was frozen
 /// is never reused, since an idle one older than this is dropped when the next lookup starts.

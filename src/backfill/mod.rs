@@ -27,7 +27,7 @@ use crate::fanout::{self, Plan, Topics};
 use crate::message::{DeliverableBody, MessageError};
 use crate::publisher::{Answer, Publisher};
 use crate::qase::{DefectPage, ListedDefect, Webhook};
-use crate::qase_api::{LookupError, QaseApi};
+use crate::qase_api::{LookupError, MAX_OFFSET, PAGE_LIMIT, QaseApi};
 
 /// 429s in a row on one page before the run gives up.
 pub const MAX_RATE_LIMITED: u32 = 5;
@@ -55,6 +55,20 @@ pub enum BackfillError {
     /// The API kept answering 429.
     #[error("the Qase API answered 429 {MAX_RATE_LIMITED} times in a row; try again later")]
     RateLimited,
+    /// The project has more defects than the list endpoint pages through.
+    #[error(
+        "project {project} has {total} defects, and the Qase API lists only the first {} \
+         (its offset goes up to {MAX_OFFSET}): the window's events among the others cannot be \
+         found this way; nothing was published. Look for them in Qase's defect list instead, \
+         filtered to the window",
+        MAX_OFFSET + PAGE_LIMIT
+    )]
+    TooManyDefects {
+        /// The project.
+        project: String,
+        /// How many defects the Qase API says it has.
+        total: u64,
+    },
     /// A time in the API's answer cannot be read.
     #[error(transparent)]
     Time(#[from] UnreadableTime),
@@ -115,15 +129,19 @@ async fn list<Page: Future<Output = Result<DefectPage, LookupError>>>(
     report: &mut impl Write,
 ) -> Result<Vec<ListedDefect>, BackfillError> {
     let mut defects = Vec::new();
-    let mut rate_limited = 0;
+    let (mut rate_limited, mut total) = (0, 0);
     loop {
         let offset = defects.len() as u64;
+        if offset > MAX_OFFSET {
+            let project = project.to_owned();
+            return Err(BackfillError::TooManyDefects { project, total });
+        }
         let listed = tokio::time::timeout(PAGE_TIMEOUT, page(offset))
             .await
             .unwrap_or(Err(LookupError::TimedOut(PAGE_TIMEOUT)));
         match listed {
             Ok(page) => {
-                rate_limited = 0;
+                (rate_limited, total) = (0, page.total);
                 let listed = page.defects.len();
                 defects.extend(page.defects);
                 if listed == 0 || defects.len() as u64 >= page.total {
@@ -316,6 +334,33 @@ mod tests {
         let result = list(answer, "DEMO", &mut report).await;
         let ids = result.map(|defects| defects.iter().map(|d| d.id).collect());
         (ids, started.elapsed(), String::from_utf8(report).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_project_past_the_list_endpoints_offset_cap_stops_before_asking_past_it() {
+        // qase-tms/specs, api.yaml, components.parameters.Offset: "maximum: 100000"; pages of
+        // 100 (Limit's maximum). A project of 250,000 defects: offsets 0, 100, ... 100000.
+        let asked = std::cell::RefCell::new(Vec::new());
+        let full_page = |offset: u64| {
+            asked.borrow_mut().push(offset);
+            let defects = (offset..offset + 100).map(|id| page(id, 250_000).defects.remove(0));
+            let page = DefectPage {
+                total: 250_000,
+                defects: defects.collect(),
+            };
+            async move { Ok(page) }
+        };
+        let mut report = Vec::new();
+        let refused = list(full_page, "HUGE", &mut report).await.unwrap_err();
+        let asked = asked.into_inner();
+        assert_eq!((asked.first(), asked.last()), (Some(&0), Some(&100_000)));
+        assert_eq!(asked.len(), 1001);
+        let message = refused.to_string();
+        assert!(
+            message.contains("250000 defects") && message.contains("first 100100"),
+            "{message}"
+        );
+        assert!(refused.before_publishing());
     }
 
     #[tokio::test(start_paused = true)]
