@@ -185,6 +185,17 @@ async fn pages_through_every_defect_and_publishes_the_windows_events_oldest_firs
         resolved.body().unwrap(),
         r#"{"event_name":"defect.resolved","timestamp":1793586600,"payload":{"id":25,"title":"Defect 25","severity":"minor"},"project_code":"MANY","replayed":true}"#
     );
+    // A creation carries what the API gives of Qase's payload: its author as the initiator,
+    // the actual result and the attachments (docs/backfill.md lists the differences).
+    let created: serde_json::Value = serde_json::from_str(
+        (events.iter())
+            .find_map(|m| m.body().filter(|b| b.contains("\"id\":24,")))
+            .expect("defect 24's creation"),
+    )
+    .unwrap();
+    assert_eq!(created["team_member_id"], 40);
+    assert_eq!(created["payload"]["actual_result"], "PRIVATE actual result");
+    assert_eq!(created["payload"]["attachments"][0]["filename"], "log.txt");
     let attribute = |name: &str| {
         let attributes = resolved.message_attributes().unwrap();
         attributes

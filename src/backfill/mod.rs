@@ -305,6 +305,9 @@ mod tests {
             created_at: None,
             updated_at: None,
             resolved_at: None,
+            author: None,
+            actual_result: None,
+            attachments: None,
         };
         DefectPage {
             total,

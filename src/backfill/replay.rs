@@ -83,10 +83,15 @@ struct Envelope<'a> {
     event_name: &'a str,
     timestamp: i64,
     payload: Payload<'a>,
+    /// Who did it, when the API says: its author, for `defect.created`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    team_member_id: Option<i64>,
     project_code: &'a str,
     replayed: bool,
 }
 
+/// What Qase's `defect.created` payload carries (its webhook reference), as far as the API
+/// gives it; the other events' payloads carry the `id`, and here the title and severity too.
 #[derive(Serialize)]
 struct Payload<'a> {
     id: u64,
@@ -94,6 +99,10 @@ struct Payload<'a> {
     title: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     severity: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actual_result: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attachments: Option<&'a serde_json::value::RawValue>,
 }
 
 /// The event name Qase gives a defect event.
@@ -148,6 +157,10 @@ fn read_time(
 }
 
 fn replay(code: &str, defect: &ListedDefect, action: DefectAction, at: OffsetDateTime) -> Replay {
+    let created = action == DefectAction::Created;
+    let attachments = (defect.attachments.as_deref())
+        .filter(|_| created)
+        .and_then(|raw| serde_json::from_str(raw).ok());
     let envelope = Envelope {
         event_name: event_name(action),
         timestamp: at.unix_timestamp(),
@@ -155,7 +168,10 @@ fn replay(code: &str, defect: &ListedDefect, action: DefectAction, at: OffsetDat
             id: defect.id,
             title: defect.details.title.as_deref(),
             severity: defect.details.severity.as_deref(),
+            actual_result: defect.actual_result.as_deref().filter(|_| created),
+            attachments,
         },
+        team_member_id: defect.author.filter(|_| created),
         project_code: code,
         replayed: true,
     };
@@ -200,6 +216,9 @@ mod tests {
             created_at: Some(created.into()),
             updated_at: Some(updated.into()),
             resolved_at: resolved.map(Into::into),
+            author: None,
+            actual_result: None,
+            attachments: None,
         }
     }
 
@@ -262,6 +281,28 @@ mod tests {
         assert_eq!(
             listed(&replays("DEMO", &edited, &december_1st(), true).unwrap()),
             [(5, "defect.updated", 1_796_122_800)]
+        );
+    }
+
+    #[test]
+    fn a_replayed_creation_carries_what_the_api_gives_of_qases_payload() {
+        // Qase's defect.created: event_name, timestamp, payload {id, title, severity,
+        // actual_result, attachments}, team_member_id, project_code.
+        let created = ListedDefect {
+            author: Some(7),
+            actual_result: Some("It crashed".into()),
+            attachments: Some(r#"[{"size":12,"mime":"image/png","filename":"c.png","url":"https://e.com/c.png"}]"#.into()),
+            ..defect(42, "2026-12-01T07:00:00Z", "2026-12-01T12:00:00Z", Some("2026-12-01T12:00:00Z"))
+        };
+        let found = replays("DEMO", &[created], &december_1st(), false).unwrap();
+        assert_eq!(
+            found[0].body,
+            r#"{"event_name":"defect.created","timestamp":1796108400,"payload":{"id":42,"title":"Defect 42","severity":"major","actual_result":"It crashed","attachments":[{"size":12,"mime":"image/png","filename":"c.png","url":"https://e.com/c.png"}]},"team_member_id":7,"project_code":"DEMO","replayed":true}"#
+        );
+        // Who resolved it the API does not say; Qase's defect.resolved payload is the id.
+        assert_eq!(
+            found[1].body,
+            r#"{"event_name":"defect.resolved","timestamp":1796126400,"payload":{"id":42,"title":"Defect 42","severity":"major"},"project_code":"DEMO","replayed":true}"#
         );
     }
 

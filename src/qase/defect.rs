@@ -95,6 +95,10 @@ struct Fields {
     severity: Lenient<String>,
     status: Lenient<String>,
     tags: Array<Object<Tag>>,
+    author_id: Lenient<i64>,
+    member_id: Lenient<i64>,
+    actual_result: Lenient<String>,
+    attachments: Option<Box<serde_json::value::RawValue>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -141,6 +145,14 @@ pub struct ListedDefect {
     pub updated_at: Option<String>,
     /// `resolved_at`, when a string.
     pub resolved_at: Option<String>,
+    /// Who created it: `author_id`, or `member_id` (which the spec deprecates for it) when
+    /// there is none.
+    pub author: Option<i64>,
+    /// `actual_result`, when a string.
+    pub actual_result: Option<String>,
+    /// `attachments` as the API wrote them (`[{"size", "mime", "filename", "url"}]`), when an
+    /// array.
+    pub attachments: Option<String>,
 }
 
 /// One page of `GET /defect/{code}?limit=..&offset=..` (qase-tms/specs,
@@ -175,6 +187,11 @@ impl DefectPage {
                     created_at: fields.created_at.0.take(),
                     updated_at: fields.updated_at.0.take(),
                     resolved_at: fields.resolved_at.0.take(),
+                    author: fields.author_id.0.or(fields.member_id.0),
+                    actual_result: fields.actual_result.0.take(),
+                    attachments: (fields.attachments.take())
+                        .map(|raw| raw.get().to_owned())
+                        .filter(|raw| raw.starts_with('[')),
                     details: DefectDetails::from_fields(fields),
                 })
             })
@@ -244,7 +261,7 @@ mod tests {
         // The shape of qase-tms/specs DefectListResponse, fields as in Defect.yaml.
         let page = br#"{"status":true,"result":{"total":3,"filtered":3,"count":2,"entities":[
             {"id":1,"title":"Login button does nothing","severity":"critical","status":"open","tags":[],"created_at":"2021-12-30T19:23:59+00:00","updated_at":"2021-12-30T19:23:59+00:00","resolved_at":null,"created":"2021-12-30 19:23:59"},
-            {"id":2,"title":"Crash","severity":"major","status":"resolved","tags":[{"title":"ui"}],"created_at":"2021-12-31T08:00:00+00:00","updated_at":"2022-01-02T10:00:00+00:00","resolved_at":"2022-01-02T10:00:00+00:00"}
+            {"id":2,"title":"Crash","severity":"major","status":"resolved","tags":[{"title":"ui"}],"created_at":"2021-12-31T08:00:00+00:00","updated_at":"2022-01-02T10:00:00+00:00","resolved_at":"2022-01-02T10:00:00+00:00","author_id":7,"member_id":3,"actual_result":"It crashed","attachments":[{"size":12,"mime":"image/png","filename":"crash.png","url":"https://example.com/crash.png"}]}
         ]}}"#;
         let read = DefectPage::from_answer(page).unwrap();
         assert_eq!(read.total, 3);
@@ -261,9 +278,24 @@ mod tests {
                 created_at: Some("2021-12-31T08:00:00+00:00".into()),
                 updated_at: Some("2022-01-02T10:00:00+00:00".into()),
                 resolved_at: Some("2022-01-02T10:00:00+00:00".into()),
+                // The spec's Defect: author_id, with member_id "Deprecated, use author_id".
+                author: Some(7),
+                actual_result: Some("It crashed".into()),
+                attachments: Some(
+                    r#"[{"size":12,"mime":"image/png","filename":"crash.png","url":"https://example.com/crash.png"}]"#
+                        .into()
+                ),
             }
         );
         assert_eq!(read.defects[0].resolved_at, None);
+        assert_eq!(
+            (read.defects[0].author, &read.defects[0].attachments),
+            (None, &None)
+        );
+        // Only the deprecated member_id: it stands for the author; attachments not a list: none.
+        let older = br#"{"status":true,"result":{"total":1,"entities":[{"id":5,"member_id":3,"attachments":"x"}]}}"#;
+        let older = &DefectPage::from_answer(older).unwrap().defects[0];
+        assert_eq!((older.author, &older.attachments), (Some(3), &None));
         let empty = br#"{"status":true,"result":{"total":0,"filtered":0,"count":0,"entities":[]}}"#;
         assert_eq!(DefectPage::from_answer(empty).unwrap().defects, []);
     }

@@ -389,6 +389,8 @@ fn many_defect(id: u64) -> serde_json::Value {
         "created_at": text(created),
         "updated_at": text(updated),
         "resolved_at": resolved.map(text),
-        "created": "2026-11-01 00:00:00"
+        "created": "2026-11-01 00:00:00",
+        "author_id": 40,
+        "attachments": [{"size": 7, "mime": "text/plain", "filename": "log.txt", "url": "https://qase.example/log.txt"}]
     })
 }
