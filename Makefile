@@ -120,17 +120,17 @@ template-check: $(TEST_TOOLS) $(SAM_TOOLS) $(CHECKOV) ## cfn-lint, `sam validate
 
 sam-build: $(TOOLCHAIN) $(LAMBDA_TOOLS) $(SAM_TOOLS) ## `sam build` for ARCH (x86_64 here; the template's default is arm64)
 	sam build --parameter-overrides Architecture=$(ARCH)
-	@ls -l .aws-sam/build/WebhookFunction/bootstrap
+	@ls -l .aws-sam/build/WebhookFunction-Shared/bootstrap
 
 # The two `sam build`s arm64-check tests and `make package` ships: files, built once and
 # reused by both, again only when what goes into them changed.
-SAM_BUILDS := .aws-sam/check-x86_64/WebhookFunction/bootstrap .aws-sam/check-arm64/WebhookFunction/bootstrap
+SAM_BUILDS := .aws-sam/check-x86_64/WebhookFunction-Shared/bootstrap .aws-sam/check-arm64/WebhookFunction-Shared/bootstrap
 BUILD_INPUTS := $(shell git ls-files src certs Cargo.toml Cargo.lock rust-toolchain.toml template.yaml 2>/dev/null)
-.aws-sam/check-%/WebhookFunction/bootstrap: $(BUILD_INPUTS) | $(TOOLCHAIN) $(LAMBDA_TOOLS) $(SAM_TOOLS)
+.aws-sam/check-%/WebhookFunction-Shared/bootstrap: $(BUILD_INPUTS) | $(TOOLCHAIN) $(LAMBDA_TOOLS) $(SAM_TOOLS)
 	sam build --parameter-overrides Architecture=$* --build-dir .aws-sam/check-$*
 	touch $@
-LAMBDA_BUILDS := x86_64=.aws-sam/check-x86_64/WebhookFunction/bootstrap \
-                 arm64=.aws-sam/check-arm64/WebhookFunction/bootstrap
+LAMBDA_BUILDS := x86_64=.aws-sam/check-x86_64/WebhookFunction-Shared/bootstrap \
+                 arm64=.aws-sam/check-arm64/WebhookFunction-Shared/bootstrap
 QEMU_ARM64    := qemu-aarch64 -L /usr/aarch64-linux-gnu
 arm64-check: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) $(SAM_TOOLS) $(SAM_BUILDS) ## `sam build` for both architectures: their GLIBC within provided.al2023's, the arm64 one run under qemu-user against moto
 	command -v qemu-aarch64 >/dev/null && [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] \
@@ -163,9 +163,9 @@ bench: $(TOOLCHAIN) $(TEST_TOOLS) $(LAMBDA_TOOLS) ## Cold start, warm cost, memo
 	  --zip arm64=target/lambda-zip-arm64/qase-defect-fanout/bootstrap.zip
 
 bench-quick: BENCH_BIN = bench/target/debug
-bench-quick: .aws-sam/check-x86_64/WebhookFunction/bootstrap $(TEST_TOOLS) ## The bench harness end to end in seconds: the x86_64 `sam build` binary, few runs, no targets
+bench-quick: .aws-sam/check-x86_64/WebhookFunction-Shared/bootstrap $(TEST_TOOLS) ## The bench harness end to end in seconds: the x86_64 `sam build` binary, few runs, no targets
 	cd bench && cargo build --quiet
-	$(BENCH) --function .aws-sam/check-x86_64/WebhookFunction/bootstrap $(BENCH_ARGS) \
+	$(BENCH) --function .aws-sam/check-x86_64/WebhookFunction-Shared/bootstrap $(BENCH_ARGS) \
 	  --quick --json target/bench/quick.json
 
 # sam-build is not in it: arm64-check's two `sam build`s (x86_64 and arm64) are the ones

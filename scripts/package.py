@@ -24,7 +24,8 @@ from pathlib import Path
 import editions
 
 ROOT = editions.ROOT
-BUILT = ROOT / ".aws-sam" / "check-{arch}" / "WebhookFunction" / "bootstrap"
+# Both functions share one build: `sam build` names its directory after the first.
+BUILT = ROOT / ".aws-sam" / "check-{arch}" / "WebhookFunction-Shared" / "bootstrap"
 SAR_ARCHITECTURE = "arm64"
 
 
