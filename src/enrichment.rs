@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use crate::qase::{DefectDetails, Webhook};
 use crate::qase_api::{LookupError, QaseApi};
 
-/// The most a lookup may take, connecting included: with the SNS budget (7 s) it stays under
-/// the function's 10 s timeout and far under Qase's 15 s.
+/// The most a lookup may take, connecting included: with the SNS budget (7 s) and parking's
+/// (3 s) it stays under the function's 12 s timeout and far under Qase's 15 s.
 pub const BUDGET: Duration = Duration::from_millis(1500);
 /// Failures in a row after which lookups pause.
 pub const FAILURES_BEFORE_PAUSE: u32 = 3;
