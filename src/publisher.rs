@@ -106,6 +106,24 @@ impl<P: Publisher> Topics<P> {
         .await;
         (events, Companions { notification, chat })
     }
+
+    /// Publishes `plan`'s companion messages alone, concurrently (a parked plan, once its
+    /// events message is on the events topic: a companion is never sent for an event that is
+    /// not).
+    pub async fn publish_companions(&self, plan: &Plan<'_>) -> Companions<Answer> {
+        let (companions, planned) = (&self.companions, &plan.companions);
+        let (notification, chat) = Box::pin(async {
+            tokio::join!(
+                send(
+                    companions.notification.as_ref(),
+                    planned.notification.as_ref()
+                ),
+                send(companions.chat.as_ref(), planned.chat.as_ref()),
+            )
+        })
+        .await;
+        Companions { notification, chat }
+    }
 }
 
 /// `outbound` published by `publisher`, when both are there.

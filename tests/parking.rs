@@ -182,13 +182,15 @@ async fn a_batch_delivers_what_it_can_and_hands_back_what_is_not_a_plan() {
 
 #[tokio::test]
 async fn while_sns_still_refuses_the_batch_stops_and_backs_off() {
-    let outage =
-        app(RecordingPublisher::failing(unavailable)).with_parking(RecordingQueue::default());
+    let outage = app(RecordingPublisher::failing(unavailable))
+        .with_notifications(RecordingPublisher::failing(unavailable))
+        .with_parking(RecordingQueue::default());
     send(&outage, &EventBuilder::qase(Api::Http, &webhook(1))).await;
     let parked = outage.parking.as_ref().unwrap().parked().remove(0);
 
-    let deliverer =
-        app(RecordingPublisher::failing(unavailable)).with_parking(RecordingQueue::default());
+    let deliverer = app(RecordingPublisher::failing(unavailable))
+        .with_notifications(RecordingPublisher::ok())
+        .with_parking(RecordingQueue::default());
     let response = deliver(
         &deliverer,
         batch(vec![
@@ -211,6 +213,37 @@ async fn while_sns_still_refuses_the_batch_stops_and_backs_off() {
         delays,
         [120, 30, 900],
         "30 s doubled at each receive, 15 min at most"
+    );
+    let notes = deliverer.topics.companions.notification.as_ref().unwrap();
+    assert!(
+        notes.calls().is_empty(),
+        "no companion for an event the events topic did not take: a retry would send it twice"
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_that_does_not_pass_fails_its_record_and_the_batch_goes_on() {
+    let outage =
+        app(RecordingPublisher::failing(unavailable)).with_parking(RecordingQueue::default());
+    send(&outage, &EventBuilder::qase(Api::Http, &webhook(1))).await;
+    let parked = outage.parking.as_ref().unwrap().parked().remove(0);
+
+    // sns_rejected (a topic this stack misconfigured) is not an outage: it does not hold
+    // the records behind it, whose receive counts would climb towards the dead-letter queue.
+    let deliverer = app(RecordingPublisher::failing(|| {
+        PublishError::Rejected("no such topic".into())
+    }))
+    .with_parking(RecordingQueue::default());
+    let response = deliver(
+        &deliverer,
+        batch(vec![record("a", &parked, 1), record("b", &parked, 1)]),
+    )
+    .await;
+    assert_eq!(failures(&response), ["a", "b"]);
+    assert_eq!(
+        deliverer.topics.events.calls().len(),
+        2,
+        "each record tried"
     );
 }
 

@@ -2,10 +2,11 @@
 //! still refuses handed back to the queue (`ReportBatchItemFailures`) to be tried later.
 //!
 //! [`deliver`] takes the records in order. A record whose events message SNS takes is
-//! delivered (a companion that fails then is logged and counted, not retried: its event is
-//! on the events topic). The first refusal stops the batch: that record and every one after
-//! it are reported as failures and hidden for [`crate::parking::retry_delay`] of their receive
-//! count, so a recovering SNS is not pressed. A record that is not a parked plan fails too;
+//! delivered, and only then are its companions sent (one that fails is logged, not retried:
+//! its event is on the events topic). The first refusal that passes (`crate::parking::parks`)
+//! stops the batch: that record and every one after it are reported as failures and hidden
+//! for [`crate::parking::retry_delay`] of their receive count, so a recovering SNS is not
+//! pressed. A record that is not a parked plan, or that SNS refuses for good, fails alone;
 //! after the queue's bounded receives, SQS moves it to the dead-letter queue.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
@@ -30,7 +31,7 @@ pub async fn deliver<P: Publisher, Q: Parking>(
         match (!refusing).then(|| deliver_one(app, record)) {
             Some(delivery) => match delivery.await {
                 Delivery::Delivered => delivered += 1,
-                Delivery::Unreadable => failed.push(record),
+                Delivery::Failed => failed.push(record),
                 Delivery::Refused => {
                     refusing = true;
                     failed.push(record);
@@ -60,9 +61,11 @@ pub async fn deliver<P: Publisher, Q: Parking>(
 enum Delivery {
     /// The events topic took it.
     Delivered,
-    /// It is not a parked plan.
-    Unreadable,
-    /// The events topic refused it.
+    /// It is not a parked plan, or the events topic refused it in a way that does not pass
+    /// (`sns_rejected`): the others are tried all the same.
+    Failed,
+    /// The events topic refused it in a way that passes (`crate::parking::parks`): SNS or
+    /// its key is still out, and the rest of the batch waits.
     Refused,
 }
 
@@ -74,22 +77,37 @@ async fn deliver_one<P: Publisher, Q>(app: &App<P, Q>, record: &SqsMessage) -> D
         Err(unreadable) => {
             let cause = error_chain(&unreadable);
             tracing::error!(parked_id, cause, "not delivered: not a parked plan");
-            return Delivery::Unreadable;
+            return Delivery::Failed;
         }
     };
     let event_name = plan.events.attribute(ATTR_EVENT_NAME);
-    let (events, companions) = app.topics.publish(&plan).await;
+    // The events message first: its companions go out only once it is on the events topic,
+    // so a retry never sends them twice.
+    // On the heap, as `Topics::publish` keeps its SDK futures (clippy's large_futures).
+    let message_id = match Box::pin(app.topics.events.publish(&plan.events)).await {
+        Ok(message_id) => message_id,
+        Err(refused) => {
+            let (error, cause) = (refused.code(), error_chain(&refused));
+            tracing::warn!(parked_id, event_name, error, cause, "not delivered yet");
+            return if parking::parks(&refused) {
+                Delivery::Refused
+            } else {
+                Delivery::Failed
+            };
+        }
+    };
+    let companions = app.topics.publish_companions(&plan).await;
     let failures: Vec<String> = (companions.iter())
         .filter_map(|(topic, answer)| {
             Some(format!("{topic}: {}", error_chain(answer.as_ref().err()?)))
         })
         .collect();
-    match events {
-        Ok(message_id) if failures.is_empty() => {
+    match message_id {
+        message_id if failures.is_empty() => {
             tracing::info!(parked_id, event_name, message_id, "delivered");
             Delivery::Delivered
         }
-        Ok(message_id) => {
+        message_id => {
             let cause = failures.join("; ");
             tracing::error!(
                 parked_id,
@@ -99,11 +117,6 @@ async fn deliver_one<P: Publisher, Q>(app: &App<P, Q>, record: &SqsMessage) -> D
                 "delivered; a companion was not"
             );
             Delivery::Delivered
-        }
-        Err(refused) => {
-            let (error, cause) = (refused.code(), error_chain(&refused));
-            tracing::warn!(parked_id, event_name, error, cause, "not delivered yet");
-            Delivery::Refused
         }
     }
 }
@@ -115,10 +128,8 @@ async fn retry_later<P, Q: Parking>(app: &App<P, Q>, record: &SqsMessage) {
         return;
     };
     let count = (record.attributes.get(RECEIVE_COUNT)).and_then(|n| n.parse().ok());
-    if let Err(failed) = queue
-        .retry_in(receipt, retry_delay(count.unwrap_or(1)))
-        .await
-    {
+    let delay = retry_delay(count.unwrap_or(1));
+    if let Err(failed) = Box::pin(queue.retry_in(receipt, delay)).await {
         let cause = error_chain(failed.as_ref());
         tracing::warn!(
             parked_id = record.message_id.as_deref(),

@@ -533,6 +533,7 @@ def test_alarms_watch_what_the_issue_and_readme_promise():
         "EnrichmentFailingAlarm": {("QaseDefectFanout", "EnrichmentFailures"),
                                    ("QaseDefectFanout", "EnrichmentLookups")},
         "ParkingQueueAgeAlarm": {("AWS/SQS", "ApproximateAgeOfOldestMessage")},
+        "ParkedWebhooksAlarm": {("QaseDefectFanout", "Webhooks")},
         "ParkingDeadLetterAlarm": {("AWS/SQS", "ApproximateNumberOfMessagesVisible")},
         "DeliveryErrorsAlarm": {("AWS/Lambda", "Errors")},
     }
@@ -563,7 +564,7 @@ def test_alarms_on_the_functions_metrics_name_what_it_writes():
                 if dim["Name"] == "FunctionName":
                     assert dim["Value"] == {"Ref": "WebhookFunction"}
                 if dim["Name"] == "Outcome":
-                    assert dim["Value"] in {"published", "rejected", "failed"}
+                    assert dim["Value"] in {"published", "parked", "rejected", "failed"}
                 if dim["Name"] == "Code":
                     assert dim["Value"] in codes, f"{name}: no such code {dim['Value']}"
             # EMF metrics exist only when requests come: no data is no failure
@@ -745,6 +746,8 @@ def test_a_refused_webhook_is_parked_apart_from_the_topics_key_and_delivered_by_
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["ParkingQueue", "Arn"]}
     assert mapping["FunctionName"] == {"Ref": "DeliveryFunction"}
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # A batch, one publish after another within the SNS client's 7 s each, fits the timeout.
+    assert mapping["BatchSize"] * 7 < delivery["Properties"]["Timeout"]
     assert delivery["Properties"]["Policies"] == [
         {"SQSPollerPolicy": {"QueueName": {"Fn::GetAtt": ["ParkingQueue", "QueueName"]}}},
         {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["Topic", "TopicName"]}}},
