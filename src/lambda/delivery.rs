@@ -75,7 +75,8 @@ async fn deliver_one<P: Publisher, Q>(app: &App<P, Q>, record: &SqsMessage) -> D
     let plan = match parking::unpark(record.body.as_deref().unwrap_or_default()) {
         Ok(plan) => plan,
         Err(unreadable) => {
-            let cause = error_chain(&unreadable);
+            // Its own words only: serde's cause can quote the message's text.
+            let cause = unreadable.to_string();
             tracing::error!(parked_id, cause, "not delivered: not a parked plan");
             return Delivery::Failed;
         }
