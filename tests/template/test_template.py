@@ -657,33 +657,42 @@ TEAMS = {
     "TeamsTeamId": "b1b2c3d4-0000-1111-2222-333344445555",
     "TeamsChannelId": "19%3ab6ef35dc342d56ba5654e6fc6d25a071%40thread.tacv2",
 }
-CHAT_RESOURCES = {"ChatTopic", "ChatChannelRole", "ChatFailuresAlarm"}
+CHAT_TOPIC_RESOURCES = {"ChatTopic", "ChatFailuresAlarm"}
+ALONE = {"CreateChatTopic": "true"}
 
 
 @pytest.mark.parametrize(
     "channels, slack, teams",
     [({}, False, False), (SLACK, True, False), (TEAMS, False, True), ({**SLACK, **TEAMS}, True, True),
-     ({"SlackWorkspaceId": "T0123ABCD"}, False, False)],
+     ({"SlackWorkspaceId": "T0123ABCD"}, False, False), (ALONE, False, False),
+     ({**ALONE, **SLACK}, True, False)],
 )
-def test_a_chat_topic_and_channel_configurations_exist_only_with_a_channel(channels, slack, teams):
+def test_a_chat_topic_exists_with_a_channel_or_alone_and_configurations_only_with_a_channel(
+        channels, slack, teams):
+    # AWS allows one channel configuration per Slack channel
+    # (aws-cloudformation/cloudformation-coverage-roadmap#1155), so a channel that already has
+    # one gets the chat topic alone (CreateChatTopic) and adds the ChatTopicArn output to it.
     parameters = {"QaseWebhookSecret": "a" * 24, **channels}
     for name, value in channels.items():
-        assert re.fullmatch(PARAMETERS[name]["AllowedPattern"], value), name
+        allowed = PARAMETERS[name].get("AllowedPattern")
+        assert re.fullmatch(allowed, value) if allowed else value in PARAMETERS[name]["AllowedValues"], name
+    topic = slack or teams or channels.get("CreateChatTopic") == "true"
     created = {name for name in RESOURCES if resource_created(name, parameters)}
-    assert (CHAT_RESOURCES <= created) is (slack or teams)
-    assert not (CHAT_RESOURCES & created) or (slack or teams)
+    assert (CHAT_TOPIC_RESOURCES <= created) is topic
+    assert not (CHAT_TOPIC_RESOURCES & created) or topic
+    assert ("ChatChannelRole" in created) is (slack or teams), "a role only for a configuration"
     assert ("SlackChannel" in created) is slack
     assert ("TeamsChannel" in created) is teams
     env = resolve(RESOURCES["WebhookFunction"]["Properties"]["Environment"]["Variables"], parameters)
-    assert ("CHAT_TOPIC_ARN" in env) is (slack or teams)
-    assert ("CHAT_FILTER_POLICY" in env) is (slack or teams)
+    assert ("CHAT_TOPIC_ARN" in env) is topic
+    assert ("CHAT_FILTER_POLICY" in env) is topic
     # Every reference of what is created resolves (as for the endpoint options).
     outputs = {
         f"output {name}": output
         for name, output in TEMPLATE["Outputs"].items()
         if output.get("Condition") is None or evaluate({"Condition": output["Condition"]}, parameters)
     }
-    assert ("output ChatTopicArn" in outputs) is (slack or teams)
+    assert ("output ChatTopicArn" in outputs) is topic
     known = created | set(PARAMETERS) | PSEUDO_PARAMETERS
     for name, node in [*((n, RESOURCES[n]) for n in created), *outputs.items()]:
         deployed = resolve({k: v for k, v in node.items() if k != "Condition"}, parameters)
@@ -703,6 +712,54 @@ def test_the_chat_topic_is_standard_and_the_channels_subscribe_only_it():
         assert properties["IamRoleArn"] == {"Fn::GetAtt": ["ChatChannelRole", "Arn"]}, channel
 
 
+def configuration_name(channel, parameters, stack_id):
+    """The ConfigurationName CloudFormation gives `channel` (Fn::Sub over Fn::Select of
+    Fn::Split of AWS::StackId, and parameters)."""
+    text, variables = RESOURCES[channel]["Properties"]["ConfigurationName"]["Fn::Sub"]
+    values = {**{k: v.get("Default") for k, v in PARAMETERS.items()}, **parameters}
+    for name, node in variables.items():
+        index, split = node["Fn::Select"]
+        separator, source = split["Fn::Split"]
+        assert source == {"Ref": "AWS::StackId"}, name
+        values[name] = stack_id.split(separator)[index]
+    return re.sub(r"\$\{([^}]+)\}", lambda m: values[m.group(1)], text)
+
+
+STACK = "arn:aws:cloudformation:{region}:123456789012:stack/{name}/{uuid}"
+LONGEST = {  # the longest values each parameter admits
+    "SlackWorkspaceId": "T" * 80, "SlackChannelId": "C" * 256,
+    **{k: "f" * 8 + "-ffff" * 3 + "-" + "f" * 12 for k in ["TeamsTenantId", "TeamsTeamId"]},
+}
+
+
+@pytest.mark.parametrize("channel, kind, parameters", [
+    ("SlackChannel", "AWS::Chatbot::SlackChannelConfiguration", SLACK),
+    ("TeamsChannel", "AWS::Chatbot::MicrosoftTeamsChannelConfiguration", TEAMS),
+])
+def test_channel_configuration_names_are_valid_unique_and_new_on_every_replacement(channel, kind, parameters):
+    # The resource schema (CloudFormation's, as cfn-lint ships it): ConfigurationName is 1 to
+    # 128 of [A-Za-z0-9-_], unique in the account; a change of any createOnlyProperties
+    # replaces the resource, and the new one is created while the old one still holds its name.
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", kind).schema
+    rule = schema["properties"]["ConfigurationName"]
+    stack = STACK.format(region="eu-west-1", name="q" * 128, uuid="0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9")
+    for values in [parameters, {**parameters, **LONGEST}]:
+        name = configuration_name(channel, values, stack)
+        assert rule["minLength"] <= len(name) <= rule["maxLength"], name
+        assert re.fullmatch(rule["pattern"], name), name
+    name = configuration_name(channel, parameters, stack)
+    # The same stack name in another region, or a stack deleted and created again: another id.
+    other = STACK.format(region="us-east-1", name="q" * 128, uuid="11111111-2222-3333-4444-555555555555")
+    assert configuration_name(channel, parameters, other) != name
+    create_only = [p.rsplit("/", 1)[1] for p in schema["createOnlyProperties"]]
+    for prop in create_only:
+        if prop == "ConfigurationName":
+            continue
+        (parameter,) = {v["Ref"] for v in [RESOURCES[channel]["Properties"][prop]]}
+        changed = {**parameters, parameter: parameters[parameter].replace("0", "9")}
+        assert configuration_name(channel, changed, stack) != name, f"{prop} replaces: a new name"
+
+
 def test_nobody_in_the_channel_can_run_aws_commands_through_it():
     # Without guardrails a channel configuration gets AdministratorAccess (CloudFormation
     # reference, GuardrailPolicies); AWSDenyAll denies every action, and the channel role
@@ -711,7 +768,6 @@ def test_nobody_in_the_channel_can_run_aws_commands_through_it():
         properties = RESOURCES[channel]["Properties"]
         assert properties["GuardrailPolicies"] == [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSDenyAll"}]
         assert properties["UserRoleRequired"] is True
-        assert re.fullmatch(r"[A-Za-z0-9-_${}:.]+", properties["ConfigurationName"]["Fn::Sub"]), channel
     role = RESOURCES["ChatChannelRole"]["Properties"]
     assert set(role) == {"AssumeRolePolicyDocument"}, "no policies, no managed policies"
     (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
