@@ -27,7 +27,6 @@ import argparse
 import http.server
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -230,17 +229,11 @@ def chat_schema_problems(message):
 
 
 def as_read_in_the_channel(message):
-    """The chat message as a person in Slack reads it: markdown rendered, entities decoded."""
+    """The chat message as a person in Slack or Teams reads it: it has no markup, one fact a
+    paragraph."""
     content = json.loads(message)["content"]
-
-    def render(text):
-        text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
-        text = re.sub(r"\*([^*]+)\*", r"\1", text)
-        return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-    lines = [render(content["title"]), *map(render, content["description"].splitlines())]
-    lines += [render(step) for step in content.get("nextSteps", [])]
-    return lines
+    lines = [content["title"], *(p for p in content["description"].split("\n\n") if p)]
+    return lines + list(content.get("nextSteps", []))
 
 def policy_selects(policy, attributes):
     """SNS filter policy semantics for the operators the template uses: exact strings and

@@ -208,7 +208,7 @@ mod tests {
                     .find_map(|l| l.strip_prefix("Severity: "))
                     .map(str::to_owned),
                 (chat["content"]["description"].as_str().unwrap().lines())
-                    .find_map(|l| l.strip_prefix("*Severity:* "))
+                    .find_map(|l| l.strip_prefix("Severity: "))
                     .map(str::to_owned),
             )
         };

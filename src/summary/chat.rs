@@ -8,12 +8,19 @@
 //! defect event of one defect in one project has the same `threadId`, so its updates land in
 //! one thread. Text written by users (title, project code, severity, status, tags) stays text:
 //! [`chat_text`] says which rule each of its escapes answers.
+//!
+//! Amazon Q "renders notifications in the target chat platform's markdown" (the guide, on
+//! `textType`): the same text goes to Slack's mrkdwn and to Teams' markdown, which read `*x*`
+//! as bold and as italic, and `<url|text>` as a link and as nothing. So the text has no markup
+//! at all: labels are plain words, the link is a bare URL (Slack: "URLs will be
+//! auto-converted into links", Block Kit text object), and lines are paragraphs (`\n\n`;
+//! Teams: "newlines are rendered for `\n\n`, but not for `\n`", Format cards in Teams).
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{Facts, clean_line, cut};
+use super::{Facts, MAX_LABEL_CHARS, clean_line, cut};
 
 /// `version`: "Must be 1.0."
 pub const CHAT_VERSION: &str = "1.0";
@@ -22,8 +29,9 @@ pub const CHAT_SOURCE: &str = "custom";
 /// `textType`: "Only client-markdown textType is currently supported": Amazon Q renders it
 /// in the channel's own markdown.
 pub const CHAT_TEXT_TYPE: &str = "client-markdown";
-/// User text in the chat message (title, labels) is cut to this many characters.
-pub const MAX_CHAT_TEXT_CHARS: usize = 200;
+/// The title, as shown: Slack shows it in a header block, "Maximum length for the text in
+/// this field is 150 characters" (Block Kit reference, Header block).
+pub const MAX_CHAT_TITLE_CHARS: usize = 150;
 /// The most tags listed in the chat message.
 pub const MAX_CHAT_TAGS: usize = 10;
 
@@ -70,9 +78,10 @@ pub(super) fn message(facts: &Facts<'_>) -> String {
             text_type: CHAT_TEXT_TYPE,
             title: headline(facts),
             description: description(facts),
-            // The one link a chat message holds, written by the function.
+            // The one link a chat message holds, written by the function: a bare URL, which
+            // Slack and Teams both turn into a link.
             next_steps: (facts.link.iter())
-                .map(|url| format!("<{url}|Open in Qase>"))
+                .map(|url| format!("Open in Qase: {url}"))
                 .collect(),
             keywords: (facts.key.into_iter().chain([name]))
                 .map(Into::into)
@@ -99,11 +108,12 @@ pub(super) fn message(facts: &Facts<'_>) -> String {
     serde_json::to_string(&notification).expect("a document of strings serialises")
 }
 
-/// `[DEMO] Defect #42 created: Login button does nothing`.
+/// `[DEMO] Defect #42 created: Login button does nothing`, at most
+/// [`MAX_CHAT_TITLE_CHARS`] as shown: the title takes the room the rest leaves.
 fn headline(facts: &Facts<'_>) -> String {
     let webhook = facts.webhook;
     let mut headline = (facts.code.as_deref())
-        .map(chat_text)
+        .map(|code| chat_text(code, usize::MAX))
         .filter(|code| !code.is_empty())
         .map_or_else(String::new, |code| format!("[{code}] "));
     headline.push_str(&facts.entity);
@@ -112,21 +122,24 @@ fn headline(facts: &Facts<'_>) -> String {
     }
     headline.push(' ');
     headline.push_str(&webhook.event_name.action().replace('_', " "));
-    if let Some(title) = &facts.title {
+    let room = MAX_CHAT_TITLE_CHARS.saturating_sub(headline.chars().count() + 2);
+    if let Some(title) = facts.title.as_deref().filter(|_| room >= 4) {
         headline.push_str(": ");
-        headline.push_str(&chat_text(title));
+        headline.push_str(&chat_text(title, room));
     }
-    headline
+    cut(&headline, MAX_CHAT_TITLE_CHARS)
 }
 
-/// One line a fact: the event, then severity, status, tags, where a new defect was found and
-/// who triggered it, each when known. Never empty (the schema requires a description).
+/// One paragraph a fact: the event, then severity, status, tags, where a new defect was found
+/// and who triggered it, each when known. Never empty (the schema requires a description).
+/// Each value is cut to `MAX_LABEL_CHARS` and at most `MAX_CHAT_TAGS` tags are listed, so
+/// the whole stays far below the 3,000 characters of a Slack section's text.
 fn description(facts: &Facts<'_>) -> String {
     let (webhook, details) = (facts.webhook, facts.details);
-    let mut lines = vec![format!("*Event:* {}", webhook.event_name.as_str())];
+    let mut lines = vec![format!("Event: {}", webhook.event_name.as_str())];
     let label = |name: &str, value: Option<&str>| {
-        let value = chat_text(value?);
-        (!value.is_empty()).then(|| format!("*{name}:* {value}"))
+        let value = chat_text(value?, MAX_LABEL_CHARS);
+        (!value.is_empty()).then(|| format!("{name}: {value}"))
     };
     lines.extend(label("Severity", facts.severity));
     lines.extend(label("Status", details.and_then(|d| d.status.as_deref())));
@@ -134,37 +147,39 @@ fn description(facts: &Facts<'_>) -> String {
         .map(|d| d.tags.as_slice())
         .unwrap_or_default()
         .iter())
-    .map(|tag| chat_text(tag))
+    .map(|tag| chat_text(tag, MAX_LABEL_CHARS))
     .filter(|tag| !tag.is_empty())
     .take(MAX_CHAT_TAGS)
     .collect();
     if !tags.is_empty() {
-        lines.push(format!("*Tags:* {}", tags.join(", ")));
+        lines.push(format!("Tags: {}", tags.join(", ")));
     }
     if let Some((case_id, step)) = facts.found_in {
-        lines.push(format!("*Found in:* test case #{case_id}, step {step}"));
+        lines.push(format!("Found in: test case #{case_id}, step {step}"));
     }
     match webhook.team_member_id {
-        Some(0) => lines.push("*Triggered by:* an API token".to_owned()),
-        Some(member) => lines.push(format!("*Triggered by:* team member #{member}")),
+        Some(0) => lines.push("Triggered by: an API token".to_owned()),
+        Some(member) => lines.push(format!("Triggered by: team member #{member}")),
         None => {}
     }
-    lines.join("\n")
+    lines.join("\n\n")
 }
 
-/// Text a user wrote, made safe to show in the chat message: it is read as written, and
-/// nothing in it acts. Cut to [`MAX_CHAT_TEXT_CHARS`] first, so no escape is ever cut. Each
-/// step answers one rule:
+/// Text a user wrote, made safe to show in the chat message, at most `max` characters as
+/// shown: it is read as written, and nothing in it acts, in Slack or in Teams, whether or not
+/// markup is rendered. Every escape is one character for one, so the cut, made last, never
+/// splits one. Each step answers one rule:
 /// - One line, in SQS's character set (as the subject and text: `clean_line`): a line break
 ///   would start a quote, a list or a heading in markdown.
 /// - Invisible format characters are removed (bidi overrides and isolates, zero-width
 ///   spaces and joiners, the byte-order mark, tag characters): they hide or reorder text, so a
 ///   title could show other words than it holds.
-/// - `&`, `<`, `>` become `&amp;`, `&lt;`, `&gt;`: Slack, "Formatting text for app surfaces":
-///   "Slack uses &, <, and > as control characters for special parsing ... you should replace
-///   the character with its corresponding HTML entity". This is what keeps `<!channel>`,
-///   `<!here>`, `<!everyone>`, `<@U…>`, `<#C…>` and `<https://…|…>` from acting in Slack, and
-///   `<at>…</at>` and HTML from acting in Teams.
+/// - `&`, `<`, `>` become `＆`, `＜`, `＞`: Slack, "Formatting text for app surfaces":
+///   "Slack uses &, <, and > as control characters for special parsing"; it asks for HTML
+///   entities, but Teams is sent the same text ("HTML isn't supported in Adaptive Cards",
+///   Format cards in Teams), where `&lt;` could show as written. The full-width forms read
+///   the same on both. This is what keeps `<!channel>`, `<!here>`, `<!everyone>`, `<@U…>`,
+///   `<#C…>` and `<https://…|…>` from acting in Slack, and `<at>…</at>` and HTML in Teams.
 /// - `*`, `_`, `~`, `` ` ``, `[`, `]`, `|` become their full-width forms (＊ ＿ ～ ｀ ［ ］ ｜):
 ///   markdown's emphasis, strike-through, code and link syntax (Slack's `*bold*` `_italic_`
 ///   `~strike~` `` `code` ``; Teams' `**bold**` and `[text](url)`), for which Slack documents
@@ -175,21 +190,20 @@ fn description(facts: &Facts<'_>) -> String {
 /// - `:` of `://` becomes `：`, and a `.` between two letters or digits becomes `․` (one-dot
 ///   leader): Slack and Teams turn bare URLs and host names (`evil.example`) into links; these
 ///   read the same and are not.
-pub fn chat_text(text: &str) -> String {
+pub fn chat_text(text: &str, max: usize) -> String {
     let line: String = clean_line(text)
         .chars()
         .filter(|c| !is_invisible_format(*c))
         .collect();
-    let line = cut(line.trim(), MAX_CHAT_TEXT_CHARS);
-    let chars: Vec<char> = line.chars().collect();
+    let chars: Vec<char> = line.trim().chars().collect();
     let mut safe = String::with_capacity(line.len() + 16);
     for (i, c) in chars.iter().enumerate() {
         let before = i.checked_sub(1).map(|j| chars[j]);
         let after = chars.get(i + 1).copied();
         match c {
-            '&' => safe.push_str("&amp;"),
-            '<' => safe.push_str("&lt;"),
-            '>' => safe.push_str("&gt;"),
+            '&' => safe.push('＆'),
+            '<' => safe.push('＜'),
+            '>' => safe.push('＞'),
             '*' => safe.push('＊'),
             '_' => safe.push('＿'),
             '~' => safe.push('～'),
@@ -207,7 +221,7 @@ pub fn chat_text(text: &str) -> String {
             other => safe.push(*other),
         }
     }
-    safe
+    cut(&safe, max)
 }
 
 /// Unicode format characters that are invisible and change how text shows: bidi marks,
@@ -263,8 +277,8 @@ mod tests {
                 "content": {
                     "textType": "client-markdown",
                     "title": "[DEMO] Defect #42 created: Login button does nothing",
-                    "description": "*Event:* defect.created\n*Severity:* critical\n*Triggered by:* team member #40",
-                    "nextSteps": ["<https://app.qase.io/defect/DEMO/42|Open in Qase>"],
+                    "description": "Event: defect.created\n\nSeverity: critical\n\nTriggered by: team member #40",
+                    "nextSteps": ["Open in Qase: https://app.qase.io/defect/DEMO/42"],
                     "keywords": ["DEMO", "defect.created"]
                 },
                 "metadata": {
@@ -293,7 +307,7 @@ mod tests {
         );
         assert_eq!(
             content["description"],
-            "*Event:* defect.resolved\n*Severity:* critical\n*Status:* resolved\n*Tags:* login, ui\n*Triggered by:* an API token"
+            "Event: defect.resolved\n\nSeverity: critical\n\nStatus: resolved\n\nTags: login, ui\n\nTriggered by: an API token"
         );
     }
 
@@ -331,18 +345,19 @@ mod tests {
         for (typed, shown) in [
             (
                 "<!channel> <!here|here> <@U024BE7LH> <#C024BE7LH>",
-                "&lt;!channel&gt; &lt;!here｜here&gt; &lt;＠U024BE7LH&gt; &lt;#C024BE7LH&gt;",
+                "＜!channel＞ ＜!here｜here＞ ＜＠U024BE7LH＞ ＜#C024BE7LH＞",
             ),
             (
                 "<https://evil.example|click>",
-                "&lt;https：//evil․example｜click&gt;",
+                "＜https：//evil․example｜click＞",
             ),
             (
                 "[docs](https://evil.example/x)",
                 "［docs］(https：//evil․example/x)",
             ),
             ("@here @channel @everyone", "＠here ＠channel ＠everyone"),
-            ("<at>Jane</at> & co", "&lt;at&gt;Jane&lt;/at&gt; &amp; co"),
+            ("<at>Jane</at> & co", "＜at＞Jane＜/at＞ ＆ co"),
+            ("&lt;!here&gt; pre-escaped", "＆lt;!here＆gt; pre-escaped"),
             (
                 "*bold* _it_ ~gone~ `code` ```block```",
                 "＊bold＊ ＿it＿ ～gone～ ｀code｀ ｀｀｀block｀｀｀",
@@ -357,11 +372,56 @@ mod tests {
             ("two\nlines\u{2028}here", "two lines here"),
             ("Кнопка входа 😀", "Кнопка входа 😀"),
         ] {
-            assert_eq!(chat_text(typed), shown, "{typed:?}");
+            assert_eq!(chat_text(typed, usize::MAX), shown, "{typed:?}");
         }
         let long = "é".repeat(1000);
-        let cut = chat_text(&long);
-        assert_eq!(cut.chars().count(), MAX_CHAT_TEXT_CHARS);
+        let cut = chat_text(&long, 50);
+        assert_eq!(cut.chars().count(), 50);
         assert!(cut.ends_with("..."));
+    }
+
+    #[test]
+    fn a_cut_is_made_on_the_text_as_shown_and_never_splits_an_escape() {
+        // 60 characters that all need escaping: the cut keeps 47 of them and `...`.
+        let shown = chat_text(&"<&>".repeat(20), 50);
+        assert_eq!(
+            shown,
+            format!("{}...", "＜＆＞".repeat(16)[..47 * 3].to_owned())
+        );
+        assert_eq!(shown.chars().count(), 50);
+        assert!(!shown.contains('&') && !shown.contains('<'), "{shown}");
+    }
+
+    #[test]
+    fn the_largest_message_fits_the_slack_blocks_it_is_shown_in() {
+        // Block Kit reference: a header block's text is at most 150 characters, a section
+        // block's text at most 3,000 (https://docs.slack.dev/reference/block-kit/blocks).
+        let (header, section) = (150, 3000);
+        let worst = "<@U1> *x* & y.z ".repeat(2000);
+        let body = json!({
+            "event_name": "defect.created",
+            "payload": {"id": u64::MAX, "title": worst, "severity": worst, "case_id": u64::MAX, "step": u64::MAX},
+            "team_member_id": u64::MAX,
+            "project_code": worst,
+        });
+        let details = DefectDetails {
+            title: Some(worst.clone()),
+            severity: Some(worst.clone()),
+            status: Some(worst.clone()),
+            tags: vec![worst.clone(); 500],
+        };
+        let message = chat(&body.to_string(), Some(&details));
+        let title = message["content"]["title"].as_str().unwrap();
+        let description = message["content"]["description"].as_str().unwrap();
+        assert!(title.chars().count() <= header, "{}", title.chars().count());
+        assert!(
+            description.chars().count() <= section,
+            "{}",
+            description.chars().count()
+        );
+        assert!(
+            title.ends_with("..."),
+            "the title is cut, not dropped: {title}"
+        );
     }
 }

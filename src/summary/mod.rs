@@ -16,12 +16,11 @@ use crate::qase::{DefectDetails, Webhook};
 
 /// Titles in the text are cut to this many characters.
 pub const MAX_EMAIL_TITLE_CHARS: usize = 200;
-/// Project codes in the subject are cut to this many characters (Qase's are 2 to 10).
-const MAX_SUBJECT_CODE_CHARS: usize = 20;
-/// Project codes in the text are cut to this many characters.
-const MAX_TEXT_CODE_CHARS: usize = 50;
-/// Severity and status labels in the text are cut to this many characters.
-const MAX_LABEL_CHARS: usize = 50;
+/// Project codes are cut to this many characters, in the subject, the text and the chat
+/// message alike (Qase's are 2 to 10).
+pub const MAX_CODE_CHARS: usize = 20;
+/// Severity, status and tag labels are cut to this many characters.
+pub const MAX_LABEL_CHARS: usize = 50;
 /// Where defects live in the Qase web app: `<QASE_APP_URL>/defect/<CODE>/<id>`.
 pub const QASE_APP_URL: &str = "https://app.qase.io";
 
@@ -31,7 +30,7 @@ pub const QASE_APP_URL: &str = "https://app.qase.io";
 pub struct Facts<'a> {
     webhook: &'a Webhook,
     details: Option<&'a DefectDetails>,
-    /// The project code on one line, when not empty.
+    /// The project code on one line, when not empty, cut to [`MAX_CODE_CHARS`].
     code: Option<String>,
     /// `Shared step` for `shared_step`.
     entity: String,
@@ -72,7 +71,7 @@ impl<'a> Facts<'a> {
         Self {
             webhook,
             details,
-            code: one_line(webhook.project_code.as_deref()),
+            code: one_line(webhook.project_code.as_deref()).map(|c| cut(&c, MAX_CODE_CHARS)),
             entity,
             title,
             severity,
@@ -88,9 +87,7 @@ impl<'a> Facts<'a> {
     /// cut with `...`. People's words are kept in their own script; only what SNS or SQS would
     /// refuse becomes a space.
     pub fn subject(&self) -> String {
-        let mut head = (self.code.as_deref()).map_or_else(String::new, |code| {
-            format!("[{}] ", cut(code, MAX_SUBJECT_CODE_CHARS))
-        });
+        let mut head = (self.code.as_deref()).map_or_else(String::new, |code| format!("[{code}] "));
         head.push_str(self.webhook.event_name.as_str());
         if let Some(id) = self.webhook.payload.id {
             let _ = write!(head, " #{id}");
@@ -107,7 +104,7 @@ impl<'a> Facts<'a> {
     pub fn text(&self) -> String {
         let name = self.webhook.event_name.as_str();
         let mut text = match &self.code {
-            Some(code) => format!("Qase project {}: {name}\n", cut(code, MAX_TEXT_CODE_CHARS)),
+            Some(code) => format!("Qase project {code}: {name}\n"),
             None => format!("Qase: {name}\n"),
         };
         let id = (self.webhook.payload.id).map_or_else(String::new, |id| format!(" #{id}"));
@@ -272,7 +269,7 @@ mod tests {
     }
 
     #[test]
-    fn a_huge_project_code_is_cut_in_both_texts() {
+    fn a_huge_project_code_is_cut_by_one_rule_in_the_subject_the_text_and_the_chat_message() {
         let code = "Q".repeat(100_000);
         let body = serde_json::json!({
             "event_name": "defect.resolved",
@@ -281,13 +278,19 @@ mod tests {
         })
         .to_string();
         let webhook = webhook(&body);
-        assert!(subject(&webhook, None).starts_with(&format!("[{}...] ", "Q".repeat(17))));
+        // 20 characters, the last three of them `...`.
+        let shown = format!("{}...", "Q".repeat(17));
+        assert!(subject(&webhook, None).starts_with(&format!("[{shown}] ")));
         let text = text(&webhook, None);
         assert!(
-            text.starts_with(&format!("Qase project {}...: ", "Q".repeat(47))),
+            text.starts_with(&format!("Qase project {shown}: ")),
             "{text}"
         );
         assert!(text.len() < 300, "{}", text.len());
+        let facts = Facts::new(&webhook, None, None);
+        let chat: serde_json::Value = serde_json::from_str(&facts.chat()).unwrap();
+        let title = chat["content"]["title"].as_str().unwrap();
+        assert_eq!(title, format!("[{shown}] Defect #1 resolved"));
     }
 
     #[test]

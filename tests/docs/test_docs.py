@@ -208,3 +208,32 @@ def test_the_qase_rate_limit_is_stated_as_qase_states_it():
     text = (DOCS / "enrichment.md").read_text()
     assert "up to 600 API requests per minute" in text
     assert "per token" not in text
+
+
+def rust_usize(path, name):
+    """The value of `pub const NAME: usize = N;` in `path`."""
+    (value,) = re.findall(rf"pub const {name}: usize = ([0-9_]+);", (ROOT / path).read_text())
+    return int(value.replace("_", ""))
+
+
+def test_the_chat_page_states_the_limits_the_code_holds_policies_and_messages_to():
+    text = " ".join((DOCS / "chat.md").read_text().split())
+    keys, combinations = rust_usize("src/filter.rs", "MAX_KEYS"), rust_usize("src/filter.rs", "MAX_COMBINATIONS")
+    assert f"at most {keys} keys" in text and f"at most {combinations} combinations" in text
+    assert f"Filter policy can not have more than {keys} keys" in text
+    title = rust_usize("src/summary/chat.rs", "MAX_CHAT_TITLE_CHARS")
+    assert f"The title is at most {title} characters" in text
+    code = rust_usize("src/summary/mod.rs", "MAX_CODE_CHARS")
+    assert f"Project codes are cut at {code} characters" in text
+
+
+def test_amazon_q_throttling_and_its_log_group_are_where_a_user_looks():
+    """Amazon Q troubleshooting guide: "Amazon Q Developer in chat applications allows for 10
+    events per second. If more than 10 events per second are received, any event above 10 is
+    throttled." Its logs: "/aws/chatbot/configuration-name", in US East (N. Virginia)."""
+    description = " ".join(TEMPLATE["Parameters"]["ChatFilterPolicy"]["Description"].split())
+    assert "10 events a second" in description
+    text = " ".join((DOCS / "chat.md").read_text().split())
+    assert "allows for 10 events per second" in text
+    assert "/aws/chatbot/<configuration name>" in text and "US East (N. Virginia)" in text
+    assert "run or result events" in text and "run or result events" in description
