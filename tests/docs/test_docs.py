@@ -218,7 +218,7 @@ def rust_usize(path, name):
 
 def test_the_chat_page_states_the_limits_the_code_holds_policies_and_messages_to():
     text = " ".join((DOCS / "chat.md").read_text().split())
-    keys, combinations = rust_usize("src/filter.rs", "MAX_KEYS"), rust_usize("src/filter.rs", "MAX_COMBINATIONS")
+    keys, combinations = rust_usize("src/filter/rules.rs", "MAX_KEYS"), rust_usize("src/filter/rules.rs", "MAX_COMBINATIONS")
     assert f"at most {keys} keys" in text and f"at most {combinations} combinations" in text
     assert f"Filter policy can not have more than {keys} keys" in text
     title = rust_usize("src/summary/chat.rs", "MAX_CHAT_TITLE_CHARS")
