@@ -169,8 +169,9 @@ bench-quick: .aws-sam/check-x86_64/WebhookFunction-Shared/bootstrap $(TEST_TOOLS
 	  --quick --json target/bench/quick.json
 
 # sam-build is not in it: arm64-check's two `sam build`s (x86_64 and arm64) are the ones
-# package and bench-quick reuse.
-check: lint template-check test arm64-check package bench-quick demo fuzz ## Everything CI runs (.ci/run calls this)
+# package and bench-quick reuse. demo comes right after test, which has built its debug
+# binary; after arm64-check (whose test turns a feature on) it would be built again.
+check: lint template-check test demo arm64-check package bench-quick fuzz ## Everything CI runs (.ci/run calls this)
 
 clean: ## Remove build output, SAM artifacts and the tool venv
 	cargo clean
