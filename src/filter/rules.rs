@@ -40,7 +40,7 @@ impl FilterPolicy {
         // "the sum of the combination complexities for each OR statement", each "the product
         // of the number of match operators for each key".
         let combinations = (alternatives.iter())
-            .map(|keys| keys.iter().map(|(_, c)| c.len()).product::<usize>())
+            .map(|keys| (keys.iter()).fold(1_usize, |n, (_, c)| n.saturating_mul(c.len())))
             .fold(0_usize, usize::saturating_add);
         if combinations > MAX_COMBINATIONS {
             return refuse(format!(
@@ -73,6 +73,9 @@ fn alternatives(mut policy: Map<String, Value>) -> Result<Vec<Keys>, FilterPolic
         let Value::Object(option) = option else {
             return refuse("$or takes a list of at least two policies");
         };
+        if option.is_empty() {
+            return refuse("a policy in $or names no attribute: it would select every message");
+        }
         if let Some(op) = option.keys().find(|k| is_operator(k)) {
             return refuse(format!(
                 "$or takes policies, not the operator {op:?} (SNS would read $or as an \
@@ -442,6 +445,34 @@ mod tests {
             r#"{"$or":[{"numeric":123},{"prefix":"abc"}]}"#,
             "not the operator",
         );
+        refused(
+            r#"{"a":["x"],"$or":[{},{"b":["y"]}]}"#,
+            "names no attribute",
+        );
+    }
+
+    #[test]
+    fn combinations_are_counted_without_overflow_however_deep_or_nests() {
+        // 16 nested `$or`s, each beside a key of 16 values: 16^16 = 2^64 combinations in the
+        // deepest alternative, which must neither overflow nor wrap around to pass the 150 of
+        // CONSTRAINTS.
+        let sixteen: Vec<String> = (0..16).map(|i| format!("\"{i}\"")).collect();
+        let mut policy = r#"{"b":["1"]}"#.to_owned();
+        for _ in 0..16 {
+            policy = format!(
+                r#"{{"a":[{}],"$or":[{policy},{{"c":["1"]}}]}}"#,
+                sixteen.join(",")
+            );
+        }
+        refused(&policy, "Filter policy is too complex");
+    }
+
+    #[test]
+    fn at_most_256_kb() {
+        // CONSTRAINTS: "The maximum size of a filter policy is 256 KB."
+        let policy = |n: usize| format!(r#"{{"a":["{}"]}}"#, "x".repeat(n));
+        assert!(FilterPolicy::parse(&policy(256 * 1024 - 10)).is_ok());
+        refused(&policy(256 * 1024), "256 KB");
     }
 
     #[test]
