@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{Facts, MAX_LABEL_CHARS, clean_line, cut};
+use super::{Facts, MAX_CODE_CHARS, MAX_LABEL_CHARS, clean_line, cut};
 
 /// `version`: "Must be 1.0."
 pub const CHAT_VERSION: &str = "1.0";
@@ -71,6 +71,8 @@ pub(super) fn message(facts: &Facts<'_>) -> String {
     let webhook = facts.webhook;
     let name = webhook.event_name.as_str();
     let id = webhook.payload.id.map(|id| format!(" #{id}"));
+    // The project key as the channel shows it: cut as the title's code is.
+    let shown_key = facts.key.map(|key| cut(key, MAX_CODE_CHARS));
     let notification = CustomNotification {
         version: CHAT_VERSION,
         source: CHAT_SOURCE,
@@ -83,7 +85,7 @@ pub(super) fn message(facts: &Facts<'_>) -> String {
             next_steps: (facts.link.iter())
                 .map(|url| format!("Open in Qase: {url}"))
                 .collect(),
-            keywords: (facts.key.into_iter().chain([name]))
+            keywords: (shown_key.iter().map(String::as_str).chain([name]))
                 .map(Into::into)
                 .collect(),
         },
@@ -95,8 +97,7 @@ pub(super) fn message(facts: &Facts<'_>) -> String {
             // `[DEMO] defect.created #42`: what it is about, with no text a user wrote.
             summary: format!(
                 "{}{name}{}",
-                facts
-                    .key
+                (shown_key.as_deref())
                     .map(|code| format!("[{code}] "))
                     .unwrap_or_default(),
                 id.unwrap_or_default()
@@ -187,7 +188,7 @@ fn description(facts: &Facts<'_>) -> String {
 /// - `@` becomes `＠`: Slack turns a bare `@here`, `@channel`, `@everyone` or `@name` into a
 ///   mention when a message is posted with `link_names` (Amazon Q does not document how it
 ///   posts), and Teams mentions start with `@` too.
-/// - `:` of `://` becomes `：`, and a `.` between two letters or digits becomes `․` (one-dot
+/// - `:` of `://` becomes `：`, and a `.` before a letter or digit becomes `․` (one-dot
 ///   leader): Slack and Teams turn bare URLs and host names (`evil.example`) into links; these
 ///   read the same and are not.
 pub fn chat_text(text: &str, max: usize) -> String {
@@ -198,7 +199,6 @@ pub fn chat_text(text: &str, max: usize) -> String {
     let chars: Vec<char> = line.trim().chars().collect();
     let mut safe = String::with_capacity(line.len() + 16);
     for (i, c) in chars.iter().enumerate() {
-        let before = i.checked_sub(1).map(|j| chars[j]);
         let after = chars.get(i + 1).copied();
         match c {
             '&' => safe.push('＆'),
@@ -213,11 +213,9 @@ pub fn chat_text(text: &str, max: usize) -> String {
             '|' => safe.push('｜'),
             '@' => safe.push('＠'),
             ':' if after == Some('/') => safe.push('：'),
-            '.' if before.is_some_and(char::is_alphanumeric)
-                && after.is_some_and(char::is_alphanumeric) =>
-            {
-                safe.push('\u{2024}');
-            }
+            // Whatever precedes it: a combining accent or a variation selector is neither a
+            // letter nor a digit, and `café.example` is a host name all the same.
+            '.' if after.is_some_and(char::is_alphanumeric) => safe.push('\u{2024}'),
             other => safe.push(*other),
         }
     }
@@ -367,6 +365,7 @@ mod tests {
                 "see evil․example or www․evil․example",
             ),
             ("v1.2 failed. Retry", "v1․2 failed. Retry"),
+            ("cafe\u{301}.example .NET", "cafe\u{301}․example ․NET"),
             ("admin\u{202E}gnp.exe", "admingnp․exe"),
             ("zero\u{200B}width\u{2060}join\u{FEFF}", "zerowidthjoin"),
             ("two\nlines\u{2028}here", "two lines here"),
