@@ -90,38 +90,34 @@ impl<P: Publisher> Topics<P> {
     /// and the companions'. A companion message for a topic that is not configured is
     /// skipped: the plan was made for other topics.
     pub async fn publish(&self, plan: &Plan<'_>) -> (Answer, Companions<Answer>) {
-        let (companions, planned) = (&self.companions, &plan.companions);
         // On the heap: three SDK publishes side by side are too large a future to move around
         // (clippy's large_futures): one allocation for the three.
-        let (events, notification, chat) = Box::pin(async {
+        Box::pin(async {
             tokio::join!(
                 self.events.publish(&plan.events),
-                send(
-                    companions.notification.as_ref(),
-                    planned.notification.as_ref()
-                ),
-                send(companions.chat.as_ref(), planned.chat.as_ref()),
+                self.send_companions(plan)
             )
         })
-        .await;
-        (events, Companions { notification, chat })
+        .await
     }
 
     /// Publishes `plan`'s companion messages alone, concurrently (a parked plan, once its
     /// events message is on the events topic: a companion is never sent for an event that is
     /// not).
     pub async fn publish_companions(&self, plan: &Plan<'_>) -> Companions<Answer> {
+        Box::pin(self.send_companions(plan)).await
+    }
+
+    /// The companions of `plan` sent side by side, each to its topic when both are there.
+    async fn send_companions(&self, plan: &Plan<'_>) -> Companions<Answer> {
         let (companions, planned) = (&self.companions, &plan.companions);
-        let (notification, chat) = Box::pin(async {
-            tokio::join!(
-                send(
-                    companions.notification.as_ref(),
-                    planned.notification.as_ref()
-                ),
-                send(companions.chat.as_ref(), planned.chat.as_ref()),
-            )
-        })
-        .await;
+        let (notification, chat) = tokio::join!(
+            send(
+                companions.notification.as_ref(),
+                planned.notification.as_ref()
+            ),
+            send(companions.chat.as_ref(), planned.chat.as_ref()),
+        );
         Companions { notification, chat }
     }
 }

@@ -103,23 +103,19 @@ async fn deliver_one<P: Publisher, Q>(app: &App<P, Q>, record: &SqsMessage) -> D
             Some(format!("{topic}: {}", error_chain(answer.as_ref().err()?)))
         })
         .collect();
-    match message_id {
-        message_id if failures.is_empty() => {
-            tracing::info!(parked_id, event_name, message_id, "delivered");
-            Delivery::Delivered
-        }
-        message_id => {
-            let cause = failures.join("; ");
-            tracing::error!(
-                parked_id,
-                event_name,
-                message_id,
-                cause,
-                "delivered; a companion was not"
-            );
-            Delivery::Delivered
-        }
+    if failures.is_empty() {
+        tracing::info!(parked_id, event_name, message_id, "delivered");
+    } else {
+        let cause = failures.join("; ");
+        tracing::error!(
+            parked_id,
+            event_name,
+            message_id,
+            cause,
+            "delivered; a companion was not"
+        );
     }
+    Delivery::Delivered
 }
 
 /// Hides `record` for the back-off of its receive count; when that fails, the queue's
