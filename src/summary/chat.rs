@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{Facts, MAX_CODE_CHARS, MAX_LABEL_CHARS, clean_line, cut};
+use super::{Facts, MAX_LABEL_CHARS, clean_line, cut};
 
 /// `version`: "Must be 1.0."
 pub const CHAT_VERSION: &str = "1.0";
@@ -71,8 +71,9 @@ pub(super) fn message(facts: &Facts<'_>) -> String {
     let webhook = facts.webhook;
     let name = webhook.event_name.as_str();
     let id = webhook.payload.id.map(|id| format!(" #{id}"));
-    // The project key as the channel shows it: cut as the title's code is.
-    let shown_key = facts.key.map(|key| cut(key, MAX_CODE_CHARS));
+    // The project key as the channel shows it: a key is ASCII letters and digits, so the
+    // code `Facts` cut is the key cut.
+    let shown_key = facts.key.and(facts.code.as_deref());
     let notification = CustomNotification {
         version: CHAT_VERSION,
         source: CHAT_SOURCE,
@@ -85,7 +86,7 @@ pub(super) fn message(facts: &Facts<'_>) -> String {
             next_steps: (facts.link.iter())
                 .map(|url| format!("Open in Qase: {url}"))
                 .collect(),
-            keywords: (shown_key.iter().map(String::as_str).chain([name]))
+            keywords: (shown_key.into_iter().chain([name]))
                 .map(Into::into)
                 .collect(),
         },
@@ -97,7 +98,7 @@ pub(super) fn message(facts: &Facts<'_>) -> String {
             // `[DEMO] defect.created #42`: what it is about, with no text a user wrote.
             summary: format!(
                 "{}{name}{}",
-                (shown_key.as_deref())
+                shown_key
                     .map(|code| format!("[{code}] "))
                     .unwrap_or_default(),
                 id.unwrap_or_default()
@@ -377,6 +378,31 @@ mod tests {
         let cut = chat_text(&long, 50);
         assert_eq!(cut.chars().count(), 50);
         assert!(cut.ends_with("..."));
+    }
+
+    #[test]
+    fn a_long_project_key_is_cut_alike_in_the_title_keywords_and_summary() {
+        let key = "K".repeat(30); // a key (up to 64 letters and digits), past the 20 shown
+        let body =
+            json!({"event_name": "defect.created", "payload": {"id": 1}, "project_code": key});
+        let message = chat(&body.to_string(), None);
+        let shown = format!("{}...", "K".repeat(17));
+        assert_eq!(
+            message["content"]["title"],
+            format!("[{shown}] Defect #1 created")
+        );
+        assert_eq!(
+            message["content"]["keywords"],
+            json!([shown, "defect.created"])
+        );
+        assert_eq!(
+            message["metadata"]["summary"],
+            format!("[{shown}] defect.created #1")
+        );
+        assert_eq!(
+            message["metadata"]["threadId"],
+            format!("qase-{key}-defect-1")
+        );
     }
 
     #[test]
