@@ -26,7 +26,6 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-pub use self::rules::{MAX_COMBINATIONS, MAX_KEYS, MAX_NUMBER, MAX_POLICY_BYTES};
 use crate::message::{Attribute, DataType};
 
 /// What a filter policy cannot be evaluated for. The message says what to change.

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 
 use super::{Comparison, Condition, FilterPolicy, FilterPolicyError, Keys, refuse};
+use crate::message::MAX_NUMBER_ATTRIBUTE;
 
 /// "A filter policy can have a maximum of five keys."
 pub const MAX_KEYS: usize = 5;
@@ -13,8 +14,6 @@ pub const MAX_KEYS: usize = 5;
 pub const MAX_COMBINATIONS: usize = 150;
 /// "The maximum size of a filter policy is 256 KB."
 pub const MAX_POLICY_BYTES: usize = 256 * 1024;
-/// "For numeric matching, the value can range from -10^9 to 10^9".
-pub const MAX_NUMBER: f64 = 1e9;
 
 impl FilterPolicy {
     /// Parses a filter policy as written for `FilterPolicyScope: MessageAttributes`.
@@ -169,10 +168,13 @@ fn condition(key: &str, value: Value) -> Result<Condition, FilterPolicyError> {
     }
 }
 
-/// A number of a policy, in the range SNS compares.
+/// A number of a policy, in the range SNS compares ("For numeric matching, the value can
+/// range from -10^9 to 10^9"): the rule the function's `Number` attributes keep too.
 fn number(key: &str, value: &Value) -> Result<f64, FilterPolicyError> {
+    #[allow(clippy::cast_precision_loss)] // 10^9 is exact in an f64
+    let max = MAX_NUMBER_ATTRIBUTE as f64;
     match value.as_f64() {
-        Some(n) if (-MAX_NUMBER..=MAX_NUMBER).contains(&n) => Ok(n),
+        Some(n) if (-max..=max).contains(&n) => Ok(n),
         _ => refuse(format!(
             "the number on {key:?} is out of range: SNS compares numbers from -1,000,000,000 \
              to 1,000,000,000"
